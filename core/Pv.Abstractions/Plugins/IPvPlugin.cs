@@ -1,0 +1,65 @@
+// The one entry type of a plugin assembly. The host finds exactly one public, non-abstract class
+// implementing this interface with a public parameterless constructor; zero or two is an error.
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Pv.Abstractions.Plugins;
+
+/// <summary>
+/// Entry point of a Pv plugin assembly. A plugin offers one or more backends, each for one arch
+/// profile (for example <c>x86</c> or <c>arm64</c>). The host builds one service provider per simulated
+/// machine: it registers the engine's host services, scans the plugin assembly for the contract
+/// implementations marked for the chosen arch profile (see <see cref="PvArchAttribute"/>), then calls
+/// <see cref="Register"/> so the plugin can add or replace services and bind its options.
+/// </summary>
+public interface IPvPlugin
+{
+    /// <summary>Short, unique name of the plugin, for example <c>native</c> or <c>xen</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Version of the plugin itself (not of the contract).</summary>
+    Version Version { get; }
+
+    /// <summary>The backends (arch profiles) this plugin can provide.</summary>
+    IReadOnlyList<PvBackendInfo> Backends { get; }
+
+    /// <summary>
+    /// Adds the plugin's services for one machine. Called once per machine after the host's scan of this
+    /// assembly, so a registration made here overrides the scanned one.
+    /// </summary>
+    /// <param name="services">The machine's service collection; host services are already in it.</param>
+    /// <param name="options">
+    /// The backend's <c>options</c> section from plugins.json, merged over the plugin's <c>options</c>.
+    /// The key <c>archProfile</c> holds the chosen arch profile. Keys not declared in
+    /// <see cref="PvBackendInfo.Options"/> are rejected by the host before this is called.
+    /// </param>
+    void Register(IServiceCollection services, IConfiguration options);
+}
+
+/// <summary>One backend a plugin offers: an arch profile and the options it understands.</summary>
+/// <param name="ArchProfile">The arch profile name, for example <c>x86</c>; plugins.json refers to it.</param>
+/// <param name="Description">One line for <c>pv plugins</c>.</param>
+/// <param name="Options">The option keys this backend accepts, with their meaning and default.</param>
+public sealed record PvBackendInfo(string ArchProfile, string Description, IReadOnlyList<PvOptionInfo> Options)
+{
+    /// <summary>A backend with no options.</summary>
+    public PvBackendInfo(string archProfile, string description) : this(archProfile, description, []) { }
+}
+
+/// <summary>One option key a backend accepts (an era or fix toggle, a size).</summary>
+/// <param name="Key">The key in plugins.json <c>options</c>.</param>
+/// <param name="Description">What the option changes, in kernel terms.</param>
+/// <param name="Default">The value used when the key is absent, as text.</param>
+public sealed record PvOptionInfo(string Key, string Description, string Default);
+
+/// <summary>
+/// Marks a contract implementation in a plugin assembly as belonging to the named arch profiles. The host's
+/// scan registers a class only for a backend whose arch profile is listed; an unmarked class is registered
+/// for every arch profile of the plugin.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class PvArchAttribute(params string[] archProfiles) : Attribute
+{
+    /// <summary>The arch profiles this class serves.</summary>
+    public IReadOnlyList<string> ArchProfiles { get; } = archProfiles;
+}
