@@ -1,0 +1,35 @@
+// The optional sha256 pin of a plugin assembly: computed over the file's bytes before anything of it is
+// loaded, so a mismatching file is refused without running any of its code.
+using System.Security.Cryptography;
+
+namespace Pv.Hosting.Loading;
+
+/// <summary>How a plugin assembly's SHA-256 compares with its pin in plugins.json.</summary>
+public enum PluginHashStatus
+{
+    /// <summary>No pin in plugins.json.</summary>
+    Unpinned,
+    /// <summary>The pin matches the file.</summary>
+    PinnedOk,
+    /// <summary>The pin does not match the file; the plugin is refused.</summary>
+    Mismatch,
+    /// <summary>The file could not be read, so no hash was computed.</summary>
+    NotComputed,
+}
+
+/// <summary>SHA-256 of plugin assemblies.</summary>
+public static class PluginHash
+{
+    /// <summary>The lower-case hexadecimal SHA-256 of the file at <paramref name="path"/>.</summary>
+    public static string Compute(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>Compares <paramref name="actual"/> with <paramref name="pinned"/> (null: unpinned).</summary>
+    public static PluginHashStatus Compare(string actual, string? pinned) =>
+        pinned is null ? PluginHashStatus.Unpinned
+        : string.Equals(actual, pinned, StringComparison.OrdinalIgnoreCase) ? PluginHashStatus.PinnedOk
+        : PluginHashStatus.Mismatch;
+}

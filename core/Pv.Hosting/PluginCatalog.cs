@@ -1,0 +1,195 @@
+// Everything plugins.json describes, loaded and cross-checked: one status per plugin entry (a broken
+// plugin is reported and the others still load) and one ResolvedBackend per usable backend entry. The
+// checks that need a loaded plugin happen here: the backend's plugin exists and loaded, its arch profile
+// is one the plugin offers, its option keys are declared. Disposing the catalog unloads every plugin.
+using Pv.Abstractions.Host;
+using Pv.Abstractions.Plugins;
+using Pv.Hosting.Config;
+using Pv.Hosting.Loading;
+
+namespace Pv.Hosting;
+
+/// <summary>The load status of one plugin entry.</summary>
+/// <param name="Entry">The entry in plugins.json.</param>
+/// <param name="Hash">How the assembly's SHA-256 compares with the pin.</param>
+/// <param name="Sha256">The assembly's SHA-256 (lower-case hex), or null if the file could not be read.</param>
+/// <param name="Plugin">The loaded plugin, or null when loading failed.</param>
+/// <param name="Error">Why loading failed, or null.</param>
+public sealed record PluginStatus(PluginEntry Entry, PluginHashStatus Hash, string? Sha256, LoadedPlugin? Plugin, string? Error)
+{
+    /// <summary>The plugin's name in plugins.json.</summary>
+    public string Name => Entry.Name;
+
+    /// <summary>True when the plugin loaded.</summary>
+    public bool IsLoaded => Plugin is not null;
+}
+
+/// <summary>A backend entry whose plugin loaded and which passed every check: what a machine is built from.</summary>
+/// <param name="Entry">The entry in plugins.json.</param>
+/// <param name="Plugin">The plugin providing it.</param>
+/// <param name="Info">The plugin's description of this arch profile.</param>
+/// <param name="Options">The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</param>
+/// <param name="Cost">The cost model with the backend's overrides applied.</param>
+public sealed record ResolvedBackend(BackendEntry Entry, LoadedPlugin Plugin, PvBackendInfo Info, IReadOnlyDictionary<string, string> Options, CostModel Cost)
+{
+    /// <summary>The key under which <see cref="Options"/> holds the arch profile.</summary>
+    public const string ArchProfileKey = "archProfile";
+
+    /// <summary>The backend's name.</summary>
+    public string Name => Entry.Name;
+
+    /// <summary>The backend's arch profile.</summary>
+    public string ArchProfile => Entry.ArchProfile;
+
+    /// <summary>The backend's description: its own, else the plugin's.</summary>
+    public string Description => Entry.Description ?? Info.Description;
+}
+
+/// <summary>plugins.json, read, loaded and checked.</summary>
+public sealed class PluginCatalog : IDisposable
+{
+    private PluginCatalog(string configPath, IReadOnlyList<PluginStatus> plugins, IReadOnlyList<ResolvedBackend> backends, IReadOnlyList<PvDiagnostic> diagnostics)
+    {
+        ConfigPath = configPath;
+        Plugins = plugins;
+        Backends = backends;
+        Diagnostics = diagnostics;
+    }
+
+    /// <summary>Full path of the plugins.json file.</summary>
+    public string ConfigPath { get; }
+
+    /// <summary>One status per well-formed plugin entry, in file order.</summary>
+    public IReadOnlyList<PluginStatus> Plugins { get; }
+
+    /// <summary>The usable backends, in file order.</summary>
+    public IReadOnlyList<ResolvedBackend> Backends { get; }
+
+    /// <summary>Every problem found; empty when the file and every plugin are fine.</summary>
+    public IReadOnlyList<PvDiagnostic> Diagnostics { get; }
+
+    /// <summary>The backend called <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No usable backend has that name; the message lists those that do.</exception>
+    public ResolvedBackend Backend(string name) =>
+        Backends.FirstOrDefault(b => b.Name == name)
+        ?? throw new KeyNotFoundException($"no usable backend '{name}' in {ConfigPath}; usable: {(Backends.Count == 0 ? "none" : string.Join(", ", Backends.Select(b => b.Name)))}");
+
+    /// <summary>Reads <paramref name="configPath"/>, loads every plugin it names and resolves its backends.</summary>
+    /// <param name="configPath">The plugins.json file.</param>
+    /// <param name="loader">The loader to use; a new one by default.</param>
+    public static PluginCatalog Load(string configPath, PluginLoader? loader = null)
+    {
+        var diagnostics = new List<PvDiagnostic>();
+        var config = PluginsConfigReader.Read(configPath, diagnostics);
+        if (config is null) return new PluginCatalog(Path.GetFullPath(configPath), [], [], diagnostics);
+
+        loader ??= new PluginLoader();
+        var plugins = config.Plugins.Select(entry => LoadPlugin(entry, loader, diagnostics)).ToList();
+        var backends = new List<ResolvedBackend>();
+        foreach (var entry in config.Backends)
+            if (Resolve(entry, plugins, diagnostics) is { } backend) backends.Add(backend);
+        return new PluginCatalog(config.FilePath, plugins, backends, diagnostics);
+    }
+
+    /// <summary>Unloads every loaded plugin.</summary>
+    public void Dispose()
+    {
+        foreach (var status in Plugins) status.Plugin?.Unload();
+    }
+
+    private static PluginStatus LoadPlugin(PluginEntry entry, PluginLoader loader, List<PvDiagnostic> diagnostics)
+    {
+        PluginStatus Failed(PluginHashStatus hash, string? sha, string error, PvConfigLocation location)
+        {
+            diagnostics.Add(new PvDiagnostic(error, location, entry.Name));
+            return new PluginStatus(entry, hash, sha, null, error);
+        }
+
+        if (Directory.Exists(entry.FullPath))
+            return Failed(PluginHashStatus.NotComputed, null, $"path is a directory, expected the plugin's assembly file: {entry.FullPath}", entry.PathLocation);
+        if (!File.Exists(entry.FullPath))
+            return Failed(PluginHashStatus.NotComputed, null, $"assembly not found: {entry.FullPath}", entry.PathLocation);
+
+        string sha256;
+        try
+        {
+            sha256 = PluginHash.Compute(entry.FullPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed(PluginHashStatus.NotComputed, null, $"cannot read {entry.FullPath}: {e.Message}", entry.PathLocation);
+        }
+        var hash = PluginHash.Compare(sha256, entry.Sha256);
+        if (hash == PluginHashStatus.Mismatch)
+            return Failed(hash, sha256, $"SHA-256 mismatch: plugins.json pins {entry.Sha256}, the file has {sha256}; refusing to load", entry.Location with { JsonPath = entry.Location.JsonPath + ".sha256" });
+
+        try
+        {
+            var plugin = loader.Load(entry.Name, entry.FullPath);
+            CheckPluginOptions(entry, plugin, diagnostics);
+            return new PluginStatus(entry, hash, sha256, plugin, null);
+        }
+        catch (PluginLoadException e)
+        {
+            return Failed(hash, sha256, e.Reason, entry.Location);
+        }
+    }
+
+    /// <summary>
+    /// A plugin-wide option must be declared by at least one of the plugin's backends; each backend receives the
+    /// plugin-wide options it declares.
+    /// </summary>
+    private static void CheckPluginOptions(PluginEntry entry, LoadedPlugin plugin, List<PvDiagnostic> diagnostics)
+    {
+        var declared = plugin.Backends.SelectMany(b => b.Options).Select(o => o.Key).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var option in entry.Options.Where(o => !declared.Contains(o.Key, StringComparer.Ordinal)))
+            diagnostics.Add(new PvDiagnostic($"option '{option.Key}' is not declared by any backend of the plugin; known keys: {KeyList(declared)}", option.Location, entry.Name));
+    }
+
+    private static ResolvedBackend? Resolve(BackendEntry entry, List<PluginStatus> plugins, List<PvDiagnostic> diagnostics)
+    {
+        var status = plugins.FirstOrDefault(p => p.Name == entry.Plugin);
+        if (status is null)
+        {
+            diagnostics.Add(new PvDiagnostic($"unknown plugin '{entry.Plugin}'; plugins in this file: {KeyList(plugins.Select(p => p.Name))}", entry.PluginLocation, Backend: entry.Name));
+            return null;
+        }
+        if (status.Plugin is not { } plugin)
+        {
+            diagnostics.Add(new PvDiagnostic($"unavailable: plugin '{entry.Plugin}' did not load", entry.PluginLocation, entry.Plugin, entry.Name));
+            return null;
+        }
+        var info = plugin.Backends.FirstOrDefault(b => b.ArchProfile == entry.ArchProfile);
+        if (info is null)
+        {
+            diagnostics.Add(new PvDiagnostic($"arch profile '{entry.ArchProfile}' is not offered by the plugin; it offers: {KeyList(plugin.Backends.Select(b => b.ArchProfile))}", entry.ArchProfileLocation, entry.Plugin, entry.Name));
+            return null;
+        }
+
+        var declared = info.Options.Select(o => o.Key).ToList();
+        var undeclared = entry.Options.Where(o => !declared.Contains(o.Key, StringComparer.Ordinal)).ToList();
+        foreach (var option in undeclared)
+            diagnostics.Add(new PvDiagnostic($"option '{option.Key}' is not declared for arch profile '{entry.ArchProfile}'; known keys: {KeyList(declared)}", option.Location, entry.Plugin, entry.Name));
+        if (undeclared.Count > 0) return null;
+
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var option in status.Entry.Options.Where(o => declared.Contains(o.Key, StringComparer.Ordinal))) options[option.Key] = option.Value;
+        foreach (var option in entry.Options) options[option.Key] = option.Value;
+        options[ResolvedBackend.ArchProfileKey] = entry.ArchProfile;
+        return new ResolvedBackend(entry, plugin, info, options, ApplyCost(entry.Cost));
+    }
+
+    private static CostModel ApplyCost(IReadOnlyList<CostOverride> overrides)
+    {
+        var model = new CostModel();
+        foreach (var o in overrides)
+            typeof(CostModel).GetProperty(o.Property)!.SetValue(model, o.Nanoseconds);
+        return model;
+    }
+
+    private static string KeyList(IEnumerable<string> keys)
+    {
+        var list = keys.ToList();
+        return list.Count == 0 ? "(none)" : string.Join(", ", list);
+    }
+}
