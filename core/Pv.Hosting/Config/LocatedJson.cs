@@ -24,14 +24,15 @@ internal abstract class LocatedJson(PvConfigLocation location)
         var text = bytes.AsSpan();
         if (text.StartsWith(Encoding.UTF8.Preamble)) text = text[Encoding.UTF8.Preamble.Length..];
         var positions = new Positions(file, text.ToArray());
+        if (text.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            diagnostics.Add(new PvDiagnostic("the file is empty; expected a JSON object", new PvConfigLocation(file, "$", 1, 1)));
+            return null;
+        }
         var reader = new Utf8JsonReader(text, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         try
         {
-            if (!reader.Read())
-            {
-                diagnostics.Add(new PvDiagnostic("the file is empty; expected a JSON object", new PvConfigLocation(file, "$", 1, 1)));
-                return null;
-            }
+            reader.Read();
             var root = ReadValue(ref reader, "$", positions, diagnostics);
             if (reader.Read())
             {
