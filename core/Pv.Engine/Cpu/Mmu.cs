@@ -1,0 +1,182 @@
+// The CPU's MMU as step sequences: a hardware page walk reads one level per step, starting from the
+// deepest paging-structure-cache hit, and fills the TLB and walk cache; a memory access hits the TLB or
+// walks. Hardware sets the accessed bit on a walk and the dirty bit on a write (a write through a TLB entry
+// without the dirty bit walks again to set it, as x86 does). What an access reaches is handed to the oracle.
+using Pv.Abstractions.Memory;
+using Pv.Abstractions.Mm;
+using Pv.Engine.Memory;
+using Pv.Engine.Sched;
+
+namespace Pv.Engine.Cpu;
+
+/// <summary>Why an access or walk did not complete.</summary>
+public enum AccessStatus : byte
+{
+    /// <summary>The access completed.</summary>
+    Ok,
+    /// <summary>No present translation: a page fault.</summary>
+    NotPresent,
+    /// <summary>A translation exists but does not allow the access: a protection fault.</summary>
+    Protection,
+    /// <summary>The oracle stopped the run during the access.</summary>
+    Violation,
+}
+
+/// <summary>The outcome of a walk or an access, reused by a thread across operations.</summary>
+public sealed class AccessResult
+{
+    /// <summary>How it ended.</summary>
+    public AccessStatus Status { get; internal set; }
+    /// <summary>The entry where the walk stopped (the leaf, or the first non-present entry).</summary>
+    public PteSlot Slot { get; internal set; }
+    /// <summary>The value read there.</summary>
+    public PageTableEntry Entry { get; internal set; }
+    /// <summary>The frame reached, when the access completed.</summary>
+    public Pfn Pfn { get; internal set; }
+    /// <summary>Served from the TLB.</summary>
+    public bool TlbHit { get; internal set; }
+}
+
+/// <summary>Hardware walks and accesses.</summary>
+public static class Mmu
+{
+    /// <summary>
+    /// A hardware walk of <paramref name="mm"/> for <paramref name="address"/> on <paramref name="cpu"/>, one level per
+    /// step. Fills the walk cache on the way and the TLB at the leaf; sets accessed (and dirty on a write).
+    /// </summary>
+    public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false)
+    {
+        var mem = m.Memory;
+        string agent = speculative ? $"cpu{cpu.Id} (speculative)" : m.CurrentAgent;
+        Pfn table;
+        uint gen;
+        PageTableLevel level;
+        string via;
+        m.Metrics.Walks.Increment();
+        if (speculative) m.Metrics.SpeculativeWalks.Increment();
+        if (cpu.WalkCache.TryLookup(mm.Value, address, out var hit))
+        {
+            m.Metrics.WalkCacheHits.Increment();
+            (table, gen, level, via) = (hit.Table, hit.Generation, hit.TableLevel, "walk-cache hit");
+        }
+        else
+        {
+            table = m.Mm(mm).Pgd;
+            (gen, level, via) = (mem.GenerationOf(table), m.PageTables.TopLevel, "hardware walk");
+        }
+        while (true)
+        {
+            if (!m.Oracle.CheckTableRead(agent, mm, address, table, gen, via))
+            {
+                result.Status = AccessStatus.Violation;
+                yield break;
+            }
+            var slot = PageTables.SlotOf(table, address, level);
+            var e = new PageTableEntry(mem.Entries(table)[slot.Index]);
+            m.Cost.Charge(cpu.Id, m.Cost.Model.WalkLevel);
+            m.Trace(speculative ? "spec walk read" : "walk read", address, e.Raw);
+            result.Slot = slot;
+            result.Entry = e;
+            if (!e.IsPresent)
+            {
+                result.Status = AccessStatus.NotPresent;
+                yield return Step.Yield;
+                yield break;
+            }
+            if (level == PageTableLevel.Pte || e.IsHuge)
+            {
+                if (!Permits(e, access))
+                {
+                    result.Status = AccessStatus.Protection;
+                    yield return Step.Yield;
+                    yield break;
+                }
+                // The hardware's atomic A/D update of the leaf.
+                var updated = e.With(access == AccessKind.Write ? PteFlags.Accessed | PteFlags.Dirty : PteFlags.Accessed);
+                if (updated.Raw != e.Raw) mem.Entries(table)[slot.Index] = updated.Raw;
+                var target = PageTables.TargetPfn(updated, level, address);
+                var leafBase = updated.Pfn;
+                cpu.Tlb.Fill(mm.Value, address, level, leafBase, mem.GenerationOf(target), updated.Flags);
+                result.Entry = updated;
+                result.Pfn = target;
+                result.Status = AccessStatus.Ok;
+                yield return Step.Yield;
+                yield break;
+            }
+            var child = e.Pfn;
+            uint childGen = mem.GenerationOf(child);
+            cpu.WalkCache.Fill(mm.Value, address, level - 1, child, childGen);
+            (table, gen, level, via) = (child, childGen, level - 1, speculative ? "speculative walk" : "hardware walk");
+            yield return Step.Yield;
+        }
+    }
+
+    /// <summary>
+    /// One memory access by the thread's CPU in its loaded mm: a TLB hit is one step; a miss walks. The oracle
+    /// checks what the access reached. A fault is reported in <paramref name="result"/>, not handled here.
+    /// </summary>
+    public static IEnumerable<Step> Access(Machine m, SimCpu cpu, ulong address, AccessKind access, AccessResult result)
+    {
+        var mm = cpu.LoadedMm;
+        result.TlbHit = false;
+        if (cpu.Tlb.TryLookup(mm.Value, address, out var hit))
+        {
+            bool needsDirty = access == AccessKind.Write && (hit.Flags & PteFlags.Dirty) == 0;
+            if (Permits(hit.Flags, access) && !needsDirty)
+            {
+                m.Metrics.TlbHits.Increment();
+                m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
+                m.Trace("tlb hit", address, hit.Pfn.Value);
+                result.TlbHit = true;
+                result.Pfn = hit.Pfn;
+                result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true)
+                    ? AccessStatus.Ok : AccessStatus.Violation;
+                yield return Step.Yield;
+                yield break;
+            }
+            if (!needsDirty)
+            {
+                // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
+                result.Status = AccessStatus.Protection;
+                m.Trace("tlb protection fault", address, hit.Pfn.Value);
+                yield return Step.Yield;
+                yield break;
+            }
+        }
+        m.Metrics.TlbMisses.Increment();
+        yield return Step.Call(Walk(m, cpu, mm, address, access, result));
+        if (result.Status != AccessStatus.Ok) yield break;
+        if (!m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, result.Pfn, m.Memory.GenerationOf(result.Pfn), cached: false))
+            result.Status = AccessStatus.Violation;
+    }
+
+    /// <summary>
+    /// A CPU's speculative walker: at any time the hardware may walk any address of whatever mm it has loaded,
+    /// lazily held ones included, filling its TLB and walk cache. Runs <paramref name="walks"/> walks over
+    /// <paramref name="addresses"/> in turn.
+    /// </summary>
+    public static IEnumerable<Step> Speculate(Machine m, SimCpu cpu, IReadOnlyList<ulong> addresses, int walks)
+    {
+        var result = new AccessResult();
+        for (int i = 0; i < walks && addresses.Count > 0; i++)
+        {
+            var mm = cpu.LoadedMm;
+            if (mm.IsInitMm)
+            {
+                yield return Step.Yield;
+                continue;
+            }
+            yield return Step.Call(Walk(m, cpu, mm, addresses[i % addresses.Count], AccessKind.Read, result, speculative: true));
+            if (result.Status == AccessStatus.Violation) yield break;
+        }
+    }
+
+    private static bool Permits(PageTableEntry e, AccessKind access) => Permits(e.Flags, access);
+
+    private static bool Permits(PteFlags flags, AccessKind access) => access switch
+    {
+        AccessKind.Write => (flags & PteFlags.Write) != 0,
+        AccessKind.Exec => (flags & PteFlags.Exec) != 0,
+        _ => true,
+    };
+}

@@ -1,0 +1,196 @@
+// One simulated CPU: its TLB and paging-structure cache, the mm its MMU uses (and whether it holds that mm
+// lazily for a kernel thread), its IRQ state, and the IPIs waiting for it. An IPI is taken only while IRQs
+// are enabled, as an interrupt between two steps of whatever runs there; that is the whole reason a
+// waited IPI synchronises with a lockless walker running with IRQs off.
+using Pv.Abstractions.Host;
+using Pv.Abstractions.Memory;
+using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
+
+namespace Pv.Engine.Cpu;
+
+/// <summary>A CPU of the machine.</summary>
+public sealed class SimCpu : ICpu
+{
+    private readonly Machine _machine;
+    private readonly Queue<(IpiHandler Handler, AckCounter? Ack)> _pendingIpis = new();
+    private int _irqOffDepth;
+    private int _rcuReadDepth;
+
+    internal SimCpu(Machine machine, int id, MachineOptions options)
+    {
+        _machine = machine;
+        Id = id;
+        Tlb = new Tlb(options.TlbEntries, options.TlbWays);
+        WalkCache = new WalkCache(options.WalkCacheEntries);
+        Interrupts = new IrqEntity(this);
+    }
+
+    /// <inheritdoc/>
+    public int Id { get; }
+
+    /// <summary>The TLB.</summary>
+    public Tlb Tlb { get; }
+
+    /// <summary>The paging-structure cache.</summary>
+    public WalkCache WalkCache { get; }
+
+    /// <inheritdoc/>
+    public MmId LoadedMm { get; private set; } = MmId.InitMm;
+
+    /// <inheritdoc/>
+    public bool IsLazy { get; private set; }
+
+    /// <inheritdoc/>
+    public bool IrqsEnabled => _irqOffDepth == 0;
+
+    /// <inheritdoc/>
+    public ulong LoadedTlbGen { get; set; }
+
+    /// <summary>Inside an RCU read-side critical section (IRQs off count as one: RCU-sched).</summary>
+    public bool InRcuReader => _irqOffDepth > 0 || _rcuReadDepth > 0;
+
+    /// <summary>IPIs queued and not yet taken.</summary>
+    public int PendingIpis => _pendingIpis.Count;
+
+    /// <summary>The schedulable entity that delivers this CPU's IPIs.</summary>
+    internal IrqEntity Interrupts { get; }
+
+    /// <inheritdoc/>
+    public void Invalidate(in TlbInvalidation inv)
+    {
+        var m = _machine.Metrics;
+        var cost = _machine.Cost;
+        (inv.Kind switch
+        {
+            TlbInvalidationKind.Page => m.TlbFlushPage,
+            TlbInvalidationKind.Range => m.TlbFlushRange,
+            TlbInvalidationKind.Asid => m.TlbFlushAsid,
+            _ => m.TlbFlushAll,
+        }).Increment();
+        cost.Charge(Id, inv.Kind switch
+        {
+            TlbInvalidationKind.Page => cost.Model.LocalInvlpg,
+            TlbInvalidationKind.Range => cost.Model.LocalInvlpg * RangePages(inv),
+            TlbInvalidationKind.All => cost.Model.GlobalFlush,
+            _ => cost.Model.LocalFullFlush,
+        });
+        _machine.Trace("tlb invalidate", inv.Start, (ulong)inv.Kind);
+        ApplyRemote(inv);
+    }
+
+    /// <summary>
+    /// Apply an invalidation to this CPU's TLB and walk cache from outside (a hypervisor or a hardware
+    /// broadcast): no interrupt, no cost charged here.
+    /// </summary>
+    internal void ApplyRemote(in TlbInvalidation inv)
+    {
+        switch (inv.Kind)
+        {
+            case TlbInvalidationKind.Page:
+                Tlb.FlushPage(inv.Mm.Value, inv.Start);
+                if (inv.WalkCaches) WalkCache.FlushRange(inv.Mm.Value, inv.Start, inv.Start + 1);
+                break;
+            case TlbInvalidationKind.Range:
+                int stride = Math.Max(inv.StrideShift, PageGeometry.PageShift);
+                for (ulong a = inv.Start; a < inv.End; a += 1UL << stride) Tlb.FlushPage(inv.Mm.Value, a);
+                if (inv.WalkCaches) WalkCache.FlushRange(inv.Mm.Value, inv.Start, inv.End);
+                break;
+            case TlbInvalidationKind.Asid:
+                Tlb.FlushAsid(inv.Mm.Value);
+                WalkCache.FlushAsid(inv.Mm.Value);
+                break;
+            case TlbInvalidationKind.AllUser:
+                Tlb.FlushAllUser();
+                WalkCache.FlushAll();
+                break;
+            case TlbInvalidationKind.All:
+                Tlb.FlushAll();
+                WalkCache.FlushAll();
+                break;
+        }
+    }
+
+    private static long RangePages(in TlbInvalidation inv) =>
+        (long)((inv.End - inv.Start) >> Math.Max(inv.StrideShift, PageGeometry.PageShift));
+
+    /// <inheritdoc/>
+    public void LoadMm(MmId mm)
+    {
+        var prev = LoadedMm;
+        LoadedMm = mm;
+        IsLazy = false;
+        if (!mm.IsInitMm) _machine.Mm(mm).CpuMask.Set(Id);
+        _machine.Trace("load mm", (ulong)prev.Value, (ulong)mm.Value);
+    }
+
+    /// <inheritdoc/>
+    public void SwitchToInitMm()
+    {
+        var prev = LoadedMm;
+        // Dropping a lazily held mm drops its walk-cache entries with it (a CR3 write to init_mm's tables).
+        if (!prev.IsInitMm) WalkCache.FlushAsid(prev.Value);
+        LoadedMm = MmId.InitMm;
+        IsLazy = false;
+        _machine.Trace("switch to init_mm", (ulong)prev.Value, 0);
+    }
+
+    /// <summary>A kernel thread starts on this CPU: keep the user mm loaded, lazily (enter_lazy_tlb).</summary>
+    public void EnterLazy()
+    {
+        IsLazy = true;
+        _machine.Trace("enter lazy tlb", (ulong)LoadedMm.Value, 0);
+    }
+
+    /// <summary><c>local_irq_disable</c> (nests).</summary>
+    public void IrqDisable()
+    {
+        _irqOffDepth++;
+        _machine.Trace("local_irq_disable", 0, (ulong)_irqOffDepth);
+    }
+
+    /// <summary><c>local_irq_enable</c>: pending IPIs become deliverable; may end an RCU reader section.</summary>
+    public void IrqEnable()
+    {
+        if (_irqOffDepth == 0) throw new InvalidOperationException($"cpu{Id}: local_irq_enable with IRQs on");
+        _irqOffDepth--;
+        _machine.Trace("local_irq_enable", 0, (ulong)_irqOffDepth);
+        if (!InRcuReader) _machine.Rcu.QuiescentState(this);
+    }
+
+    /// <summary><c>rcu_read_lock</c>.</summary>
+    public void RcuReadLock() => _rcuReadDepth++;
+
+    /// <summary><c>rcu_read_unlock</c>.</summary>
+    public void RcuReadUnlock()
+    {
+        if (_rcuReadDepth == 0) throw new InvalidOperationException($"cpu{Id}: rcu_read_unlock without lock");
+        _rcuReadDepth--;
+        if (!InRcuReader) _machine.Rcu.QuiescentState(this);
+    }
+
+    internal void QueueIpi(IpiHandler handler, AckCounter? ack) => _pendingIpis.Enqueue((handler, ack));
+
+    internal void TakeOneIpi()
+    {
+        var (handler, ack) = _pendingIpis.Dequeue();
+        _machine.Metrics.InterruptsTaken.Increment();
+        _machine.Cost.Charge(Id, _machine.Cost.Model.IpiTargetInterrupt);
+        _machine.Trace("ipi taken", 0, (ulong)Id);
+        handler(this);
+        ack?.Ack();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"cpu{Id}";
+
+    /// <summary>Delivers this CPU's pending IPIs, one per step, while its IRQs are on.</summary>
+    internal sealed class IrqEntity(SimCpu cpu) : ISchedulable
+    {
+        public int Id { get; set; } = -1;
+        public string Name => $"irq{cpu.Id}";
+        public SimCpu Cpu => cpu;
+        public bool IsRunnable => cpu._pendingIpis.Count > 0 && cpu._irqOffDepth == 0;
+        public void RunStep() => cpu.TakeOneIpi();
+    }
+}

@@ -1,0 +1,100 @@
+// IPIs and the hypervisor as host services. An IPI to another CPU is queued there and taken only while
+// that CPU has IRQs on; a waited IPI blocks the sender's thread until every target ran the handler. A
+// hypercall flush reaches the target vCPUs' TLBs directly and returns: nobody waits for the target's IRQ
+// state, which is why a backend flushing this way must not free page tables right after.
+using Pv.Abstractions.Host;
+using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
+
+namespace Pv.Engine.Host;
+
+/// <summary>IIpi on a machine.</summary>
+public sealed class IpiService(Machine machine) : IIpi
+{
+    /// <inheritdoc/>
+    public void SendIpi(CpuMask targets, IpiHandler handler, bool wait)
+    {
+        var self = machine.CurrentCpu;
+        int remote = targets.Count - (targets.Contains(self.Id) ? 1 : 0);
+        AckCounter? ack = null;
+        if (remote > 0)
+        {
+            if (wait)
+            {
+                var thread = machine.CurrentThread ?? throw new InvalidOperationException("a waited IPI cannot be sent from interrupt context");
+                if (!self.IrqsEnabled) throw new InvalidOperationException($"{thread.Name}: smp_call_function with IRQs disabled would deadlock");
+                ack = new AckCounter(remote, "IPI acknowledgements");
+                thread.AddWait(ack);
+            }
+            var cost = machine.Cost;
+            cost.Charge(self.Id, cost.Model.IpiInitiator + cost.Model.IpiPerExtraTarget * (remote - 1));
+            machine.Metrics.IpiSent.Add(remote);
+        }
+        foreach (int cpu in targets)
+        {
+            if (cpu == self.Id) continue;
+            machine.Cpus[cpu].QueueIpi(handler, ack);
+            machine.Trace("ipi sent", (ulong)cpu, wait ? 1UL : 0UL);
+        }
+        // The local CPU runs the function directly (on_each_cpu_mask), with IRQs off.
+        if (targets.Contains(self.Id)) handler(self);
+    }
+}
+
+/// <summary>IHypervisor on a machine: Xen's MMUEXT flushes and multicalls.</summary>
+public sealed class HypervisorService(Machine machine) : IHypervisor
+{
+    /// <inheritdoc/>
+    public void Issue(in Hypercall op)
+    {
+        Charge();
+        Apply(op);
+    }
+
+    /// <inheritdoc/>
+    public void Multicall(ReadOnlySpan<Hypercall> batch)
+    {
+        Charge();
+        machine.Metrics.Multicalls.Increment();
+        foreach (ref readonly var op in batch) Apply(op);
+    }
+
+    private void Charge()
+    {
+        machine.Metrics.Hypercalls.Increment();
+        machine.Cost.Charge(machine.CurrentCpu.Id, machine.Cost.Model.Hypercall);
+    }
+
+    private void Apply(in Hypercall op)
+    {
+        machine.Trace("hypercall", (ulong)op.Command, op.Invalidation.Start);
+        switch (op.Command)
+        {
+            case HypercallCommand.TlbFlushLocal:
+            case HypercallCommand.InvlpgLocal:
+                machine.CurrentCpu.ApplyRemote(op.Invalidation);
+                break;
+            case HypercallCommand.TlbFlushMulti:
+            case HypercallCommand.InvlpgMulti:
+                foreach (int cpu in op.Vcpus) machine.Cpus[cpu].ApplyRemote(op.Invalidation);
+                break;
+            case HypercallCommand.TlbFlushAll:
+                foreach (var cpu in machine.Cpus.All) cpu.ApplyRemote(op.Invalidation);
+                break;
+            case HypercallCommand.MmuUpdate:
+            case HypercallCommand.PinTable:
+                break;
+        }
+    }
+}
+
+/// <summary>IWaits: continuations after a plugin's requested waits.</summary>
+public sealed class WaitsService(Machine machine) : IWaits
+{
+    /// <inheritdoc/>
+    public void Then(Action continuation)
+    {
+        var thread = machine.CurrentThread ?? throw new InvalidOperationException("IWaits.Then outside a thread");
+        thread.AddContinuation(continuation);
+    }
+}

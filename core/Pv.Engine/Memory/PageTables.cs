@@ -1,0 +1,119 @@
+// Page tables in frames: 4 or 5 levels of 512 entries, huge leaves at PMD and PUD. Shift levels are named
+// by PageTableLevel; with 4-level paging the top table sits at the P4D shift (the PGD folds onto it, as in
+// the kernel's 4-level configuration). Reads through IPageTables are checked by the oracle: reading a table
+// frame that is no longer a page table is O2 whoever does it. Setup helpers (Populate) build tables outside
+// any step, for tests and scenario start-up.
+using Pv.Abstractions.Host;
+using Pv.Abstractions.Memory;
+using Pv.Abstractions.Mm;
+
+namespace Pv.Engine.Memory;
+
+/// <summary>The machine's page tables.</summary>
+public sealed class PageTables : IPageTables
+{
+    private readonly Machine _machine;
+
+    internal PageTables(Machine machine, int levels)
+    {
+        if (levels is not (4 or 5)) throw new ArgumentOutOfRangeException(nameof(levels), levels, "paging levels must be 4 or 5");
+        _machine = machine;
+        Levels = levels;
+        TopLevel = levels == 5 ? PageTableLevel.Pgd : PageTableLevel.P4d;
+    }
+
+    /// <inheritdoc/>
+    public int Levels { get; }
+
+    /// <summary>The shift level of the top table.</summary>
+    public PageTableLevel TopLevel { get; }
+
+    /// <inheritdoc/>
+    public Pfn Pgd(MmId mm) => _machine.Mm(mm).Pgd;
+
+    /// <inheritdoc/>
+    public PageTableEntry Read(PteSlot slot)
+    {
+        var kind = _machine.Memory.KindOf(slot.Table);
+        if (kind != FrameKind.PageTable)
+            _machine.Oracle.Report(new Oracle.Violation(Oracle.InvariantId.O2, $"software read of {slot.Table}, which is {kind}", _machine.CurrentAgent, MmId.InitMm, 0, slot.Table, 0, _machine.Memory.GenerationOf(slot.Table), _machine.Step));
+        return new PageTableEntry(_machine.Memory.Entries(slot.Table)[slot.Index]);
+    }
+
+    /// <inheritdoc/>
+    public void Write(PteSlot slot, PageTableEntry entry)
+    {
+        var kind = _machine.Memory.KindOf(slot.Table);
+        if (kind != FrameKind.PageTable) throw new InvalidOperationException($"write to {slot.Table}, which is {kind}, not a page table");
+        _machine.Memory.Entries(slot.Table)[slot.Index] = entry.Raw;
+        _machine.Trace("set entry", ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw);
+    }
+
+    /// <summary>The slot for <paramref name="address"/> in <paramref name="table"/> at <paramref name="level"/>.</summary>
+    public static PteSlot SlotOf(Pfn table, ulong address, PageTableLevel level) => new(table, PageGeometry.Index(address, level), level);
+
+    /// <inheritdoc/>
+    public bool TryWalk(MmId mm, ulong address, out PteSlot slot, out PageTableEntry entry)
+    {
+        var table = Pgd(mm);
+        for (var level = TopLevel; ; level--)
+        {
+            slot = SlotOf(table, address, level);
+            entry = Read(slot);
+            if (!entry.IsPresent) return false;
+            if (level == PageTableLevel.Pte || entry.IsHuge) return true;
+            table = entry.Pfn;
+        }
+    }
+
+    /// <summary>A walk the oracle does not watch (the oracle's own look at the current page table).</summary>
+    internal bool TryWalkQuiet(MmId mm, ulong address, out PteSlot slot, out PageTableEntry entry)
+    {
+        var mem = _machine.Memory;
+        var table = _machine.Mm(mm).Pgd;
+        for (var level = TopLevel; ; level--)
+        {
+            slot = SlotOf(table, address, level);
+            entry = mem.KindOf(table) == FrameKind.PageTable ? new PageTableEntry(mem.Entries(table)[slot.Index]) : default;
+            if (!entry.IsPresent) return false;
+            if (level == PageTableLevel.Pte || entry.IsHuge) return true;
+            table = entry.Pfn;
+        }
+    }
+
+    /// <summary>The 4 KiB frame a present leaf maps at <paramref name="address"/> (inside a huge leaf, the right sub-page).</summary>
+    public static Pfn TargetPfn(PageTableEntry leaf, PageTableLevel level, ulong address) =>
+        new(leaf.Pfn.Value + ((address >> PageGeometry.PageShift) & ((1UL << (9 * (int)level)) - 1)));
+
+    /// <summary>
+    /// Setup helper, outside any step: make the entry for <paramref name="address"/> at <paramref name="level"/>
+    /// exist, allocating missing tables, and write <paramref name="leaf"/> there.
+    /// </summary>
+    public PteSlot Populate(MmId mm, ulong address, PageTableEntry leaf, PageTableLevel level = PageTableLevel.Pte)
+    {
+        var slot = EnsureTable(mm, address, level);
+        Write(slot, leaf);
+        return slot;
+    }
+
+    /// <summary>Setup helper: the slot at <paramref name="level"/> for <paramref name="address"/>, allocating missing tables.</summary>
+    public PteSlot EnsureTable(MmId mm, ulong address, PageTableLevel level)
+    {
+        var table = Pgd(mm);
+        for (var l = TopLevel; l > level; l--)
+        {
+            var slot = SlotOf(table, address, l);
+            var e = Read(slot);
+            if (!e.IsPresent)
+            {
+                var t = _machine.Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
+                if (!t.IsValid) throw new InvalidOperationException("out of memory allocating a page table");
+                e = PageTableEntry.Make(t, PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed);
+                Write(slot, e);
+            }
+            else if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping at {l}");
+            table = e.Pfn;
+        }
+        return SlotOf(table, address, level);
+    }
+}

@@ -1,0 +1,148 @@
+// Physical frames with a lifetime. Every frame has a kind (free, data page, page-table page, device PFN)
+// and a generation that changes each time it is freed and reused, so the oracle can tell an access through
+// an old translation from a legitimate one. Freed frames go on a LIFO free list, as the kernel's per-CPU
+// page lists do, so a use-after-free meets a reused frame quickly. Page-table frames carry their 512
+// entries; a freed table keeps its old contents until reused (what a late walker would read).
+using Pv.Abstractions.Host;
+using Pv.Abstractions.Memory;
+
+namespace Pv.Engine.Memory;
+
+/// <summary>Where an allocation comes from, so failures can be injected at one site only.</summary>
+public enum AllocSite : byte
+{
+    /// <summary>A data page (fault, COW, page cache).</summary>
+    DataPage,
+    /// <summary>A page-table page (pte_alloc and upper levels).</summary>
+    PageTable,
+    /// <summary>The mmu_gather's table batch page (<c>__get_free_page(GFP_NOWAIT)</c> in <c>tlb_remove_table</c>).</summary>
+    TableBatch,
+    /// <summary>A driver's device PFN.</summary>
+    DevicePfn,
+}
+
+/// <summary>The machine's frames, their state, and the page-table contents of table frames.</summary>
+public sealed class PhysicalMemory : IFrames
+{
+    private FrameKind[] _kind;
+    private uint[] _generation;
+    private ulong[]?[] _entries;
+    private int[] _free;
+    private int _freeCount;
+    private int _next;
+    private readonly int[] _failures = new int[4];
+    private readonly Metrics.MachineMetrics _metrics;
+
+    internal PhysicalMemory(Metrics.MachineMetrics metrics, int initialFrames = 1024)
+    {
+        _metrics = metrics;
+        _kind = new FrameKind[initialFrames];
+        _generation = new uint[initialFrames];
+        _entries = new ulong[]?[initialFrames];
+        _free = new int[initialFrames];
+    }
+
+    /// <summary>Frames ever handed out (the high-water mark of frame numbers).</summary>
+    public int FramesUsed => _next;
+
+    /// <summary>Frames currently on the free list.</summary>
+    public int FreeFrames => _freeCount;
+
+    /// <summary>Make the next <paramref name="count"/> allocations at <paramref name="site"/> fail.</summary>
+    public void InjectFailures(AllocSite site, int count) => _failures[(int)site] = count;
+
+    /// <inheritdoc/>
+    public Pfn Alloc(FrameKind kind) => Alloc(kind switch
+    {
+        FrameKind.PageTable => AllocSite.PageTable,
+        FrameKind.DevicePfn => AllocSite.DevicePfn,
+        _ => AllocSite.DataPage,
+    }, kind);
+
+    /// <summary>Allocate a frame for <paramref name="kind"/> at <paramref name="site"/>; <see cref="Pfn.None"/> on (injected) failure.</summary>
+    public Pfn Alloc(AllocSite site, FrameKind kind)
+    {
+        if (kind == FrameKind.Free) throw new ArgumentException("cannot allocate a frame as Free", nameof(kind));
+        if (_failures[(int)site] > 0)
+        {
+            _failures[(int)site]--;
+            _metrics.AllocFailures.Increment();
+            return Pfn.None;
+        }
+        int f;
+        if (_freeCount > 0)
+        {
+            f = _free[--_freeCount];
+            _generation[f]++;
+        }
+        else
+        {
+            if (_next == _kind.Length) Grow();
+            f = _next++;
+        }
+        _kind[f] = kind;
+        if (kind == FrameKind.PageTable)
+        {
+            // A fresh table is zeroed (pte_alloc uses __GFP_ZERO); a reused frame loses its old contents only now.
+            var e = _entries[f];
+            if (e is null) _entries[f] = new ulong[PageGeometry.EntriesPerTable];
+            else Array.Clear(e);
+        }
+        return new Pfn((ulong)f);
+    }
+
+    /// <inheritdoc/>
+    public void Free(Pfn pfn)
+    {
+        int f = Index(pfn);
+        if (_kind[f] == FrameKind.Free) throw new InvalidOperationException($"double free of {pfn}");
+        _kind[f] = FrameKind.Free;
+        if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
+        _free[_freeCount++] = f;
+    }
+
+    /// <inheritdoc/>
+    public FrameInfo Info(Pfn pfn)
+    {
+        int f = Index(pfn);
+        return new FrameInfo(_kind[f], _generation[f]);
+    }
+
+    /// <summary>The kind of frame <paramref name="pfn"/>.</summary>
+    public FrameKind KindOf(Pfn pfn) => _kind[Index(pfn)];
+
+    /// <summary>The generation of frame <paramref name="pfn"/>.</summary>
+    public uint GenerationOf(Pfn pfn) => _generation[Index(pfn)];
+
+    /// <summary>A driver revokes its device PFN: any later access that reaches it is O4.</summary>
+    public void Revoke(Pfn pfn)
+    {
+        int f = Index(pfn);
+        if (_kind[f] != FrameKind.DevicePfn) throw new InvalidOperationException($"{pfn} is {_kind[f]}, not a device PFN");
+        _kind[f] = FrameKind.RevokedDevicePfn;
+    }
+
+    /// <summary>
+    /// The 512 entries of a frame that is, or was, a page table. A freed or reused table still returns its last
+    /// contents: the oracle decides whether reading it was legitimate.
+    /// </summary>
+    internal ulong[] Entries(Pfn pfn) =>
+        _entries[Index(pfn)] ?? throw new InvalidOperationException($"{pfn} was never a page table");
+
+    /// <summary>True if the frame ever held a page table (so it has entries to read, stale or not).</summary>
+    internal bool HasEntries(Pfn pfn) => _entries[Index(pfn)] is not null;
+
+    private int Index(Pfn pfn)
+    {
+        if (pfn.Value >= (ulong)_next) throw new ArgumentOutOfRangeException(nameof(pfn), pfn.ToString(), "no such frame");
+        return (int)pfn.Value;
+    }
+
+    private void Grow()
+    {
+        int n = _kind.Length * 2;
+        Array.Resize(ref _kind, n);
+        Array.Resize(ref _generation, n);
+        Array.Resize(ref _entries, n);
+    }
+}

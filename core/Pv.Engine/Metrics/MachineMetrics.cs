@@ -1,0 +1,96 @@
+// The machine's event counters. The engine's own counters are fields fetched once at start, so counting on
+// a hot path is one increment; plugins fetch theirs by name through IMetrics. Names are stable: A/B reports
+// and the results store key on them.
+using Pv.Abstractions.Host;
+
+namespace Pv.Engine.Metrics;
+
+/// <summary>Every counter of one machine.</summary>
+public sealed class MachineMetrics : IMetrics
+{
+    private readonly Dictionary<string, PvCounter> _byName = new(StringComparer.Ordinal);
+    private readonly List<PvCounter> _all = [];
+
+    /// <summary>Creates the engine's counters.</summary>
+    public MachineMetrics()
+    {
+        IpiSent = Counter("ipi.sent");
+        InterruptsTaken = Counter("irq.taken");
+        Hypercalls = Counter("hypercall");
+        Multicalls = Counter("hypercall.multicall");
+        TlbFlushPage = Counter("tlb.flush.page");
+        TlbFlushRange = Counter("tlb.flush.range");
+        TlbFlushAsid = Counter("tlb.flush.asid");
+        TlbFlushAll = Counter("tlb.flush.all");
+        TlbBroadcast = Counter("tlb.flush.broadcast");
+        TlbHits = Counter("tlb.hit");
+        TlbMisses = Counter("tlb.miss");
+        Walks = Counter("walk");
+        WalkCacheHits = Counter("walk.cache_hit");
+        SpeculativeWalks = Counter("walk.speculative");
+        TablesFreedNow = Counter("table.freed_now");
+        TablesFreedRcu = Counter("table.freed_rcu");
+        GracePeriods = Counter("rcu.grace_period");
+        Faults = Counter("fault");
+        AllocFailures = Counter("alloc.failure");
+    }
+
+    public PvCounter IpiSent { get; }
+    public PvCounter InterruptsTaken { get; }
+    public PvCounter Hypercalls { get; }
+    public PvCounter Multicalls { get; }
+    public PvCounter TlbFlushPage { get; }
+    public PvCounter TlbFlushRange { get; }
+    public PvCounter TlbFlushAsid { get; }
+    public PvCounter TlbFlushAll { get; }
+    public PvCounter TlbBroadcast { get; }
+    public PvCounter TlbHits { get; }
+    public PvCounter TlbMisses { get; }
+    public PvCounter Walks { get; }
+    public PvCounter WalkCacheHits { get; }
+    public PvCounter SpeculativeWalks { get; }
+    public PvCounter TablesFreedNow { get; }
+    public PvCounter TablesFreedRcu { get; }
+    public PvCounter GracePeriods { get; }
+    public PvCounter Faults { get; }
+    public PvCounter AllocFailures { get; }
+
+    /// <inheritdoc/>
+    public PvCounter Counter(string name)
+    {
+        if (!_byName.TryGetValue(name, out var c))
+        {
+            c = new PvCounter(name);
+            _byName.Add(name, c);
+            int at = _all.BinarySearch(c, Comparer<PvCounter>.Create((a, b) => string.CompareOrdinal(a.Name, b.Name)));
+            _all.Insert(~at, c);
+        }
+        return c;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PvCounter> All => _all;
+}
+
+/// <summary>Simulated time per CPU, from the machine's <see cref="CostModel"/>.</summary>
+public sealed class CostClock(CostModel model, int cpus) : ICost
+{
+    private readonly long[] _charged = new long[cpus];
+
+    /// <inheritdoc/>
+    public CostModel Model { get; } = model;
+
+    /// <inheritdoc/>
+    public void Charge(int cpu, long nanoseconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(nanoseconds);
+        _charged[cpu] += nanoseconds;
+        Total += nanoseconds;
+    }
+
+    /// <inheritdoc/>
+    public long Charged(int cpu) => _charged[cpu];
+
+    /// <inheritdoc/>
+    public long Total { get; private set; }
+}

@@ -1,0 +1,143 @@
+// Schedule policies: sequential, seeded random, PCT, and replay of a recorded schedule. All randomness
+// comes from SplitMix64 seeded by the user, never from System.Random, so a seed means the same run on every
+// .NET version. (Bounded exhaustive search drives PrefixPolicy from the Explorer.)
+namespace Pv.Engine.Sched;
+
+/// <summary>SplitMix64: small, fast, and fixed forever.</summary>
+public struct SplitMix64(ulong seed)
+{
+    private ulong _state = seed;
+
+    /// <summary>The next 64 random bits.</summary>
+    public ulong Next()
+    {
+        ulong z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>Uniform in [0, n).</summary>
+    public int NextInt(int n) => (int)(Next() % (ulong)n);
+}
+
+/// <summary>Keeps running the entity that ran last while it can; otherwise the lowest id.</summary>
+public sealed class SequentialPolicy : ISchedulePolicy
+{
+    private int _last = -1;
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
+    {
+        for (int i = 0; i < runnable.Length; i++)
+            if (runnable[i].Id == _last) return i;
+        _last = runnable[0].Id;
+        return 0;
+    }
+}
+
+/// <summary>Uniformly random among the runnable entities, from a seed.</summary>
+public sealed class RandomPolicy(ulong seed) : ISchedulePolicy
+{
+    private SplitMix64 _rng = new(seed);
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step) => _rng.NextInt(runnable.Length);
+}
+
+/// <summary>
+/// Probabilistic Concurrency Testing (Burckhardt et al. 2010): random distinct priorities per entity and
+/// <c>depth - 1</c> priority change points spread over the expected run length; always run the highest-priority
+/// runnable entity. Finds a bug of depth d with probability at least 1/(n k^(d-1)).
+/// </summary>
+public sealed class PctPolicy : ISchedulePolicy
+{
+    private readonly Dictionary<int, long> _priority = [];
+    private readonly long[] _changePoints;
+    private SplitMix64 _rng;
+    private long _nextLow;
+
+    /// <summary>A PCT policy for bug depth <paramref name="depth"/> over about <paramref name="expectedSteps"/> steps.</summary>
+    public PctPolicy(ulong seed, int depth, long expectedSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
+        _rng = new SplitMix64(seed);
+        _changePoints = new long[depth - 1];
+        for (int i = 0; i < _changePoints.Length; i++) _changePoints[i] = 1 + (long)(_rng.Next() % (ulong)Math.Max(expectedSteps, 1));
+        _nextLow = depth - 1;
+    }
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
+    {
+        int best = 0;
+        long bestPri = long.MinValue;
+        for (int i = 0; i < runnable.Length; i++)
+        {
+            long p = PriorityOf(runnable[i].Id);
+            if (p > bestPri) { bestPri = p; best = i; }
+        }
+        foreach (long cp in _changePoints)
+        {
+            if (cp != step) continue;
+            // Demote the entity that would run now below every initial priority, then pick again.
+            _priority[runnable[best].Id] = _nextLow--;
+            return Choose(runnable, -1);
+        }
+        return best;
+    }
+
+    private long PriorityOf(int id)
+    {
+        if (!_priority.TryGetValue(id, out long p))
+        {
+            p = _changePoints.Length + 1 + (long)(_rng.Next() >> 2);
+            _priority[id] = p;
+        }
+        return p;
+    }
+}
+
+/// <summary>Replays a recorded schedule of entity ids; fails loudly if the run diverges.</summary>
+public sealed class ReplayPolicy(IReadOnlyList<int> schedule) : ISchedulePolicy
+{
+    private int _at;
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
+    {
+        if (_at >= schedule.Count) return 0;
+        int want = schedule[_at++];
+        for (int i = 0; i < runnable.Length; i++)
+            if (runnable[i].Id == want) return i;
+        throw new ReplayDivergedException($"replay diverged at step {step}: entity {want} is not runnable");
+    }
+}
+
+/// <summary>A replayed schedule does not fit the run (the scenario or backend changed).</summary>
+public sealed class ReplayDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// Follows a prefix of choice indices, then always picks the entity that ran last (if runnable) or index 0,
+/// recording every choice point's option count: the building block of bounded exhaustive DFS.
+/// </summary>
+public sealed class PrefixPolicy(IReadOnlyList<int> prefix) : ISchedulePolicy
+{
+    private int _lastId = -1;
+
+    /// <summary>The index chosen and the number of options at every choice point of the run.</summary>
+    public List<(int Choice, int Options, int DefaultChoice)> Points { get; } = [];
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
+    {
+        int dflt = 0;
+        for (int i = 0; i < runnable.Length; i++)
+            if (runnable[i].Id == _lastId) { dflt = i; break; }
+        int k = Points.Count;
+        int pick = k < prefix.Count ? Math.Min(prefix[k], runnable.Length - 1) : dflt;
+        Points.Add((pick, runnable.Length, dflt));
+        _lastId = runnable[pick].Id;
+        return pick;
+    }
+}

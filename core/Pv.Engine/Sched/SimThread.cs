@@ -1,0 +1,143 @@
+// A simulated thread: a user thread on a CPU, a kernel thread, a device DMA engine, or a CPU's hardware
+// speculative walker. It owns a stack of running operations and the waits it is blocked on. Running one
+// step advances the innermost operation to its next yield.
+using Pv.Engine.Cpu;
+using Pv.Engine.Mm;
+
+namespace Pv.Engine.Sched;
+
+/// <summary>What kind of agent a thread is.</summary>
+public enum ThreadKind : byte
+{
+    /// <summary>A user thread: runs in an mm on its CPU, enters the kernel for operations.</summary>
+    User,
+    /// <summary>A kernel thread (holds the previous mm lazily on its CPU).</summary>
+    Kernel,
+    /// <summary>A device DMA engine translating through a secondary MMU.</summary>
+    Device,
+    /// <summary>A CPU's speculative hardware walker.</summary>
+    Hardware,
+}
+
+/// <summary>One schedulable thread.</summary>
+public sealed class SimThread : ISchedulable
+{
+    private readonly Stack<IEnumerator<Step>> _stack = new();
+    private readonly List<IWaitCondition> _waits = [];
+    private readonly Queue<Action> _continuations = new();
+    private readonly TraceRing _trace;
+
+    internal SimThread(int id, string name, ThreadKind kind, SimCpu? cpu, MmStruct? mm, int traceDepth)
+    {
+        Id = id;
+        Name = name;
+        Kind = kind;
+        Cpu = cpu;
+        Mm = mm;
+        _trace = new TraceRing(traceDepth);
+    }
+
+    /// <summary>Scheduler id (stable: the order threads were added).</summary>
+    public int Id { get; }
+
+    /// <summary>Name from the scenario, for reports.</summary>
+    public string Name { get; }
+
+    /// <summary>The kind of agent.</summary>
+    public ThreadKind Kind { get; }
+
+    /// <summary>The CPU it runs on (null for a device).</summary>
+    public SimCpu? Cpu { get; }
+
+    /// <summary>The mm it belongs to (null for a kernel thread without one).</summary>
+    public MmStruct? Mm { get; internal set; }
+
+    /// <summary>All operations finished.</summary>
+    public bool IsDone => _stack.Count == 0 && _continuations.Count == 0;
+
+    /// <summary>Steps taken so far.</summary>
+    public long StepsTaken { get; private set; }
+
+    /// <summary>The last steps, oldest first, for violation reports.</summary>
+    public IReadOnlyList<TraceEntry> RecentSteps => _trace.Snapshot();
+
+    internal TraceRing Trace => _trace;
+
+    /// <summary>Queue an operation after those already queued.</summary>
+    public void Enqueue(IEnumerable<Step> operation)
+    {
+        // The stack runs the top first; queued operations run in order, so build below the existing work.
+        var pending = _stack.ToArray();
+        _stack.Clear();
+        _stack.Push(operation.GetEnumerator());
+        for (int i = pending.Length - 1; i >= 0; i--) _stack.Push(pending[i]);
+    }
+
+    /// <summary>Block this thread until <paramref name="condition"/> holds (used by host services during a step).</summary>
+    public void AddWait(IWaitCondition condition) => _waits.Add(condition);
+
+    /// <summary>Run <paramref name="continuation"/> as this thread's next step once its waits are over (IWaits.Then).</summary>
+    public void AddContinuation(Action continuation) => _continuations.Enqueue(continuation);
+
+    /// <inheritdoc/>
+    public bool IsRunnable
+    {
+        get
+        {
+            if (IsDone) return false;
+            for (int i = 0; i < _waits.Count; i++)
+                if (!_waits[i].IsSatisfied) return false;
+            return true;
+        }
+    }
+
+    /// <summary>What the thread waits for, or null.</summary>
+    public string? BlockedOn
+    {
+        get
+        {
+            foreach (var w in _waits)
+                if (!w.IsSatisfied) return w.Describe();
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void RunStep()
+    {
+        _waits.Clear();
+        StepsTaken++;
+        if (_continuations.Count > 0)
+        {
+            _continuations.Dequeue()();
+            return;
+        }
+        while (_stack.Count > 0)
+        {
+            var top = _stack.Peek();
+            if (!top.MoveNext())
+            {
+                _stack.Pop();
+                top.Dispose();
+                continue;
+            }
+            var s = top.Current;
+            switch (s.Kind)
+            {
+                case StepKind.Yield:
+                    return;
+                case StepKind.Call:
+                    _stack.Push((IEnumerator<Step>)s.Payload!);
+                    continue;
+                case StepKind.Wait:
+                    var c = (IWaitCondition)s.Payload!;
+                    if (c.IsSatisfied) continue;
+                    _waits.Add(c);
+                    return;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
