@@ -118,26 +118,21 @@ public sealed class ReplayPolicy(IReadOnlyList<int> schedule) : ISchedulePolicy
 public sealed class ReplayDivergedException(string message) : Exception(message);
 
 /// <summary>
-/// Follows a prefix of choice indices, then always picks the entity that ran last (if runnable) or index 0,
-/// recording every choice point's option count: the building block of bounded exhaustive DFS.
+/// Follows a prefix of choice indices, then always picks index 0 (the lowest runnable id), recording every
+/// choice point's option count: the building block of bounded exhaustive DFS, which backtracks the last
+/// point with options left.
 /// </summary>
 public sealed class PrefixPolicy(IReadOnlyList<int> prefix) : ISchedulePolicy
 {
-    private int _lastId = -1;
-
     /// <summary>The index chosen and the number of options at every choice point of the run.</summary>
-    public List<(int Choice, int Options, int DefaultChoice)> Points { get; } = [];
+    public List<(int Choice, int Options)> Points { get; } = [];
 
     /// <inheritdoc/>
     public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
     {
-        int dflt = 0;
-        for (int i = 0; i < runnable.Length; i++)
-            if (runnable[i].Id == _lastId) { dflt = i; break; }
         int k = Points.Count;
-        int pick = k < prefix.Count ? Math.Min(prefix[k], runnable.Length - 1) : dflt;
-        Points.Add((pick, runnable.Length, dflt));
-        _lastId = runnable[pick].Id;
+        int pick = k < prefix.Count ? Math.Min(prefix[k], runnable.Length - 1) : 0;
+        Points.Add((pick, runnable.Length));
         return pick;
     }
 }

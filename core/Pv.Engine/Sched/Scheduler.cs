@@ -85,7 +85,8 @@ public sealed class Scheduler
             int n = CollectRunnable();
             if (n == 0) return AllDone() ? RunOutcome.Completed : RunOutcome.Deadlock;
             if (CurrentStep >= maxSteps) return RunOutcome.StepLimit;
-            int pick = n == 1 ? 0 : policy.Choose(new ReadOnlySpan<ISchedulable>(_runnable, 0, n), CurrentStep);
+            // The policy sees every step, forced ones included, so a recorded schedule lines up with replay.
+            int pick = policy.Choose(new ReadOnlySpan<ISchedulable>(_runnable, 0, n), CurrentStep);
             if ((uint)pick >= (uint)n) throw new InvalidOperationException($"policy chose {pick} of {n}");
             var e = _runnable[pick];
             _schedule.Add(e.Id);

@@ -1,7 +1,8 @@
 // The unit of interleaving. An operation is a C# iterator of Steps: the code between two yields runs
 // atomically (one page-table entry read or write, one IPI, one lock attempt), and each yield is a point
 // where the scheduler may run another thread. A Call pushes a sub-operation on the thread's stack (so
-// nesting costs nothing per step); a Wait blocks the thread until its condition holds.
+// nesting costs nothing per step); a Wait blocks the thread until its condition holds. A thread's last
+// step is the one in which its last operation returns: code after the final yield runs there.
 namespace Pv.Engine.Sched;
 
 /// <summary>Something a blocked thread waits for.</summary>
