@@ -121,8 +121,15 @@ public static class Mmu
         result.TlbHit = false;
         if (cpu.Tlb.TryLookup(mm.Value, address, out var hit))
         {
-            bool needsDirty = access == AccessKind.Write && (hit.Flags & PteFlags.Dirty) == 0;
-            if (Permits(hit.Flags, access) && !needsDirty)
+            if (!Permits(hit.Flags, access))
+            {
+                // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
+                result.Status = AccessStatus.Protection;
+                m.Trace("tlb protection fault", address, hit.Pfn.Value);
+                yield return Step.Yield;
+                yield break;
+            }
+            if (access != AccessKind.Write || (hit.Flags & PteFlags.Dirty) != 0)
             {
                 m.Metrics.TlbHits.Increment();
                 m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
@@ -134,14 +141,7 @@ public static class Mmu
                 yield return Step.Yield;
                 yield break;
             }
-            if (!needsDirty)
-            {
-                // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
-                result.Status = AccessStatus.Protection;
-                m.Trace("tlb protection fault", address, hit.Pfn.Value);
-                yield return Step.Yield;
-                yield break;
-            }
+            // A write through an entry without the dirty bit walks again so the hardware can set it.
         }
         m.Metrics.TlbMisses.Increment();
         yield return Step.Call(Walk(m, cpu, mm, address, access, result));

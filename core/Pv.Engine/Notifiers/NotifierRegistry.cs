@@ -59,8 +59,10 @@ public sealed class NotifierRegistry : IMmuNotifierRegistry
     /// <inheritdoc/>
     public ulong? IntervalReadBegin(MmuIntervalNotifier subscription)
     {
-        ulong seq = Seq(subscription.Mm);
-        if ((seq & 1) == 0) return seq;
+        // The subscription's own sequence; the caller must wait only while the invalidation that set it runs.
+        ulong seq = _subscriptionSeq[subscription.Id];
+        ulong global = Seq(subscription.Mm);
+        if ((global & 1) == 0 || seq != global) return seq;
         var thread = _machine.CurrentThread ?? throw new InvalidOperationException("mmu_interval_read_begin outside a thread");
         thread.AddWait(new EvenSeq(this, subscription.Mm));
         return null;
