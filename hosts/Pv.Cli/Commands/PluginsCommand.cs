@@ -1,0 +1,154 @@
+// `pv plugins`: loads plugins.json and shows, per plugin, its version, the contract it was built against,
+// its path, its hash status and its backends, then every diagnostic. With --json the same facts go out as
+// one JSON document. Any diagnostic makes the exit code 2; an empty plugins.json is fine (exit 0).
+using System.CommandLine;
+using System.Text.Json;
+using Pv.Hosting;
+using Pv.Hosting.Loading;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace Pv.Cli.Commands;
+
+/// <summary>The <c>pv plugins</c> command.</summary>
+internal static class PluginsCommand
+{
+    /// <summary>Creates the command; it writes to <paramref name="output"/> and <paramref name="error"/>.</summary>
+    public static Command Create(TextWriter output, TextWriter error, string currentDirectory)
+    {
+        var config = new Option<string>("--config", "-c")
+        {
+            Description = "The plugins.json to load. Default: plugins.json in the current directory, else the one at the root of the Pv repository above it.",
+        };
+        var json = new Option<bool>("--json") { Description = "Write the result as JSON instead of a table." };
+        var command = new Command("plugins", "List the plugins and backends plugins.json configures, and every problem with them.") { config, json };
+        command.SetAction(parse =>
+        {
+            string? path = parse.GetValue(config) is { } given
+                ? Path.GetFullPath(given, currentDirectory)
+                : ConfigLocator.Find(currentDirectory);
+            if (path is null)
+            {
+                error.WriteLine($"pv: no plugins.json in {currentDirectory} or at the root of a Pv repository above it; pass --config FILE");
+                return PvExitCode.BadInput;
+            }
+            using var catalog = PluginCatalog.Load(path);
+            if (parse.GetValue(json)) WriteJson(catalog, output);
+            else WriteTable(catalog, output);
+            return catalog.Diagnostics.Count == 0 ? PvExitCode.Ok : PvExitCode.BadInput;
+        });
+        return command;
+    }
+
+    private static void WriteTable(PluginCatalog catalog, TextWriter output)
+    {
+        var console = Terminal.Create(output);
+        console.WriteLine($"plugins.json: {catalog.ConfigPath}");
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumns("Plugin", "Version", "Contract", "Path", "Hash", "Backends", "Status");
+        foreach (var status in catalog.Plugins)
+        {
+            var plugin = status.Plugin;
+            table.AddRow(
+                new Text(status.Name),
+                new Text(plugin?.Version.ToString() ?? "-"),
+                new Text(plugin?.ContractVersion.ToString() ?? "-"),
+                new Text(status.Entry.Path),
+                HashCell(status.Hash),
+                new Text(BackendsCell(catalog, status)),
+                status.IsLoaded ? new Markup("[green]loaded[/]") : new Markup("[red]FAILED[/]"));
+        }
+        console.Write(table);
+        if (catalog.Plugins.Count == 0) console.WriteLine("No plugins configured.");
+        console.WriteLine($"{catalog.Plugins.Count(p => p.IsLoaded)} of {catalog.Plugins.Count} plugins loaded, {catalog.Backends.Count} backends usable.");
+
+        if (catalog.Diagnostics.Count == 0) return;
+        console.WriteLine();
+        console.MarkupLine($"[red]{catalog.Diagnostics.Count} problem(s):[/]");
+        foreach (var diagnostic in catalog.Diagnostics) console.Write(new Text($"  {diagnostic}\n"));
+    }
+
+    private static IRenderable HashCell(PluginHashStatus hash) => hash switch
+    {
+        PluginHashStatus.PinnedOk => new Markup("[green]pinned ok[/]"),
+        PluginHashStatus.Unpinned => new Text("unpinned"),
+        PluginHashStatus.Mismatch => new Markup("[red]MISMATCH[/]"),
+        _ => new Text("-"),
+    };
+
+    /// <summary>The configured backends of the plugin as <c>name (archProfile)</c>, else the arch profiles it offers.</summary>
+    private static string BackendsCell(PluginCatalog catalog, PluginStatus status)
+    {
+        var configured = catalog.Backends.Where(b => b.Entry.Plugin == status.Name).Select(b => $"{b.Name} ({b.ArchProfile})").ToList();
+        if (configured.Count > 0) return string.Join("\n", configured);
+        return status.Plugin is { } plugin ? "offers: " + string.Join(", ", plugin.Backends.Select(b => b.ArchProfile)) : "-";
+    }
+
+    private static void WriteJson(PluginCatalog catalog, TextWriter output)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("config", catalog.ConfigPath);
+            w.WriteStartArray("plugins");
+            foreach (var status in catalog.Plugins)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", status.Name);
+                w.WriteString("path", status.Entry.Path);
+                w.WriteString("fullPath", status.Entry.FullPath);
+                w.WriteString("status", status.IsLoaded ? "loaded" : "failed");
+                w.WriteString("version", status.Plugin?.Version.ToString());
+                w.WriteString("contractVersion", status.Plugin?.ContractVersion.ToString());
+                w.WriteString("hash", HashName(status.Hash));
+                w.WriteString("sha256", status.Sha256);
+                w.WriteString("error", status.Error);
+                w.WriteStartArray("offers");
+                foreach (var backend in status.Plugin?.Backends ?? []) w.WriteStringValue(backend.ArchProfile);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("backends");
+            foreach (var backend in catalog.Backends)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", backend.Name);
+                w.WriteString("plugin", backend.Entry.Plugin);
+                w.WriteString("archProfile", backend.ArchProfile);
+                w.WriteString("description", backend.Description);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("diagnostics");
+            foreach (var d in catalog.Diagnostics)
+            {
+                w.WriteStartObject();
+                w.WriteString("message", d.Message);
+                w.WriteString("file", d.Location?.File);
+                w.WriteString("jsonPath", d.Location?.JsonPath);
+                if (d.Location is { Line: > 0 } at)
+                {
+                    w.WriteNumber("line", at.Line);
+                    w.WriteNumber("column", at.Column);
+                }
+                w.WriteString("plugin", d.Plugin);
+                w.WriteString("backend", d.Backend);
+                w.WriteString("text", d.ToString());
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static string HashName(PluginHashStatus hash) => hash switch
+    {
+        PluginHashStatus.PinnedOk => "pinned-ok",
+        PluginHashStatus.Unpinned => "unpinned",
+        PluginHashStatus.Mismatch => "mismatch",
+        _ => "not-computed",
+    };
+}

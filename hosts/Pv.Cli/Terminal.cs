@@ -1,0 +1,27 @@
+// A Spectre.Console console over any TextWriter: ANSI colours only on a real terminal, and a wide fixed
+// width when the output is redirected or captured so tables do not wrap paths.
+using Spectre.Console;
+
+namespace Pv.Cli;
+
+/// <summary>Creates Spectre.Console consoles for <c>pv</c>'s output.</summary>
+internal static class Terminal
+{
+    /// <summary>Width used when the output is not a terminal.</summary>
+    public const int RedirectedWidth = 200;
+
+    /// <summary>A console writing to <paramref name="output"/>.</summary>
+    public static IAnsiConsole Create(TextWriter output)
+    {
+        bool terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        if (!terminal) console.Profile.Width = RedirectedWidth;
+        return console;
+    }
+}
