@@ -109,28 +109,63 @@ public class SchedulerTests
         Assert.Equal(2, firsts);
     }
 
-    [Fact]
-    public void Prefix_policy_enumerates_every_interleaving_of_two_two_step_threads()
+    private static Machine TwoByTwo(List<string> log)
     {
-        // Bounded exhaustive search: walk the choice tree by backtracking the last choice point with options left.
+        var t = new TestMachine();
+        t.Thread("a", 0, _ => Count(log, "a", 2));
+        t.Thread("b", 1, _ => Count(log, "b", 2));
+        return t.M;
+    }
+
+    [Fact]
+    public void Dfs_enumerates_every_interleaving_within_the_preemption_bound()
+    {
         var seen = new HashSet<string>();
-        var prefix = new List<int>();
-        while (true)
+        var log = new List<string>();
+        Machine Build()
+        {
+            if (log.Count > 0) seen.Add(string.Join(",", log));
+            log.Clear();
+            return TwoByTwo(log);
+        }
+        var r = Explorer.Explore(Build, new ExploreOptions(ExploreStrategy.Dfs, 1000, PreemptionBound: 10));
+        seen.Add(string.Join(",", log));
+        Assert.True(r.Exhausted);
+        Assert.Equal(6, seen.Count); // C(4,2) interleavings of the four visible steps
+
+        seen.Clear();
+        log.Clear();
+        var r0 = Explorer.Explore(Build, new ExploreOptions(ExploreStrategy.Dfs, 1000, PreemptionBound: 0));
+        seen.Add(string.Join(",", log));
+        Assert.True(r0.Exhausted);
+        Assert.Equal(["a0,a1,b0,b1", "b0,b1,a0,a1"], seen.Order()); // no preemption: one thread after the other
+    }
+
+    [Fact]
+    public void Explorer_stops_at_the_first_violation_and_its_schedule_replays_it()
+    {
+        Machine Build()
         {
             var t = new TestMachine();
-            var log = new List<string>();
-            t.Thread("a", 0, _ => Count(log, "a", 2));
-            t.Thread("b", 1, _ => Count(log, "b", 2));
-            var policy = new PrefixPolicy(prefix);
-            t.M.Run(policy);
-            seen.Add(string.Join(",", log));
-            var points = policy.Points;
-            int k = points.Count - 1;
-            while (k >= 0 && points[k].Choice + 1 >= points[k].Options) k--;
-            if (k < 0) break;
-            prefix = points.Take(k).Select(p => p.Choice).Append(points[k].Choice + 1).ToList();
+            var (page, slot) = t.Map();
+            t.Thread("user", 0, th => t.Access(th, TestMachine.Va, Abstractions.Mm.AccessKind.Read), th => t.Access(th, TestMachine.Va, Abstractions.Mm.AccessKind.Read));
+            t.Thread("bad-munmap", 1, _ => TestMachine.Do(() =>
+            {
+                t.M.PageTables.Write(slot, Abstractions.Memory.PageTableEntry.Empty);
+                t.M.Memory.Free(page);
+                t.M.Memory.Alloc(Abstractions.Memory.FrameKind.DataPage);
+            }));
+            return t.M;
         }
-        Assert.Equal(6, seen.Count); // C(4,2) interleavings
+        foreach (var strategy in new[] { ExploreStrategy.Random, ExploreStrategy.Pct, ExploreStrategy.Dfs })
+        {
+            var r = Explorer.Explore(Build, new ExploreOptions(strategy, 500, Seed: 1));
+            Assert.NotNull(r.FirstViolation);
+            Assert.Equal(Oracle.InvariantId.O1, r.FirstViolation!.Report!.Violation.Id);
+            var replay = Build().Run(new ReplayPolicy(r.FirstViolation.Schedule));
+            Assert.Equal(r.FirstViolation.TraceHash, replay.TraceHash);
+            Assert.Equal(r.FirstViolation.Report.Violation, replay.Report!.Violation);
+        }
     }
 
     [Fact]

@@ -1,5 +1,8 @@
 // The cost figures of KERNEL.md §10, in simulated nanoseconds. Every figure is a default that a backend's
-// "cost" section in plugins.json may override by property name.
+// "cost" section in plugins.json may override by property name. The engine charges the hardware and host
+// mechanisms itself (TLB hits, walk levels, local and broadcast invalidations, IPIs sent and taken,
+// hypercalls, host syscalls and stub round trips); a plugin charges through ICost only work of its own that
+// no host service performs (an SMMU command batch, for example), so nothing is counted twice.
 namespace Pv.Abstractions.Host;
 
 /// <summary>Simulated costs, in nanoseconds. Property names are the keys of a backend's <c>cost</c> section.</summary>

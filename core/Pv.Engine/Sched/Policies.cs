@@ -118,21 +118,31 @@ public sealed class ReplayPolicy(IReadOnlyList<int> schedule) : ISchedulePolicy
 public sealed class ReplayDivergedException(string message) : Exception(message);
 
 /// <summary>
-/// Follows a prefix of choice indices, then always picks index 0 (the lowest runnable id), recording every
-/// choice point's option count: the building block of bounded exhaustive DFS, which backtracks the last
-/// point with options left.
+/// The building block of bounded exhaustive DFS. Choices are recorded as ranks: rank 0 is the entity that ran
+/// the previous step if it can go on (no preemption), else the lowest id; rank r &gt; 0 is the r-th other
+/// runnable entity in id order. The policy follows a prefix of ranks, then always takes rank 0, and records at
+/// every choice point its rank, the number of options and whether a rank other than 0 preempts.
 /// </summary>
 public sealed class PrefixPolicy(IReadOnlyList<int> prefix) : ISchedulePolicy
 {
-    /// <summary>The index chosen and the number of options at every choice point of the run.</summary>
-    public List<(int Choice, int Options)> Points { get; } = [];
+    private int _lastId = -1;
+
+    /// <summary>Each choice point: the rank taken, how many options there were, and whether rank 0 continued the previous entity.</summary>
+    public List<(int Rank, int Options, bool Continues)> Points { get; } = [];
 
     /// <inheritdoc/>
     public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
     {
+        int dflt = -1;
+        for (int i = 0; i < runnable.Length; i++)
+            if (runnable[i].Id == _lastId) { dflt = i; break; }
+        bool continues = dflt >= 0;
+        if (dflt < 0) dflt = 0;
         int k = Points.Count;
-        int pick = k < prefix.Count ? Math.Min(prefix[k], runnable.Length - 1) : 0;
-        Points.Add((pick, runnable.Length));
+        int rank = k < prefix.Count ? Math.Min(prefix[k], runnable.Length - 1) : 0;
+        int pick = rank == 0 ? dflt : (rank <= dflt ? rank - 1 : rank);
+        Points.Add((rank, runnable.Length, continues));
+        _lastId = runnable[pick].Id;
         return pick;
     }
 }
