@@ -89,6 +89,23 @@ public sealed class Machine
     public Host.DeviceDmaPort Devices { get; }
     public Notifiers.NotifierRegistry Notifiers { get; }
 
+    /// <summary>The arch backend (flush entry points, gather knobs, hooks). Attached by whoever composes the machine.</summary>
+    public IArchMmu Arch => _arch ?? throw new InvalidOperationException("no backend attached to this machine (AttachBackend)");
+
+    /// <summary>The pv_mmu_ops table of the backend.</summary>
+    public IPvMmuOps PvOps => _pvOps ?? throw new InvalidOperationException("no backend attached to this machine (AttachBackend)");
+
+    /// <summary>Attach the backend the generic mm calls into. Done once, before the machine runs.</summary>
+    public void AttachBackend(IArchMmu arch, IPvMmuOps pvOps)
+    {
+        if (_arch is not null) throw new InvalidOperationException("a backend is already attached");
+        _arch = arch;
+        _pvOps = pvOps;
+    }
+
+    private IArchMmu? _arch;
+    private IPvMmuOps? _pvOps;
+
     /// <summary>Threads, in the order they were added.</summary>
     public IReadOnlyList<SimThread> Threads => _threads;
 

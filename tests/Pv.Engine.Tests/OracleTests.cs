@@ -25,7 +25,7 @@ public class OracleTests
     {
         var t = new TestMachine(strictO3: strict);
         var (page, slot) = t.Map(flags: flags, kind: kind);
-        var flusher = new TestFlusher(t.M, FlushMode.WaitedIpi);
+        var flusher = t.Backend;
         var unmapped = new Gate();
         var second = new AccessResult();
         t.Thread("user", 0,
@@ -38,7 +38,7 @@ public class OracleTests
             (unmap ?? ((tm, s, p) =>
             {
                 tm.M.PageTables.Write(s, PageTableEntry.Empty);
-                if (flush) flusher.FlushRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, freedTables: false);
+                if (flush) flusher.FlushTlbMmRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, 12, freedTables: false);
                 tm.M.Memory.Free(p);
                 tm.M.Memory.Alloc(FrameKind.DataPage); // reused at once (LIFO)
             }))(t, slot, page);
@@ -92,12 +92,11 @@ public class OracleTests
     [Fact]
     public void O3_is_silent_when_mprotect_flushes_before_returning()
     {
-        TestFlusher? f = null;
         var (r, second) = UnmapRace(flush: true, firstAccess: AccessKind.Write, secondAccess: AccessKind.Write,
             unmap: (tm, s, p) =>
             {
                 tm.M.PageTables.Write(s, PageTableEntry.Make(p, TestMachine.UserRw & ~PteFlags.Write));
-                (f ??= new TestFlusher(tm.M, FlushMode.WaitedIpi)).FlushRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, false);
+                tm.Backend.FlushTlbMmRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, 12, false);
             });
         Assert.Equal(RunOutcome.Completed, r.Outcome);
         Assert.Equal(AccessStatus.Protection, second.Status);
@@ -126,12 +125,11 @@ public class OracleTests
     [Fact]
     public void O4_is_silent_when_the_zap_flushes_before_the_revoke()
     {
-        TestFlusher? f = null;
         var (r, second) = UnmapRace(flush: true, kind: FrameKind.DevicePfn, flags: TestMachine.UserRw | PteFlags.Special,
             unmap: (tm, s, p) =>
             {
                 tm.M.PageTables.Write(s, PageTableEntry.Empty);
-                (f ??= new TestFlusher(tm.M, FlushMode.WaitedIpi)).FlushRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, false);
+                tm.Backend.FlushTlbMmRange(tm.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, 12, false);
                 tm.M.Memory.Revoke(p);
             });
         Assert.Equal(RunOutcome.Completed, r.Outcome);
@@ -147,9 +145,9 @@ public class OracleTests
         int found = 0;
         for (ulong seed = 0; seed < (ulong)schedules; seed++)
         {
-            var t = new TestMachine();
+            var t = new TestMachine(mode: mode);
             var (_, pteSlot) = t.Map();
-            var flusher = new TestFlusher(t.M, mode);
+            var flusher = t.Backend;
             t.M.PageTables.TryWalk(t.Mm.Id, TestMachine.Va, out _, out _);
             var pmdSlot = FindParent(t, pteSlot.Table);
             t.Thread("gup_fast", 1, th => LocklessWalk(t, th));
@@ -185,11 +183,11 @@ public class OracleTests
         yield return Step.Yield;
     }
 
-    private static IEnumerable<Step> FreeTable(TestMachine t, PteSlot pmdSlot, Pfn table, TestFlusher flusher)
+    private static IEnumerable<Step> FreeTable(TestMachine t, PteSlot pmdSlot, Pfn table, TestBackend flusher)
     {
         t.M.PageTables.Write(pmdSlot, PageTableEntry.Empty);                 // unhook
         yield return Step.Yield;
-        flusher.FlushRange(t.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, freedTables: true); // invalidate
+        flusher.FlushTlbMmRange(t.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, 12, freedTables: true); // invalidate
         yield return Step.Yield;
         t.M.Memory.Free(table);                                             // free
         t.M.Memory.Alloc(FrameKind.PageTable);                              // and reuse
