@@ -126,7 +126,7 @@ public sealed class PluginLoader
                 {
                     pending.Push(AssemblyLoadContext.Default.LoadFromAssemblyName(reference));
                 }
-                catch (FileNotFoundException)
+                catch (Exception e) when (e is FileNotFoundException or FileLoadException)
                 {
                     // Referenced but absent from the host (a facade never used at run time): nothing to share.
                 }
