@@ -109,6 +109,9 @@ public sealed class Machine
     /// <summary>Threads, in the order they were added.</summary>
     public IReadOnlyList<SimThread> Threads => _threads;
 
+    /// <summary>Pages MADV_FREE marked lazily freeable, for the reclaimer: (mm, address, page).</summary>
+    public List<(MmId Mm, ulong Address, Pfn Page)> LazyFree { get; } = [];
+
     /// <summary>The machine-wide step number.</summary>
     public long Step => Scheduler.CurrentStep;
 

@@ -27,6 +27,26 @@ public sealed record MachineOptions
     public bool StrictO3 { get; init; }
     /// <summary>O5's K: permitted-address faults of one device page before it counts as a livelock.</summary>
     public int O5FaultLimit { get; init; } = 8;
+    /// <summary>
+    /// Era toggle <c>pfnmap-force-flush</c> (2022): <c>tlb_end_vma</c> flushes a VM_PFNMAP/VM_MIXEDMAP VMA even when
+    /// the arch merges VMAs, so <c>unmap_mapping_range</c> cannot return while stale entries to its PFNs remain.
+    /// </summary>
+    public bool PfnmapForceFlush { get; init; } = true;
+    /// <summary>
+    /// Era toggle <c>batch-failure-invalidate</c>: when the table batch cannot be allocated, <c>tlb_remove_table</c>
+    /// invalidates the TLB and walk caches (<c>tlb_table_invalidate</c>) before freeing the one table after
+    /// <c>tlb_remove_table_sync_one</c>. Off reproduces Z6.
+    /// </summary>
+    public bool BatchFailureInvalidate { get; init; } = true;
+    /// <summary>
+    /// The 2023 seed's proposal (not merged): after <c>ptep_set_access_flags</c> made a PTE more permissive, send a
+    /// PROTECTION_UPGRADE invalidate_range_start/end pair once the PTL is dropped.
+    /// </summary>
+    public bool ProtectionUpgradeNotifier { get; init; }
+    /// <summary>Tables per mmu_gather table batch (MAX_TABLE_BATCH: a page of pointers).</summary>
+    public int MaxTableBatch { get; init; } = 509;
+    /// <summary>Pages per mmu_gather page batch before a forced flush (MAX_GATHER_BATCH).</summary>
+    public int MaxGatherBatch { get; init; } = 510;
     /// <summary>The cost model.</summary>
     public CostModel Cost { get; init; } = new();
 
@@ -39,6 +59,8 @@ public sealed record MachineOptions
         if (TlbWays < 1 || TlbWays > 255) throw new ArgumentOutOfRangeException(nameof(TlbWays), TlbWays, "TLB ways must be 1..255");
         if (WalkCacheEntries < 0) throw new ArgumentOutOfRangeException(nameof(WalkCacheEntries), WalkCacheEntries, "walk-cache entries must be >= 0");
         if (TraceDepth < 1) throw new ArgumentOutOfRangeException(nameof(TraceDepth), TraceDepth, "trace depth must be >= 1");
+        if (MaxTableBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxTableBatch), MaxTableBatch, "table batch must hold at least one table");
+        if (MaxGatherBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxGatherBatch), MaxGatherBatch, "page batch must hold at least one page");
         if (MaxSteps < 1) throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "max steps must be >= 1");
     }
 }

@@ -40,6 +40,9 @@ public sealed class AccessResult
 /// <summary>Hardware walks and accesses.</summary>
 public static class Mmu
 {
+    /// <summary>First address of the kernel half (x86-64's canonical upper half).</summary>
+    public const ulong KernelStart = 0xffff_8000_0000_0000;
+
     /// <summary>
     /// A hardware walk of <paramref name="mm"/> for <paramref name="address"/> on <paramref name="cpu"/>, one level per
     /// step. Fills the walk cache on the way and the TLB at the leaf; sets accessed (and dirty on a write).
@@ -117,7 +120,8 @@ public static class Mmu
     /// </summary>
     public static IEnumerable<Step> Access(Machine m, SimCpu cpu, ulong address, AccessKind access, AccessResult result)
     {
-        var mm = cpu.LoadedMm;
+        // The kernel half translates through init_mm's tables (shared by every address space) with global entries.
+        var mm = address >= KernelStart ? MmId.InitMm : cpu.LoadedMm;
         result.TlbHit = false;
         if (cpu.Tlb.TryLookup(mm.Value, address, out var hit))
         {

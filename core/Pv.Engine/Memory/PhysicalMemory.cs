@@ -26,6 +26,7 @@ public sealed class PhysicalMemory : IFrames
 {
     private FrameKind[] _kind;
     private uint[] _generation;
+    private int[] _refs;
     private ulong[]?[] _entries;
     private int[] _free;
     private int _freeCount;
@@ -38,6 +39,7 @@ public sealed class PhysicalMemory : IFrames
         _metrics = metrics;
         _kind = new FrameKind[initialFrames];
         _generation = new uint[initialFrames];
+        _refs = new int[initialFrames];
         _entries = new ulong[]?[initialFrames];
         _free = new int[initialFrames];
     }
@@ -81,6 +83,7 @@ public sealed class PhysicalMemory : IFrames
             f = _next++;
         }
         _kind[f] = kind;
+        _refs[f] = 1;
         if (kind == FrameKind.PageTable)
         {
             // A fresh table is zeroed (pte_alloc uses __GFP_ZERO); a reused frame loses its old contents only now.
@@ -97,6 +100,7 @@ public sealed class PhysicalMemory : IFrames
         int f = Index(pfn);
         if (_kind[f] == FrameKind.Free) throw new InvalidOperationException($"double free of {pfn}");
         _kind[f] = FrameKind.Free;
+        _refs[f] = 0;
         if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
         _free[_freeCount++] = f;
     }
@@ -107,6 +111,27 @@ public sealed class PhysicalMemory : IFrames
         int f = Index(pfn);
         return new FrameInfo(_kind[f], _generation[f]);
     }
+
+    /// <summary><c>get_page</c>: one more reference to a data page.</summary>
+    public void Get(Pfn pfn)
+    {
+        int f = Index(pfn);
+        if (_kind[f] != FrameKind.DataPage) throw new InvalidOperationException($"get_page on {pfn}, which is {_kind[f]}");
+        _refs[f]++;
+    }
+
+    /// <summary><c>put_page</c>: drop a reference; the last one frees the page. Returns true if it was freed.</summary>
+    public bool Put(Pfn pfn)
+    {
+        int f = Index(pfn);
+        if (_kind[f] != FrameKind.DataPage) throw new InvalidOperationException($"put_page on {pfn}, which is {_kind[f]}");
+        if (--_refs[f] > 0) return false;
+        Free(pfn);
+        return true;
+    }
+
+    /// <summary>References held on a data page.</summary>
+    public int RefCount(Pfn pfn) => _refs[Index(pfn)];
 
     /// <summary>The kind of frame <paramref name="pfn"/>.</summary>
     public FrameKind KindOf(Pfn pfn) => _kind[Index(pfn)];
@@ -143,6 +168,7 @@ public sealed class PhysicalMemory : IFrames
         int n = _kind.Length * 2;
         Array.Resize(ref _kind, n);
         Array.Resize(ref _generation, n);
+        Array.Resize(ref _refs, n);
         Array.Resize(ref _entries, n);
     }
 }

@@ -1,0 +1,232 @@
+// Operations that create or change mappings: mmap (anonymous, file shared/private, and a driver's device
+// mapping populated by remap_pfn_range with VM_PFNMAP or VM_MIXEDMAP), mprotect (change_protection with a
+// gather and a PROTECTION_VMA notifier range; only removing a permission needs a flush), mremap (moving whole
+// PMD tables when aligned, else PTE by PTE, then flushing the old range), and fork (COW write-protect of the
+// parent's private pages, a PROTECTION_PAGE notifier range, then flush_tlb_mm of the parent).
+using Pv.Abstractions.Memory;
+using Pv.Abstractions.Mm;
+using Pv.Abstractions.Notifiers;
+using Pv.Engine.Gather;
+using Pv.Engine.Memory;
+using Pv.Engine.Sched;
+
+namespace Pv.Engine.Mm;
+
+/// <summary>mmap, remap_pfn_range, mprotect, mremap and fork.</summary>
+public static class Mmap
+{
+    /// <summary><c>mmap(MAP_FIXED)</c> of [start, start + length): anonymous when <paramref name="file"/> is null.</summary>
+    public static IEnumerable<Step> Run(Machine m, SimThread t, MmStruct mm, ulong start, ulong length, VmaFlags flags, AddressSpace? file = null, ulong pgoff = 0, Vma[]? created = null)
+    {
+        yield return Step.Call(mm.MmapLock.DownWrite(t));
+        var vma = new Vma(mm, start, start + length, flags, file, pgoff);
+        if (file is not null)
+        {
+            yield return Step.Call(file.IMmapRwsem.DownWrite(t));
+            mm.InsertVma(vma);
+            file.IMmapRwsem.UpWrite(t);
+        }
+        else mm.InsertVma(vma);
+        if (created is not null) created[0] = vma;
+        m.Trace("mmap", start, length);
+        yield return Step.Yield;
+        // A driver's ->mmap for a device file maps its PFNs right away.
+        if ((flags & (VmaFlags.PfnMap | VmaFlags.MixedMap)) != 0 && file is not null)
+            yield return Step.Call(RemapPfnRange(m, t, vma));
+        mm.MmapLock.UpWrite(t);
+        yield return Step.Yield;
+    }
+
+    /// <summary>
+    /// <c>remap_pfn_range</c>: write a special PTE for every page of the VMA whose file page the driver owns
+    /// (one step per PTE, under the PTL).
+    /// </summary>
+    public static IEnumerable<Step> RemapPfnRange(Machine m, SimThread t, Vma vma)
+    {
+        var mm = vma.Mm;
+        var prot = PteFlags.Present | PteFlags.User | PteFlags.Special | PteFlags.Accessed | PteFlags.Dirty
+            | ((vma.Flags & VmaFlags.Write) != 0 ? PteFlags.Write : 0);
+        for (ulong a = vma.Start; a < vma.End; a += PageGeometry.PageSize)
+        {
+            ulong index = vma.PgOff + ((a - vma.Start) >> PageGeometry.PageShift);
+            if (!vma.File!.Pages.TryGetValue(index, out var pfn)) continue;
+            yield return Step.Call(mm.Ptl.Lock(t));
+            var slot = EnsurePte(m, mm, a);
+            PteOps.SetPteAt(m, mm, a, slot, PageTableEntry.Make(pfn, prot));
+            mm.Ptl.Unlock(t);
+            yield return Step.Yield;
+        }
+    }
+
+    /// <summary><c>mprotect(start, length, prot)</c>: new VMA flags, then change_protection over present PTEs.</summary>
+    public static IEnumerable<Step> Mprotect(Machine m, SimThread t, MmStruct mm, ulong start, ulong length, VmaFlags prot)
+    {
+        ulong end = start + length;
+        yield return Step.Call(mm.MmapLock.DownWrite(t));
+        const VmaFlags access = VmaFlags.Read | VmaFlags.Write | VmaFlags.Exec;
+        var vmas = Vmas.Within(mm, start, end);
+        var tlb = MmuGather.TlbGatherMmu(m, mm);
+        var range = new MmuNotifierRange(mm.Id, start, end, MmuNotifierEvent.ProtectionVma);
+        m.Notifiers.InvalidateRangeStart(range);
+        m.PvOps.EnterLazyMmu();
+        yield return Step.Yield;
+        foreach (var vma in vmas)
+        {
+            vma.Flags = (vma.Flags & ~access) | (prot & access);
+            for (ulong a = vma.Start; a < vma.End; a += PageGeometry.PageSize)
+            {
+                if (!Zap.FindEntry(m, mm, a, PageTableLevel.Pte, out var slot, out var level) || level != PageTableLevel.Pte) continue;
+                yield return Step.Call(mm.Ptl.Lock(t));
+                var old = PteOps.Read(m, slot);
+                if (old.IsPresent)
+                {
+                    var entry = old;
+                    if ((prot & VmaFlags.Write) == 0) entry = entry.Without(PteFlags.Write);
+                    if ((prot & VmaFlags.Exec) == 0) entry = entry.Without(PteFlags.Exec);
+                    if (entry.Raw != old.Raw)
+                    {
+                        PteOps.SetPteAt(m, mm, a, slot, entry);
+                        tlb.TlbRemoveTlbEntry(a, PageTableLevel.Pte); // tlb_flush_pte_range
+                    }
+                }
+                mm.Ptl.Unlock(t);
+                yield return Step.Yield;
+            }
+        }
+        m.PvOps.LeaveLazyMmu();
+        m.Notifiers.InvalidateRangeEnd(range);
+        yield return Step.Call(tlb.TlbFinishMmu());
+        mm.MmapLock.UpWrite(t);
+        m.Oracle.OperationReturned(mm.Id, start, end, "mprotect");
+        yield return Step.Yield;
+    }
+
+    /// <summary>
+    /// <c>mremap(old, length, new)</c> with MREMAP_FIXED|MAYMOVE: the VMA moves, then move_page_tables: whole PTE
+    /// tables move with one PMD entry when both sides are PMD-aligned and the range covers them
+    /// (move_normal_pmd), else PTE by PTE (move_ptes); the old range is flushed after each move, before the PTL
+    /// is dropped.
+    /// </summary>
+    public static IEnumerable<Step> Mremap(Machine m, SimThread t, MmStruct mm, ulong oldStart, ulong length, ulong newStart)
+    {
+        yield return Step.Call(mm.MmapLock.DownWrite(t));
+        var vmas = Vmas.Detach(mm, oldStart, oldStart + length);
+        if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
+            throw new InvalidOperationException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
+        var old = vmas[0];
+        var moved = new Vma(mm, newStart, newStart + length, old.Flags, old.File, old.PgOff);
+        old.File?.IMmap.Remove(old);
+        mm.InsertVma(moved);
+        var range = new MmuNotifierRange(mm.Id, oldStart, oldStart + length, MmuNotifierEvent.Unmap);
+        m.Notifiers.InvalidateRangeStart(range);
+        yield return Step.Yield;
+        ulong pmdSpan = PageGeometry.Span(PageTableLevel.Pmd);
+        for (ulong off = 0; off < length;)
+        {
+            ulong from = oldStart + off, to = newStart + off;
+            yield return Step.Call(mm.Ptl.Lock(t));
+            if ((from & (pmdSpan - 1)) == 0 && (to & (pmdSpan - 1)) == 0 && length - off >= pmdSpan
+                && Zap.FindEntry(m, mm, from, PageTableLevel.Pmd, out var src, out var lvl) && lvl == PageTableLevel.Pmd)
+            {
+                var e = PteOps.Read(m, src);
+                var dst = EnsureTable(m, mm, to, PageTableLevel.Pmd);
+                if (e.IsPresent && PteOps.Read(m, dst).IsNone)
+                {
+                    m.PvOps.SetPte(m.PageTables, src, PageTableEntry.Empty);
+                    m.PvOps.SetPte(m.PageTables, dst, e);
+                    m.Trace("move_normal_pmd", from, to);
+                    m.Arch.FlushTlbMmRange(mm.Id, from, from + pmdSpan, PageGeometry.Shift(PageTableLevel.Pmd), false);
+                }
+                mm.Ptl.Unlock(t);
+                off += pmdSpan;
+                yield return Step.Yield;
+                continue;
+            }
+            if (Zap.FindEntry(m, mm, from, PageTableLevel.Pte, out var pteSrc, out var level) && level == PageTableLevel.Pte)
+            {
+                var e = PteOps.GetAndClear(m, pteSrc);
+                if (!e.IsNone)
+                {
+                    var dst = EnsurePte(m, mm, to);
+                    PteOps.SetPteAt(m, mm, to, dst, e);
+                    m.Trace("move_ptes", from, to);
+                    m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
+                }
+            }
+            mm.Ptl.Unlock(t);
+            off += PageGeometry.PageSize;
+            yield return Step.Yield;
+        }
+        m.Notifiers.InvalidateRangeEnd(range);
+        mm.MmapLock.UpWrite(t);
+        m.Oracle.OperationReturned(mm.Id, oldStart, oldStart + length, "mremap");
+        yield return Step.Yield;
+    }
+
+    /// <summary>
+    /// <c>fork</c>'s dup_mmap: a new mm with copies of every VMA; private writable pages are write-protected in the
+    /// parent and shared read-only with the child (COW); then flush_tlb_mm(parent). The child is returned in
+    /// <paramref name="child"/>[0].
+    /// </summary>
+    public static IEnumerable<Step> Fork(Machine m, SimThread t, MmStruct parent, MmStruct[] child)
+    {
+        yield return Step.Call(parent.MmapLock.DownWrite(t));
+        var mm = m.CreateMm();
+        m.PvOps.PgdAlloc(mm.Id, mm.Pgd);
+        child[0] = mm;
+        foreach (var vma in parent.Vmas.ToList())
+        {
+            mm.InsertVma(new Vma(mm, vma.Start, vma.End, vma.Flags, vma.File, vma.PgOff));
+            bool cow = (vma.Flags & (VmaFlags.Shared | VmaFlags.Write)) == VmaFlags.Write;
+            var range = new MmuNotifierRange(parent.Id, vma.Start, vma.End, MmuNotifierEvent.ProtectionPage);
+            if (cow) m.Notifiers.InvalidateRangeStart(range);
+            for (ulong a = vma.Start; a < vma.End; a += PageGeometry.PageSize)
+            {
+                if (!Zap.FindEntry(m, parent, a, PageTableLevel.Pte, out var slot, out var level) || level != PageTableLevel.Pte) continue;
+                yield return Step.Call(parent.Ptl.Lock(t));
+                var e = PteOps.Read(m, slot);
+                if (e.IsPresent)
+                {
+                    if (!e.Has(PteFlags.Special) && m.Memory.KindOf(e.Pfn) == FrameKind.DataPage) m.Memory.Get(e.Pfn);
+                    if (cow && e.IsWritable)
+                    {
+                        e = e.Without(PteFlags.Write);
+                        PteOps.SetPteAt(m, parent, a, slot, e); // ptep_set_wrprotect
+                    }
+                    var dst = EnsurePte(m, mm, a);
+                    PteOps.SetPteAt(m, mm, a, dst, e.Without(PteFlags.Accessed));
+                }
+                parent.Ptl.Unlock(t);
+                yield return Step.Yield;
+            }
+            if (cow) m.Notifiers.InvalidateRangeEnd(range);
+        }
+        m.Arch.FlushTlbMmRange(parent.Id, 0, Abstractions.Gather.TlbFlushInfo.FullMm, PageGeometry.PageShift, false);
+        yield return Step.Yield;
+        parent.MmapLock.UpWrite(t);
+        yield return Step.Yield;
+    }
+
+    /// <summary>The PTE slot for <paramref name="address"/>, allocating missing tables (pte_alloc); throws on OOM.</summary>
+    internal static PteSlot EnsurePte(Machine m, MmStruct mm, ulong address) => EnsureTable(m, mm, address, PageTableLevel.Pte);
+
+    /// <summary>The slot at <paramref name="level"/> for <paramref name="address"/>, allocating missing tables with the pv alloc ops.</summary>
+    internal static PteSlot EnsureTable(Machine m, MmStruct mm, ulong address, PageTableLevel level)
+    {
+        var table = mm.Pgd;
+        for (var l = m.PageTables.TopLevel; l > level; l--)
+        {
+            var slot = PageTables.SlotOf(table, address, l);
+            var e = PteOps.Read(m, slot);
+            if (!e.IsPresent)
+            {
+                if (!PteOps.AllocTable(m, mm, slot, out var t)) throw new InsufficientMemoryException("out of memory allocating a page table");
+                table = t;
+                continue;
+            }
+            if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping");
+            table = e.Pfn;
+        }
+        return PageTables.SlotOf(table, address, level);
+    }
+}

@@ -1,0 +1,118 @@
+// The operations that take mappings away, as the kernel orders them: munmap (detach VMAs under mmap_lock,
+// unmap_vmas, free_pgtables with unlink_file_vma, tlb_finish_mmu), exit_mmap (fullmm), madvise(MADV_DONTNEED)
+// and unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather
+// so a gather already in flight on the mm forces a full flush at tlb_finish_mmu). When each returns, the
+// oracle is told (O3 watches for later use of what it took away).
+using Pv.Abstractions.Memory;
+using Pv.Abstractions.Mm;
+using Pv.Abstractions.Notifiers;
+using Pv.Engine.Gather;
+using Pv.Engine.Sched;
+
+namespace Pv.Engine.Mm;
+
+/// <summary>munmap, exit, MADV_DONTNEED and unmap_mapping_range.</summary>
+public static class Munmap
+{
+    /// <summary><c>munmap(start, length)</c> by thread <paramref name="t"/> on its mm.</summary>
+    public static IEnumerable<Step> Run(Machine m, SimThread t, MmStruct mm, ulong start, ulong length)
+    {
+        ulong end = start + length;
+        yield return Step.Call(mm.MmapLock.DownWrite(t));
+        var vmas = Vmas.Detach(mm, start, end);
+        // The neighbours bound which page tables may go (free_pgtables' floor and ceiling).
+        ulong floor = mm.Vmas.Where(v => v.End <= start).Select(v => v.End).DefaultIfEmpty(0UL).Max();
+        ulong ceiling = mm.Vmas.Where(v => v.Start >= end).Select(v => v.Start).DefaultIfEmpty(0UL).Min();
+        if (vmas.Count > 0)
+        {
+            var tlb = MmuGather.TlbGatherMmu(m, mm);
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap));
+            yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, floor, ceiling));
+            yield return Step.Call(tlb.TlbFinishMmu());
+        }
+        mm.MmapLock.UpWrite(t);
+        m.Oracle.OperationReturned(mm.Id, start, end, "munmap");
+        yield return Step.Yield;
+    }
+
+    /// <summary>
+    /// <c>exit_mmap</c>: the last user is gone. Notifier release, the backend's exit_mmap, a fullmm gather over every
+    /// VMA, every page table freed, then the VMAs dropped. The PGD is freed when no CPU still has the mm loaded.
+    /// </summary>
+    public static IEnumerable<Step> ExitMmap(Machine m, SimThread t, MmStruct mm)
+    {
+        m.Notifiers.Release(mm.Id);
+        m.PvOps.ExitMmap(mm.Id);
+        yield return Step.Yield;
+        yield return Step.Call(mm.MmapLock.DownWrite(t));
+        var vmas = mm.Vmas.ToList();
+        var tlb = MmuGather.TlbGatherMmuFullmm(m, mm);
+        if (vmas.Count > 0)
+        {
+            ulong start = vmas[0].Start, end = vmas[^1].End;
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Release));
+            mm.Vmas.Clear();
+            yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, 0, 0));
+        }
+        yield return Step.Call(tlb.TlbFinishMmu());
+        mm.Dead = true;
+        mm.MmapLock.UpWrite(t);
+        if (!m.Cpus.All.Any(c => c.LoadedMm == mm.Id))
+        {
+            m.PvOps.PgdFree(mm.Id, mm.Pgd);
+            m.Memory.Free(mm.Pgd);
+        }
+        m.Oracle.OperationReturned(mm.Id, 0, ulong.MaxValue, "exit_mmap");
+        yield return Step.Yield;
+    }
+
+    /// <summary><c>madvise(MADV_DONTNEED)</c>: zap the range under mmap_lock (read), VMAs stay.</summary>
+    public static IEnumerable<Step> MadviseDontneed(Machine m, SimThread t, MmStruct mm, ulong start, ulong length)
+    {
+        ulong end = start + length;
+        yield return Step.Call(mm.MmapLock.DownRead(t));
+        foreach (var vma in mm.Vmas.Where(v => v.Start < end && start < v.End).ToList())
+            yield return Step.Call(ZapPageRangeSingle(m, t, vma, Math.Max(start, vma.Start), Math.Min(end, vma.End), MmuNotifierEvent.Clear));
+        mm.MmapLock.UpRead();
+        m.Oracle.OperationReturned(mm.Id, start, end, "madvise(MADV_DONTNEED)");
+        yield return Step.Yield;
+    }
+
+    /// <summary><c>zap_page_range_single</c>: one VMA's range with a gather of its own.</summary>
+    public static IEnumerable<Step> ZapPageRangeSingle(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmuNotifierEvent ev)
+    {
+        var tlb = MmuGather.TlbGatherMmu(m, vma.Mm);
+        yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev));
+        yield return Step.Call(tlb.TlbFinishMmu());
+    }
+
+    /// <summary>
+    /// <c>unmap_mapping_range</c>: zap every mapping of file pages [pgoff, pgoff + pages) in every VMA on the
+    /// file's i_mmap (under i_mmap_rwsem for read). VMAs already unlinked by a concurrent munmap are not seen.
+    /// </summary>
+    public static IEnumerable<Step> UnmapMappingRange(Machine m, SimThread t, AddressSpace file, ulong pgoff, ulong pages)
+    {
+        yield return Step.Call(file.IMmapRwsem.DownRead(t));
+        foreach (var vma in file.IMmap.ToList())
+        {
+            ulong vPages = (vma.End - vma.Start) >> PageGeometry.PageShift;
+            ulong lo = Math.Max(pgoff, vma.PgOff), hi = Math.Min(pgoff + pages, vma.PgOff + vPages);
+            if (lo >= hi) continue;
+            ulong s = vma.Start + ((lo - vma.PgOff) << PageGeometry.PageShift);
+            ulong e = vma.Start + ((hi - vma.PgOff) << PageGeometry.PageShift);
+            yield return Step.Call(ZapPageRangeSingle(m, t, vma, s, e, MmuNotifierEvent.Clear));
+        }
+        file.IMmapRwsem.UpRead();
+        m.Trace("unmap_mapping_range returns", pgoff, pages);
+        yield return Step.Yield;
+    }
+
+    /// <summary>A driver revokes its device PFNs (after <c>unmap_mapping_range</c> returned): O4 watches them from now.</summary>
+    public static IEnumerable<Step> RevokePfns(Machine m, AddressSpace file, ulong pgoff, ulong pages)
+    {
+        for (ulong p = pgoff; p < pgoff + pages; p++)
+            if (file.Pages.TryGetValue(p, out var pfn) && m.Memory.KindOf(pfn) == FrameKind.DevicePfn) m.Memory.Revoke(pfn);
+        m.Trace("driver revokes pfns", pgoff, pages);
+        yield return Step.Yield;
+    }
+}
