@@ -1,1 +1,13 @@
-namespace Pv.Benchmarks; public static class Program { public static void Main(string[] args) => BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args); }
+// Entry point. `-- --memory [--pages N] [--cpus N]` runs the memory-footprint check (MemoryFootprint.cs);
+// anything else goes to BenchmarkDotNet's switcher, e.g. `-- --filter '*' --job short`.
+namespace Pv.Benchmarks;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--memory") return MemoryFootprint.Run(args[1..]);
+        BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}
