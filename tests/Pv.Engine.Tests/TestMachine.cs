@@ -16,9 +16,14 @@ internal sealed class TestMachine
     public const ulong Va = 0x7f00_0000_0000;
     public const PteFlags UserRw = PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed | PteFlags.Dirty;
 
-    public TestMachine(int cpus = 2, int levels = 4, bool strictO3 = false, FlushMode mode = FlushMode.WaitedIpi, MmuGatherConfig? gather = null)
+    public TestMachine(int cpus = 2, int levels = 4, bool strictO3 = false, FlushMode mode = FlushMode.WaitedIpi, MmuGatherConfig? gather = null,
+        bool pfnmapForceFlush = true, bool batchFailureInvalidate = true)
     {
-        M = new Machine(new MachineOptions { Cpus = cpus, PagingLevels = levels, StrictO3 = strictO3 });
+        M = new Machine(new MachineOptions
+        {
+            Cpus = cpus, PagingLevels = levels, StrictO3 = strictO3,
+            PfnmapForceFlush = pfnmapForceFlush, BatchFailureInvalidate = batchFailureInvalidate,
+        });
         Backend = new TestBackend(M, mode, gather);
         M.AttachBackend(Backend, Backend);
         Mm = M.CreateMm();
