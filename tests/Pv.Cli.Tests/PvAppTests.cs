@@ -50,6 +50,41 @@ public sealed class PvAppTests
     }
 
     [Fact]
+    public void Backend_that_fails_to_compose_is_a_problem_naming_plugin_and_backend_with_exit_2()
+    {
+        string config = Fixtures.WriteConfig(
+            Fixtures.PluginEntry("good", "Good") + ", " + Fixtures.PluginEntry("late", "ResolveThrows"),
+            """{ "name": "native-x86", "plugin": "good", "archProfile": "x86" }, { "name": "late-x86", "plugin": "late", "archProfile": "x86" }""");
+        var (exit, output, error) = Run("plugins", "--config", config);
+
+        Assert.Equal((PvExitCode.BadInput, ""), (exit, error));
+        Assert.Matches(@"│ good\s+│ 2\.3\.4\s+│ .*│ native-x86 \(x86\)\s+│ loaded\s+│", output);
+        Assert.Matches(@"│ late\s+│ 1\.0\s+│ .*│ late-x86 \(x86\) FAILED\s+│ loaded\s+│", output);
+        Assert.Contains("2 of 2 plugins loaded, 1 backends usable.", output);
+        Assert.Contains("1 problem(s):", output);
+        Assert.Contains("$.backends[1]: plugin 'late': backend 'late-x86': resolving the backend's services threw InvalidOperationException: resolve-throws fixture: no pv ops today", output);
+    }
+
+    [Fact]
+    public void Json_output_carries_the_startup_check()
+    {
+        string config = Fixtures.WriteConfig(
+            Fixtures.PluginEntry("good", "Good") + ", " + Fixtures.PluginEntry("late", "ResolveThrows"),
+            """{ "name": "native-x86", "plugin": "good", "archProfile": "x86" }, { "name": "late-x86", "plugin": "late", "archProfile": "x86" }""");
+        var (exit, output, _) = Run("plugins", "--config", config, "--json");
+
+        Assert.Equal(PvExitCode.BadInput, exit);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal([("native-x86", "ok"), ("late-x86", "failed")],
+            root.GetProperty("backends").EnumerateArray().Select(b => (b.GetProperty("name").GetString(), b.GetProperty("status").GetString())));
+        var diagnostic = Assert.Single(root.GetProperty("diagnostics").EnumerateArray());
+        Assert.Equal(("late", "late-x86", "$.backends[1]"),
+            (diagnostic.GetProperty("plugin").GetString(), diagnostic.GetProperty("backend").GetString(), diagnostic.GetProperty("jsonPath").GetString()));
+        Assert.StartsWith("resolving the backend's services threw InvalidOperationException", diagnostic.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public void Hash_mismatch_is_shown()
     {
         string config = Fixtures.WriteConfig(Fixtures.PluginEntry("good", "Good", $$""", "sha256": "{{new string('a', 64)}}" """), "");
@@ -80,6 +115,7 @@ public sealed class PvAppTests
         Assert.Equal(["x86", "arm64"], plugin.GetProperty("offers").EnumerateArray().Select(e => e.GetString()));
         var backend = Assert.Single(root.GetProperty("backends").EnumerateArray());
         Assert.Equal(("native-x86", "good", "x86"), (backend.GetProperty("name").GetString(), backend.GetProperty("plugin").GetString(), backend.GetProperty("archProfile").GetString()));
+        Assert.Equal("ok", backend.GetProperty("status").GetString());
         var diagnostic = Assert.Single(root.GetProperty("diagnostics").EnumerateArray());
         Assert.Equal("$.backends[1].archProfile", diagnostic.GetProperty("jsonPath").GetString());
         Assert.Equal(3, diagnostic.GetProperty("line").GetInt32());

@@ -1,10 +1,15 @@
-// Composing machines from real fixture plugins: the scan honours [PvArch], Register's registrations win,
-// the counting decorator counts and forwards, validation on build catches a missing host service, and
-// every failure names the plugin and the backend.
+// Composing machines from real fixture plugins and the real engine: the scan honours [PvArch], Register's
+// registrations win, the counting decorator counts and forwards, the backend is attached to its Machine
+// with the engine's host services injected, the cost overrides reach the machine's clock, validation on
+// build catches a missing host service, machines share nothing, and every failure names the plugin and
+// the backend.
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
+using Pv.Engine;
+using Pv.Engine.Host;
 using Pv.Hosting.Composition;
 
 namespace Pv.Hosting.Tests;
@@ -30,7 +35,11 @@ public sealed class MachineCompositionTests : IDisposable
 
     public void Dispose() => _catalog.Dispose();
 
-    private ServiceProvider Machine(string backend) => MachineComposition.Build(_catalog.Backend(backend), TestHost.Services());
+    private PvMachine Compose(string backend, MachineOptions? options = null) =>
+        PvMachine.Create(_catalog.Backend(backend), options ?? new MachineOptions());
+
+    /// <summary>The value of counter <paramref name="name"/> in <paramref name="machine"/>'s metrics.</summary>
+    private static long Count(PvMachine machine, string name) => machine.Machine.Metrics.Counter(name).Value;
 
     [Fact]
     public void Catalog_loads_every_fixture()
@@ -43,38 +52,61 @@ public sealed class MachineCompositionTests : IDisposable
     [InlineData("good-arm64", "Arm64PvMmuOps", "X86PvMmuOps")]
     public void Scan_registers_the_class_marked_for_the_arch_profile_and_not_the_other(string backend, string expected, string other)
     {
-        using var machine = Machine(backend);
-        var ops = Assert.IsType<CountingPvMmuOps>(machine.GetRequiredService<IPvMmuOps>());
+        using var machine = Compose(backend);
+        var ops = Assert.IsType<CountingPvMmuOps>(machine.Services.GetRequiredService<IPvMmuOps>());
         Assert.Equal(expected, ops.Inner.GetType().Name);
-        Assert.DoesNotContain(machine.GetServices<IPvMmuOps>(), o => ((CountingPvMmuOps)o).Inner.GetType().Name == other);
-        Assert.Single(machine.GetServices<IPvMmuOps>());
+        Assert.DoesNotContain(machine.Services.GetServices<IPvMmuOps>(), o => ((CountingPvMmuOps)o).Inner.GetType().Name == other);
+        Assert.Single(machine.Services.GetServices<IPvMmuOps>());
     }
 
     [Fact]
     public void Unmarked_class_serves_every_profile_with_options_bound_by_Register()
     {
-        using var x86 = Machine("good-x86");
-        using var arm64 = Machine("good-arm64");
-        Assert.Same(ArchProfiles.X86, x86.GetRequiredService<IArchMmu>().GatherConfig);
-        Assert.Same(ArchProfiles.Arm64, arm64.GetRequiredService<IArchMmu>().GatherConfig);
+        using var x86 = Compose("good-x86");
+        using var arm64 = Compose("good-arm64");
+        Assert.Same(ArchProfiles.X86, x86.Machine.Arch.GatherConfig);
+        Assert.Same(ArchProfiles.Arm64, arm64.Machine.Arch.GatherConfig);
     }
 
     [Fact]
     public void Register_override_wins_over_the_scan()
     {
-        using var scanned = Machine("good-x86");
-        using var registered = Machine("good-registered");
-        Assert.Equal("GoodArchMmu", scanned.GetRequiredService<IArchMmu>().GetType().Name);
-        Assert.Equal("RegisteredArchMmu", registered.GetRequiredService<IArchMmu>().GetType().Name);
-        Assert.Same(ArchProfiles.X86V615, registered.GetRequiredService<IArchMmu>().GatherConfig);
+        using var scanned = Compose("good-x86");
+        using var registered = Compose("good-registered");
+        Assert.Equal("GoodArchMmu", scanned.Machine.Arch.GetType().Name);
+        Assert.Equal("RegisteredArchMmu", registered.Machine.Arch.GetType().Name);
+        Assert.Same(ArchProfiles.X86V615, registered.Machine.Arch.GatherConfig);
+    }
+
+    [Fact]
+    public void Backend_is_attached_through_the_counting_decorator()
+    {
+        using var machine = Compose("good-x86");
+        var ops = Assert.IsType<CountingPvMmuOps>(machine.Machine.PvOps);
+        Assert.Equal("X86PvMmuOps", ops.Inner.GetType().Name);
+        Assert.Same(machine.Services.GetRequiredService<IPvMmuOps>(), ops);
+        Assert.Same(machine.Services.GetRequiredService<IArchMmu>(), machine.Machine.Arch);
+        Assert.Same(_catalog.Backend("good-x86"), machine.Backend);
+    }
+
+    [Fact]
+    public void Plugin_gets_the_engine_host_services_of_its_own_machine()
+    {
+        using var machine = Compose("good-x86", new MachineOptions { Cpus = 3 });
+        var inner = ((CountingPvMmuOps)machine.Machine.PvOps).Inner;
+        var cpus = (ICpus)inner.GetType().GetProperty("HostCpus")!.GetValue(inner)!;
+        Assert.Same(machine.Machine.Cpus, cpus);
+        Assert.Equal(3, cpus.Count);
+        Assert.Same(machine.Machine, machine.Services.GetRequiredService<Machine>());
+        Assert.Same(machine.Machine.Metrics, machine.Services.GetRequiredService<IMetrics>());
+        Assert.Same(machine.Machine.Cost, machine.Services.GetRequiredService<ICost>());
     }
 
     [Fact]
     public void Decorator_counts_each_call_under_its_kernel_name_and_forwards_it()
     {
-        using var machine = Machine("good-x86");
-        var ops = machine.GetRequiredService<IPvMmuOps>();
-        var metrics = (TestMetrics)machine.GetRequiredService<IMetrics>();
+        using var machine = Compose("good-x86");
+        var ops = machine.Machine.PvOps;
 
         var cpus = CpuMask.FirstN(3);
         var info = new TlbFlushInfo(new MmId(1), 0x1000, 0x3000, 12, false, 7, 0);
@@ -84,47 +116,58 @@ public sealed class MachineCompositionTests : IDisposable
         ops.SwitchMm(MmId.InitMm, new MmId(1));
         ops.ExitMmap(new MmId(1));
 
-        Assert.Equal(2, metrics.Value("pvops.flush_tlb_multi"));
-        Assert.Equal(6, metrics.Value("good.x86.flush_tlb_multi"));
-        Assert.Equal((1, 1), (metrics.Value("pvops.flush_tlb_one_user"), metrics.Value("good.x86.flush_tlb_one_user")));
-        Assert.Equal((1, 1), (metrics.Value("pvops.switch_mm"), metrics.Value("good.x86.switch_mm")));
-        Assert.Equal(1, metrics.Value("pvops.exit_mmap"));
-        Assert.Equal(0, metrics.Value("pvops.flush_tlb_user"));
-        Assert.Equal(21, metrics.All.Count(c => c.Name.StartsWith(CountingPvMmuOps.Prefix, StringComparison.Ordinal)));
+        Assert.Equal(2, Count(machine, "pvops.flush_tlb_multi"));
+        Assert.Equal(6, Count(machine, "good.x86.flush_tlb_multi"));
+        Assert.Equal((1, 1), (Count(machine, "pvops.flush_tlb_one_user"), Count(machine, "good.x86.flush_tlb_one_user")));
+        Assert.Equal((1, 1), (Count(machine, "pvops.switch_mm"), Count(machine, "good.x86.switch_mm")));
+        Assert.Equal(1, Count(machine, "pvops.exit_mmap"));
+        Assert.Equal(0, Count(machine, "pvops.flush_tlb_user"));
+        Assert.Equal(21, machine.Machine.Metrics.All.Count(c => c.Name.StartsWith(CountingPvMmuOps.Prefix, StringComparison.Ordinal)));
     }
 
     [Fact]
-    public void Cost_overrides_reach_the_host_cost_service()
+    public void Cost_overrides_reach_the_machine_clock_and_other_options_are_kept()
     {
-        using var machine = Machine("good-x86");
-        var cost = machine.GetRequiredService<ICost>();
-        Assert.Equal(1234, cost.Model.IpiInitiator);
-        Assert.Same(_catalog.Backend("good-x86").Cost, machine.GetRequiredService<CostModel>());
+        var backend = _catalog.Backend("good-x86");
+        using var machine = Compose("good-x86", new MachineOptions { Cpus = 5, Cost = new CostModel { IpiInitiator = 1 } });
+        Assert.Equal(1234, machine.Machine.Cost.Model.IpiInitiator);
+        Assert.Equal(new CostModel().Hypercall, machine.Machine.Cost.Model.Hypercall);
+        Assert.Same(backend.Cost, machine.Machine.Cost.Model);
+        Assert.Same(backend.Cost, machine.Services.GetRequiredService<CostModel>());
+        Assert.Equal(5, machine.Machine.Options.Cpus);
     }
 
     [Fact]
-    public void Machines_are_independent_providers()
+    public void Two_machines_from_one_backend_share_nothing()
     {
-        using var a = Machine("good-x86");
-        using var b = Machine("good-x86");
-        a.GetRequiredService<IPvMmuOps>().FlushTlbUser();
-        Assert.NotSame(a.GetRequiredService<IPvMmuOps>(), b.GetRequiredService<IPvMmuOps>());
-        Assert.Equal(1, ((TestMetrics)a.GetRequiredService<IMetrics>()).Value("pvops.flush_tlb_user"));
-        Assert.Equal(0, ((TestMetrics)b.GetRequiredService<IMetrics>()).Value("pvops.flush_tlb_user"));
+        using var a = Compose("good-x86");
+        using var b = Compose("good-x86");
+        Assert.NotSame(a.Machine, b.Machine);
+        Assert.NotSame(a.Services, b.Services);
+        Assert.NotSame(a.Machine.Metrics, b.Machine.Metrics);
+        Assert.NotSame(a.Machine.Cpus, b.Machine.Cpus);
+        Assert.NotSame(a.Machine.PvOps, b.Machine.PvOps);
+        Assert.NotSame(((CountingPvMmuOps)a.Machine.PvOps).Inner, ((CountingPvMmuOps)b.Machine.PvOps).Inner);
+        Assert.NotSame(a.Machine.Arch, b.Machine.Arch);
+
+        a.Machine.PvOps.FlushTlbUser();
+        Assert.Equal((1, 1), (Count(a, "pvops.flush_tlb_user"), Count(a, "good.x86.flush_tlb_user")));
+        Assert.Equal((0, 0), (Count(b, "pvops.flush_tlb_user"), Count(b, "good.x86.flush_tlb_user")));
     }
 
     [Fact]
     public void Private_dependency_works_inside_Register_and_services()
     {
-        using var machine = Machine("private-riscv");
-        Assert.Same(ArchProfiles.RiscV, machine.GetRequiredService<IArchMmu>().GatherConfig);
+        using var machine = Compose("private-riscv");
+        Assert.Same(ArchProfiles.RiscV, machine.Machine.Arch.GatherConfig);
     }
 
     [Fact]
     public void Validate_on_build_catches_a_missing_host_service()
     {
+        var machine = new Machine(new MachineOptions());
         var e = Assert.Throws<PluginCompositionException>(() =>
-            MachineComposition.Build(_catalog.Backend("good-x86"), TestHost.Services(except: typeof(ICpus))));
+            MachineComposition.Build(_catalog.Backend("good-x86"), s => s.AddPvEngine(machine).RemoveAll<ICpus>()));
         Assert.Equal(("good", "good-x86"), (e.Plugin, e.Backend));
         Assert.StartsWith("plugin 'good', backend 'good-x86': service validation failed", e.Message);
         Assert.Contains("Pv.Abstractions.Host.ICpus", e.Message);
@@ -134,7 +177,7 @@ public sealed class MachineCompositionTests : IDisposable
     [Fact]
     public void Register_that_throws_is_reported_with_the_plugin_name()
     {
-        var e = Assert.Throws<PluginCompositionException>(() => Machine("rt"));
+        var e = Assert.Throws<PluginCompositionException>(() => Compose("rt"));
         Assert.Equal(
             "plugin 'register-throws', backend 'rt': Pv.Fixtures.RegisterThrows.RegisterThrowsPlugin.Register threw InvalidOperationException: register-throws fixture refuses to register",
             e.Message);
@@ -143,14 +186,24 @@ public sealed class MachineCompositionTests : IDisposable
     [Fact]
     public void Plugin_without_ops_is_reported_instead_of_a_late_missing_service()
     {
-        var e = Assert.Throws<PluginCompositionException>(() => Machine("empty"));
+        var e = Assert.Throws<PluginCompositionException>(() => Compose("empty"));
         Assert.Contains("plugin 'no-ops', backend 'empty': the plugin provided no IPvMmuOps and IArchMmu for arch profile 'x86'", e.Message);
+    }
+
+    [Fact]
+    public void Ops_constructor_that_throws_is_reported_when_the_machine_is_created()
+    {
+        var e = Assert.Throws<PluginCompositionException>(() => Compose("late"));
+        Assert.Equal(
+            "plugin 'resolve-throws', backend 'late': resolving the backend's services threw InvalidOperationException: resolve-throws fixture: no pv ops today",
+            e.Message);
+        Assert.Equal("resolve-throws fixture: no pv ops today", e.InnerException!.Message);
     }
 
     [Fact]
     public void Startup_check_reports_each_broken_backend_by_plugin_and_backend_name()
     {
-        var diagnostics = MachineComposition.StartupCheck(_catalog, TestHost.Services());
+        var diagnostics = MachineComposition.StartupCheck(_catalog);
         Assert.Equal(
             [("register-throws", "rt"), ("no-ops", "empty"), ("resolve-throws", "late")],
             diagnostics.Select(d => (d.Plugin!, d.Backend!)));

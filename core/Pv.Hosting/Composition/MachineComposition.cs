@@ -1,11 +1,10 @@
 // Each simulated machine is its own ServiceProvider: the host services the caller registers, then the
 // backend's plugin services (AddPvBackend), validated on build so a missing dependency is reported before
 // any step runs. Two machines (an A/B pair) are two providers that share nothing but the plugin assembly.
-// The start-up check builds every configured backend once and resolves its entry services, so a broken
+// The start-up check composes every configured backend once into a real machine (PvMachine), so a broken
 // plugin fails at start with its name rather than in the middle of a run.
 using Microsoft.Extensions.DependencyInjection;
-using Pv.Abstractions.Mm;
-using Pv.Abstractions.Notifiers;
+using Pv.Engine;
 
 namespace Pv.Hosting.Composition;
 
@@ -42,40 +41,28 @@ public static class MachineComposition
     }
 
     /// <summary>
-    /// Builds every backend of <paramref name="catalog"/> once and resolves its IPvMmuOps and IArchMmu (or its
-    /// ISecondaryMmu). Returns one diagnostic per backend that failed, naming the plugin and the backend.
+    /// Composes every backend of <paramref name="catalog"/> once into a fresh <see cref="PvMachine"/> (the engine's
+    /// real host services, one new Machine per backend) and disposes it. Returns one diagnostic per backend that
+    /// failed, naming the plugin and the backend and located at the backend's entry in plugins.json.
     /// </summary>
-    public static IReadOnlyList<PvDiagnostic> StartupCheck(PluginCatalog catalog, Action<IServiceCollection> addHostServices)
+    /// <param name="catalog">The loaded plugins.json.</param>
+    /// <param name="options">The shape of the machines built; the defaults when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="MachineOptions.Validate"/>).</exception>
+    public static IReadOnlyList<PvDiagnostic> StartupCheck(PluginCatalog catalog, MachineOptions? options = null)
     {
+        options ??= new MachineOptions();
         var diagnostics = new List<PvDiagnostic>();
         foreach (var backend in catalog.Backends)
         {
             try
             {
-                using var machine = Build(backend, addHostServices);
-                ResolveEntryServices(machine);
+                using var machine = PvMachine.Create(backend, options);
             }
             catch (PluginCompositionException e)
             {
                 diagnostics.Add(new PvDiagnostic(e.Reason, backend.Entry.Location, e.Plugin, e.Backend));
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                diagnostics.Add(new PvDiagnostic($"resolving the backend's services threw {e.GetType().Name}: {e.Message}",
-                    backend.Entry.Location, backend.Plugin.Name, backend.Name));
-            }
         }
         return diagnostics;
-    }
-
-    /// <summary>Resolves what the engine resolves first: IPvMmuOps and IArchMmu, or a secondary MMU's ISecondaryMmu.</summary>
-    private static void ResolveEntryServices(IServiceProvider machine)
-    {
-        if (machine.GetService<IPvMmuOps>() is null)
-        {
-            machine.GetRequiredService<ISecondaryMmu>();
-            return;
-        }
-        machine.GetRequiredService<IArchMmu>();
     }
 }

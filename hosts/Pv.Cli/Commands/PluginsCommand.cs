@@ -1,9 +1,12 @@
-// `pv plugins`: loads plugins.json and shows, per plugin, its version, the contract it was built against,
-// its path, its hash status and its backends, then every diagnostic. With --json the same facts go out as
-// one JSON document. Any diagnostic makes the exit code 2; an empty plugins.json is fine (exit 0).
+// `pv plugins`: loads plugins.json, composes every usable backend once into a real machine (the start-up
+// check), and shows, per plugin, its version, the contract it was built against, its path, its hash status
+// and its backends, then every diagnostic: plugins.json's and the loader's first, then each backend that
+// failed to compose, named by plugin and backend. With --json the same facts go out as one JSON document.
+// Any diagnostic makes the exit code 2; an empty plugins.json is fine (exit 0).
 using System.CommandLine;
 using System.Text.Json;
 using Pv.Hosting;
+using Pv.Hosting.Composition;
 using Pv.Hosting.Loading;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -33,14 +36,19 @@ internal static class PluginsCommand
                 return PvExitCode.BadInput;
             }
             using var catalog = PluginCatalog.Load(path);
-            if (parse.GetValue(json)) WriteJson(catalog, output);
-            else WriteTable(catalog, output);
-            return catalog.Diagnostics.Count == 0 ? PvExitCode.Ok : PvExitCode.BadInput;
+            var startup = MachineComposition.StartupCheck(catalog);
+            if (parse.GetValue(json)) WriteJson(catalog, startup, output);
+            else WriteTable(catalog, startup, output);
+            return catalog.Diagnostics.Count == 0 && startup.Count == 0 ? PvExitCode.Ok : PvExitCode.BadInput;
         });
         return command;
     }
 
-    private static void WriteTable(PluginCatalog catalog, TextWriter output)
+    /// <summary>True unless the start-up check reported <paramref name="backend"/>.</summary>
+    private static bool Composes(ResolvedBackend backend, IReadOnlyList<PvDiagnostic> startup) =>
+        !startup.Any(d => d.Backend == backend.Name);
+
+    private static void WriteTable(PluginCatalog catalog, IReadOnlyList<PvDiagnostic> startup, TextWriter output)
     {
         var console = Terminal.Create(output);
         console.WriteLine($"plugins.json: {catalog.ConfigPath}");
@@ -55,17 +63,19 @@ internal static class PluginsCommand
                 new Text(plugin?.ContractVersion.ToString() ?? "-"),
                 new Text(status.Entry.Path),
                 HashCell(status.Hash),
-                new Text(BackendsCell(catalog, status)),
+                new Text(BackendsCell(catalog, startup, status)),
                 status.IsLoaded ? new Markup("[green]loaded[/]") : new Markup("[red]FAILED[/]"));
         }
         console.Write(table);
         if (catalog.Plugins.Count == 0) console.WriteLine("No plugins configured.");
-        console.WriteLine($"{catalog.Plugins.Count(p => p.IsLoaded)} of {catalog.Plugins.Count} plugins loaded, {catalog.Backends.Count} backends usable.");
+        console.WriteLine($"{catalog.Plugins.Count(p => p.IsLoaded)} of {catalog.Plugins.Count} plugins loaded, {catalog.Backends.Count(b => Composes(b, startup))} backends usable.");
 
-        if (catalog.Diagnostics.Count == 0) return;
+        var diagnostics = catalog.Diagnostics.Concat(startup).ToList();
+        if (diagnostics.Count == 0) return;
         console.WriteLine();
-        console.MarkupLine($"[red]{catalog.Diagnostics.Count} problem(s):[/]");
-        foreach (var diagnostic in catalog.Diagnostics) console.Write(new Text($"  {diagnostic}\n"));
+        console.MarkupLine($"[red]{diagnostics.Count} problem(s):[/]");
+        // Plain lines, not Spectre text: a diagnostic is never wrapped, so it can be grepped and its path copied.
+        foreach (var diagnostic in diagnostics) output.WriteLine($"  {diagnostic}");
     }
 
     private static IRenderable HashCell(PluginHashStatus hash) => hash switch
@@ -76,15 +86,19 @@ internal static class PluginsCommand
         _ => new Text("-"),
     };
 
-    /// <summary>The configured backends of the plugin as <c>name (archProfile)</c>, else the arch profiles it offers.</summary>
-    private static string BackendsCell(PluginCatalog catalog, PluginStatus status)
+    /// <summary>
+    /// The configured backends of the plugin as <c>name (archProfile)</c>, with <c>FAILED</c> after one that did not
+    /// compose; else the arch profiles it offers.
+    /// </summary>
+    private static string BackendsCell(PluginCatalog catalog, IReadOnlyList<PvDiagnostic> startup, PluginStatus status)
     {
-        var configured = catalog.Backends.Where(b => b.Entry.Plugin == status.Name).Select(b => $"{b.Name} ({b.ArchProfile})").ToList();
+        var configured = catalog.Backends.Where(b => b.Entry.Plugin == status.Name)
+            .Select(b => $"{b.Name} ({b.ArchProfile}){(Composes(b, startup) ? "" : " FAILED")}").ToList();
         if (configured.Count > 0) return string.Join("\n", configured);
         return status.Plugin is { } plugin ? "offers: " + string.Join(", ", plugin.Backends.Select(b => b.ArchProfile)) : "-";
     }
 
-    private static void WriteJson(PluginCatalog catalog, TextWriter output)
+    private static void WriteJson(PluginCatalog catalog, IReadOnlyList<PvDiagnostic> startup, TextWriter output)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -118,11 +132,12 @@ internal static class PluginsCommand
                 w.WriteString("plugin", backend.Entry.Plugin);
                 w.WriteString("archProfile", backend.ArchProfile);
                 w.WriteString("description", backend.Description);
+                w.WriteString("status", Composes(backend, startup) ? "ok" : "failed");
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteStartArray("diagnostics");
-            foreach (var d in catalog.Diagnostics)
+            foreach (var d in catalog.Diagnostics.Concat(startup))
             {
                 w.WriteStartObject();
                 w.WriteString("message", d.Message);
