@@ -137,7 +137,7 @@ public class OracleTests
     }
 
     /// <summary>
-    /// O2 from mechanisms: a lockless walker on CPU1 walks with IRQs off (GUP-fast's protocol) while CPU0 unhooks
+    /// O2 from mechanisms: GUP-fast on CPU1 walks with IRQs off while CPU0 unhooks
     /// the PTE table, flushes, and frees it at once. Explored over random schedules.
     /// </summary>
     private static int FreedTableWalks(FlushMode mode, int schedules)
@@ -173,15 +173,8 @@ public class OracleTests
         return slot;
     }
 
-    private static IEnumerable<Step> LocklessWalk(TestMachine t, SimThread th)
-    {
-        var cpu = th.Cpu!;
-        cpu.IrqDisable();
-        yield return Step.Yield;
-        yield return Step.Call(Mmu.Walk(t.M, cpu, t.Mm.Id, TestMachine.Va, AccessKind.Read, new AccessResult()));
-        cpu.IrqEnable();
-        yield return Step.Yield;
-    }
+    private static IEnumerable<Step> LocklessWalk(TestMachine t, SimThread th) =>
+        Pv.Engine.Mm.Gup.GetUserPagesFast(t.M, th, t.Mm, TestMachine.Va, write: false, new Pv.Engine.Mm.GupResult());
 
     private static IEnumerable<Step> FreeTable(TestMachine t, PteSlot pmdSlot, Pfn table, TestBackend flusher)
     {

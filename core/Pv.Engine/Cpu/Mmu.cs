@@ -45,9 +45,10 @@ public static class Mmu
 
     /// <summary>
     /// A hardware walk of <paramref name="mm"/> for <paramref name="address"/> on <paramref name="cpu"/>, one level per
-    /// step. Fills the walk cache on the way and the TLB at the leaf; sets accessed (and dirty on a write).
+    /// step. Fills the walk cache on the way and the TLB at the leaf; sets accessed (and dirty on a write). With
+    /// <paramref name="performAccess"/> the access is made, and checked by the oracle, in the leaf's step.
     /// </summary>
-    public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false)
+    public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false, bool performAccess = false)
     {
         var mem = m.Memory;
         string agent = speculative ? $"cpu{cpu.Id} (speculative)" : m.CurrentAgent;
@@ -55,20 +56,24 @@ public static class Mmu
         uint gen;
         PageTableLevel level;
         string via;
+        uint walkGeneration = 0;
         m.Metrics.Walks.Increment();
         if (speculative) m.Metrics.SpeculativeWalks.Increment();
-        if (cpu.WalkCache.TryLookup(mm.Value, address, out var hit))
-        {
-            m.Metrics.WalkCacheHits.Increment();
-            (table, gen, level, via) = (hit.Table, hit.Generation, hit.TableLevel, "walk-cache hit");
-        }
-        else
-        {
-            table = m.Mm(mm).Pgd;
-            (gen, level, via) = (mem.GenerationOf(table), m.PageTables.TopLevel, "hardware walk");
-        }
+        Begin();
         while (true)
         {
+            if (cpu.WalkGeneration != walkGeneration)
+            {
+                // An invalidation of walk caches (or a CR3 write) reached this CPU mid-walk: the hardware drops
+                // the walk; a demand walk starts over, a speculative one is abandoned.
+                m.Trace("walk restarted", address, 0);
+                if (speculative)
+                {
+                    result.Status = AccessStatus.NotPresent;
+                    yield break;
+                }
+                Begin();
+            }
             if (!m.Oracle.CheckTableRead(agent, mm, address, table, gen, via))
             {
                 result.Status = AccessStatus.Violation;
@@ -103,6 +108,9 @@ public static class Mmu
                 result.Entry = updated;
                 result.Pfn = target;
                 result.Status = AccessStatus.Ok;
+                // The access itself happens in the step that read the leaf: what it reaches is checked now.
+                if (performAccess && !m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, target, mem.GenerationOf(target), cached: false))
+                    result.Status = AccessStatus.Violation;
                 yield return Step.Yield;
                 yield break;
             }
@@ -111,6 +119,21 @@ public static class Mmu
             cpu.WalkCache.Fill(mm.Value, address, level - 1, child, childGen);
             (table, gen, level, via) = (child, childGen, level - 1, speculative ? "speculative walk" : "hardware walk");
             yield return Step.Yield;
+        }
+
+        void Begin()
+        {
+            walkGeneration = cpu.WalkGeneration;
+            if (cpu.WalkCache.TryLookup(mm.Value, address, out var hit))
+            {
+                m.Metrics.WalkCacheHits.Increment();
+                (table, gen, level, via) = (hit.Table, hit.Generation, hit.TableLevel, "walk-cache hit");
+            }
+            else
+            {
+                table = m.Mm(mm).Pgd;
+                (gen, level, via) = (mem.GenerationOf(table), m.PageTables.TopLevel, "hardware walk");
+            }
         }
     }
 
@@ -148,10 +171,7 @@ public static class Mmu
             // A write through an entry without the dirty bit walks again so the hardware can set it.
         }
         m.Metrics.TlbMisses.Increment();
-        yield return Step.Call(Walk(m, cpu, mm, address, access, result));
-        if (result.Status != AccessStatus.Ok) yield break;
-        if (!m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, result.Pfn, m.Memory.GenerationOf(result.Pfn), cached: false))
-            result.Status = AccessStatus.Violation;
+        yield return Step.Call(Walk(m, cpu, mm, address, access, result, performAccess: true));
     }
 
     /// <summary>

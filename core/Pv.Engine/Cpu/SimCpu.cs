@@ -50,6 +50,9 @@ public sealed class SimCpu : ICpu
     /// <summary>Inside an RCU read-side critical section (IRQs off count as one: RCU-sched).</summary>
     public bool InRcuReader => _irqOffDepth > 0 || _rcuReadDepth > 0;
 
+    /// <summary>Bumped by every invalidation of walk caches and every CR3 write: an in-flight hardware walk restarts.</summary>
+    public uint WalkGeneration { get; private set; }
+
     /// <summary>IPIs queued and not yet taken.</summary>
     public int PendingIpis => _pendingIpis.Count;
 
@@ -85,6 +88,9 @@ public sealed class SimCpu : ICpu
     /// </summary>
     internal void ApplyRemote(in TlbInvalidation inv)
     {
+        // Dropping paging-structure caches also stops any hardware walk in flight here: after the invalidation
+        // completes the CPU cannot go on using a table pointer it read before.
+        if (inv.WalkCaches || inv.Kind >= TlbInvalidationKind.Asid) WalkGeneration++;
         switch (inv.Kind)
         {
             case TlbInvalidationKind.Page:
@@ -120,6 +126,7 @@ public sealed class SimCpu : ICpu
         var prev = LoadedMm;
         LoadedMm = mm;
         IsLazy = false;
+        WalkGeneration++;
         if (!mm.IsInitMm) _machine.Mm(mm).CpuMask.Set(Id);
         _machine.Trace("load mm", (ulong)prev.Value, (ulong)mm.Value);
     }
@@ -130,6 +137,7 @@ public sealed class SimCpu : ICpu
         var prev = LoadedMm;
         // Dropping a lazily held mm drops its walk-cache entries with it (a CR3 write to init_mm's tables).
         if (!prev.IsInitMm) WalkCache.FlushAsid(prev.Value);
+        WalkGeneration++;
         LoadedMm = MmId.InitMm;
         IsLazy = false;
         _machine.Trace("switch to init_mm", (ulong)prev.Value, 0);

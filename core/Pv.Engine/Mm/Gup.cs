@@ -75,38 +75,42 @@ public static class Gup
             var slot = PageTables.SlotOf(table, address, level);
             var e = PteOps.Read(m, slot);
             m.Trace("gup_fast read", address, e.Raw);
-            yield return Step.Yield;
             if (!e.IsPresent || e.IsHuge || (level == PageTableLevel.Pte && ((write && !e.IsWritable) || e.Has(PteFlags.Special))))
             {
                 ok = false;
-                break;
-            }
-            if (level == PageTableLevel.Pte)
-            {
-                if (m.Memory.KindOf(e.Pfn) != FrameKind.DataPage)
-                {
-                    // The entry points at a frame that is no longer a page: what the oracle sees when a reused table
-                    // hands out garbage. A real walker would take a reference on whatever is there.
-                    m.Oracle.CheckAccess(t.Name, mm.Id, address, AccessKind.Read, e.Pfn, m.Memory.GenerationOf(e.Pfn) + 1, cached: false);
-                    ok = false;
-                    break;
-                }
-                // try_grab_folio, then re-check the PMD and the PTE.
-                m.Memory.Get(e.Pfn);
                 yield return Step.Yield;
-                var pmdNow = PteOps.Read(m, pmdSlot);
-                var pteNow = PteOps.Read(m, slot);
-                if (pmdNow.Raw != pmdValue.Raw || pteNow.Raw != e.Raw)
-                {
-                    m.Memory.Put(e.Pfn);
-                    ok = false;
-                }
-                else result.Pages.Add(e.Pfn);
                 break;
             }
-            if (level == PageTableLevel.Pmd) (pmdSlot, pmdValue) = (slot, e);
-            table = e.Pfn;
-            gen = m.Memory.GenerationOf(table);
+            if (level != PageTableLevel.Pte)
+            {
+                // The next table and its generation are what this read saw, in this same step.
+                if (level == PageTableLevel.Pmd) (pmdSlot, pmdValue) = (slot, e);
+                table = e.Pfn;
+                gen = m.Memory.GenerationOf(table);
+                yield return Step.Yield;
+                continue;
+            }
+            yield return Step.Yield;
+            if (m.Memory.KindOf(e.Pfn) != FrameKind.DataPage)
+            {
+                // The PTE pointed at a frame that is no longer a page (garbage from a reused table, or a page freed
+                // under us): what the walker would pin is not what the translation was made for.
+                m.Oracle.CheckAccess(t.Name, mm.Id, address, AccessKind.Read, e.Pfn, m.Memory.GenerationOf(e.Pfn) + 1, cached: false);
+                ok = false;
+                break;
+            }
+            // try_grab_folio, then re-check the PMD and the PTE.
+            m.Memory.Get(e.Pfn);
+            yield return Step.Yield;
+            var pmdNow = PteOps.Read(m, pmdSlot);
+            var pteNow = PteOps.Read(m, slot);
+            if (pmdNow.Raw != pmdValue.Raw || pteNow.Raw != e.Raw)
+            {
+                m.Memory.Put(e.Pfn);
+                ok = false;
+            }
+            else result.Pages.Add(e.Pfn);
+            break;
         }
         result.FellBack = !ok;
         cpu.IrqEnable();
