@@ -109,6 +109,9 @@ public sealed class Machine
     /// <summary>Threads, in the order they were added.</summary>
     public IReadOnlyList<SimThread> Threads => _threads;
 
+    /// <summary>IPIs queued on any CPU and not yet taken (lets the scheduler skip the interrupt entities when zero).</summary>
+    internal int PendingIpis { get; set; }
+
     /// <summary>Pages MADV_FREE marked lazily freeable, for the reclaimer: (mm, address, page).</summary>
     public List<(MmId Mm, ulong Address, Pfn Page)> LazyFree { get; } = [];
 
@@ -191,11 +194,13 @@ public sealed class Machine
         _started = true;
         // Entity ids: threads first (in the order added), then each CPU's interrupt delivery, then RCU's softirq.
         foreach (var t in _threads) Scheduler.Add(t);
+        int irqStart = Scheduler.Entities.Count;
         foreach (var cpu in Cpus.All)
         {
             cpu.Interrupts.Id = Scheduler.Entities.Count;
             Scheduler.Add(cpu.Interrupts);
         }
+        Scheduler.SetSkippableRange(irqStart, Scheduler.Entities.Count, () => PendingIpis > 0);
         Rcu.Softirq.Id = Scheduler.Entities.Count;
         Scheduler.Add(Rcu.Softirq);
     }

@@ -51,7 +51,7 @@ public static class Mmu
     public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false, bool performAccess = false)
     {
         var mem = m.Memory;
-        string agent = speculative ? $"cpu{cpu.Id} (speculative)" : m.CurrentAgent;
+        string agent = speculative ? cpu.SpeculativeAgent : m.CurrentAgent;
         Pfn table;
         uint gen;
         PageTableLevel level;
@@ -138,38 +138,50 @@ public static class Mmu
     }
 
     /// <summary>
-    /// One memory access by the thread's CPU in its loaded mm: a TLB hit is one step; a miss walks. The oracle
-    /// checks what the access reached. A fault is reported in <paramref name="result"/>, not handled here.
+    /// The TLB-hit path of an access, as a plain method so a hit allocates nothing: if the TLB holds a translation
+    /// that allows the access (and, for a write, already has the dirty bit), make the access, let the oracle check
+    /// it, and return true; the caller yields once for the step. Otherwise return false and change nothing.
+    /// </summary>
+    public static bool TryAccessTlbHit(Machine m, SimCpu cpu, ulong address, AccessKind access, AccessResult result)
+    {
+        var mm = address >= KernelStart ? MmId.InitMm : cpu.LoadedMm;
+        if (!cpu.Tlb.TryLookup(mm.Value, address, out var hit) || !Permits(hit.Flags, access)
+            || (access == AccessKind.Write && (hit.Flags & PteFlags.Dirty) == 0))
+            return false;
+        m.Metrics.TlbHits.Increment();
+        m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
+        m.Trace("tlb hit", address, hit.Pfn.Value);
+        result.TlbHit = true;
+        result.Pfn = hit.Pfn;
+        result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true)
+            ? AccessStatus.Ok : AccessStatus.Violation;
+        return true;
+    }
+
+    /// <summary>
+    /// One memory access by <paramref name="cpu"/> in its loaded mm (kernel addresses: init_mm): a TLB hit is one step;
+    /// a TLB entry that forbids the access is a protection fault; a miss (or a write through a clean entry) walks.
+    /// The oracle checks what the access reached. A fault is reported in <paramref name="result"/>, not handled here.
     /// </summary>
     public static IEnumerable<Step> Access(Machine m, SimCpu cpu, ulong address, AccessKind access, AccessResult result)
     {
+        result.TlbHit = false;
+        if (TryAccessTlbHit(m, cpu, address, access, result))
+        {
+            yield return Step.Yield;
+            yield break;
+        }
         // The kernel half translates through init_mm's tables (shared by every address space) with global entries.
         var mm = address >= KernelStart ? MmId.InitMm : cpu.LoadedMm;
-        result.TlbHit = false;
-        if (cpu.Tlb.TryLookup(mm.Value, address, out var hit))
+        if (cpu.Tlb.TryLookup(mm.Value, address, out var hit) && !Permits(hit.Flags, access))
         {
-            if (!Permits(hit.Flags, access))
-            {
-                // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
-                result.Status = AccessStatus.Protection;
-                m.Trace("tlb protection fault", address, hit.Pfn.Value);
-                yield return Step.Yield;
-                yield break;
-            }
-            if (access != AccessKind.Write || (hit.Flags & PteFlags.Dirty) != 0)
-            {
-                m.Metrics.TlbHits.Increment();
-                m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
-                m.Trace("tlb hit", address, hit.Pfn.Value);
-                result.TlbHit = true;
-                result.Pfn = hit.Pfn;
-                result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true)
-                    ? AccessStatus.Ok : AccessStatus.Violation;
-                yield return Step.Yield;
-                yield break;
-            }
-            // A write through an entry without the dirty bit walks again so the hardware can set it.
+            // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
+            result.Status = AccessStatus.Protection;
+            m.Trace("tlb protection fault", address, hit.Pfn.Value);
+            yield return Step.Yield;
+            yield break;
         }
+        // A miss, or a write through an entry without the dirty bit: walk, so the hardware can set it.
         m.Metrics.TlbMisses.Increment();
         yield return Step.Call(Walk(m, cpu, mm, address, access, result, performAccess: true));
     }

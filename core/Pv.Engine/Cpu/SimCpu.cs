@@ -53,6 +53,11 @@ public sealed class SimCpu : ICpu
     /// <summary>Bumped by every invalidation of walk caches and every CR3 write: an in-flight hardware walk restarts.</summary>
     public uint WalkGeneration { get; private set; }
 
+    /// <summary>How a speculative walk by this CPU's hardware is named in reports.</summary>
+    internal string SpeculativeAgent => _speculativeAgent ??= $"cpu{Id} (speculative)";
+
+    private string? _speculativeAgent;
+
     /// <summary>IPIs queued and not yet taken.</summary>
     public int PendingIpis => _pendingIpis.Count;
 
@@ -177,11 +182,16 @@ public sealed class SimCpu : ICpu
         if (!InRcuReader) _machine.Rcu.QuiescentState(this);
     }
 
-    internal void QueueIpi(IpiHandler handler, AckCounter? ack) => _pendingIpis.Enqueue((handler, ack));
+    internal void QueueIpi(IpiHandler handler, AckCounter? ack)
+    {
+        _pendingIpis.Enqueue((handler, ack));
+        _machine.PendingIpis++;
+    }
 
     internal void TakeOneIpi()
     {
         var (handler, ack) = _pendingIpis.Dequeue();
+        _machine.PendingIpis--;
         _machine.Metrics.InterruptsTaken.Increment();
         _machine.Cost.Charge(Id, _machine.Cost.Model.IpiTargetInterrupt);
         _machine.Trace("ipi taken", 0, (ulong)Id);
@@ -196,7 +206,7 @@ public sealed class SimCpu : ICpu
     internal sealed class IrqEntity(SimCpu cpu) : ISchedulable
     {
         public int Id { get; set; } = -1;
-        public string Name => $"irq{cpu.Id}";
+        public string Name { get; } = $"irq{cpu.Id}";
         public SimCpu Cpu => cpu;
         public bool IsRunnable => cpu._pendingIpis.Count > 0 && cpu._irqOffDepth == 0;
         public void RunStep() => cpu.TakeOneIpi();

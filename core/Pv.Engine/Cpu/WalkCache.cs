@@ -2,6 +2,8 @@
 // tables kept across walks. A walk can start from the deepest cached pointer without reading the upper
 // levels, which is how a CPU can reach a page-table page the kernel already unlinked. Each entry keeps
 // the table frame's generation at fill time so the oracle sees a hit on a freed or reused table (O2).
+// Entries are found by a vectorised search over one key word per entry (ASID and span), so a miss costs a
+// few nanoseconds even with many entries.
 using Pv.Abstractions.Memory;
 
 namespace Pv.Engine.Cpu;
@@ -15,38 +17,36 @@ public readonly record struct WalkCacheHit(Pfn Table, uint Generation, PageTable
 /// <summary>One CPU's paging-structure cache, a small fully associative array per level.</summary>
 public sealed class WalkCache
 {
-    private struct Entry
-    {
-        public bool Valid;
-        public int Asid;
-        public ulong Span;       // address >> Shift(TableLevel + 1)
-        public ulong Table;
-        public uint Generation;
-    }
-
-    private readonly Entry[][] _levels; // index: table level 0 (PTE tables) .. 2 (PUD tables)
+    private readonly ulong[][] _keys;      // per table level 0 (PTE tables) .. 2 (PUD tables); 0 = empty
+    private readonly ulong[][] _tables;
+    private readonly uint[][] _generations;
     private readonly int[] _victim = new int[3];
 
     /// <summary>A cache of <paramref name="entriesPerLevel"/> pointers for each of PTE, PMD and PUD tables.</summary>
     public WalkCache(int entriesPerLevel)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(entriesPerLevel);
-        _levels = [new Entry[entriesPerLevel], new Entry[entriesPerLevel], new Entry[entriesPerLevel]];
+        _keys = [new ulong[entriesPerLevel], new ulong[entriesPerLevel], new ulong[entriesPerLevel]];
+        _tables = [new ulong[entriesPerLevel], new ulong[entriesPerLevel], new ulong[entriesPerLevel]];
+        _generations = [new uint[entriesPerLevel], new uint[entriesPerLevel], new uint[entriesPerLevel]];
     }
+
+    private static ulong Key(int asid, ulong span) => (((ulong)(uint)asid << 40) | span) + 1;
+
+    private static int AsidOf(ulong key) => (int)((key - 1) >> 40);
+
+    private static ulong SpanOf(ulong key) => (key - 1) & ((1UL << 40) - 1);
 
     /// <summary>The deepest cached table on the way to <paramref name="address"/>, if any.</summary>
     public bool TryLookup(int asid, ulong address, out WalkCacheHit hit)
     {
         for (int level = 0; level < 3; level++)
         {
-            ulong span = address >> PageGeometry.Shift((PageTableLevel)(level + 1));
-            foreach (ref Entry e in _levels[level].AsSpan())
+            int i = Array.IndexOf(_keys[level], Key(asid, address >> PageGeometry.Shift((PageTableLevel)(level + 1))));
+            if (i >= 0)
             {
-                if (e.Valid && e.Asid == asid && e.Span == span)
-                {
-                    hit = new WalkCacheHit(new Pfn(e.Table), e.Generation, (PageTableLevel)level);
-                    return true;
-                }
+                hit = new WalkCacheHit(new Pfn(_tables[level][i]), _generations[level][i], (PageTableLevel)level);
+                return true;
             }
         }
         hit = default;
@@ -58,21 +58,19 @@ public sealed class WalkCache
     {
         int level = (int)tableLevel;
         if (level > 2) return;
-        var arr = _levels[level];
-        if (arr.Length == 0) return;
-        ulong span = address >> PageGeometry.Shift(tableLevel + 1);
-        int slot = -1;
-        for (int i = 0; i < arr.Length; i++)
-        {
-            if (arr[i].Valid && arr[i].Asid == asid && arr[i].Span == span) { slot = i; break; }
-            if (slot < 0 && !arr[i].Valid) slot = i;
-        }
+        var keys = _keys[level];
+        if (keys.Length == 0) return;
+        ulong key = Key(asid, address >> PageGeometry.Shift(tableLevel + 1));
+        int slot = Array.IndexOf(keys, key);
+        if (slot < 0) slot = Array.IndexOf(keys, 0UL);
         if (slot < 0)
         {
             slot = _victim[level];
-            _victim[level] = (slot + 1) % arr.Length;
+            _victim[level] = (slot + 1) % keys.Length;
         }
-        arr[slot] = new Entry { Valid = true, Asid = asid, Span = span, Table = table.Value, Generation = generation };
+        keys[slot] = key;
+        _tables[level][slot] = table.Value;
+        _generations[level][slot] = generation;
     }
 
     /// <summary>Drop cached pointers of <paramref name="asid"/> whose span meets [start, end).</summary>
@@ -81,11 +79,13 @@ public sealed class WalkCache
         for (int level = 0; level < 3; level++)
         {
             int shift = PageGeometry.Shift((PageTableLevel)(level + 1));
-            foreach (ref Entry e in _levels[level].AsSpan())
+            var keys = _keys[level];
+            for (int i = 0; i < keys.Length; i++)
             {
-                if (!e.Valid || e.Asid != asid) continue;
-                ulong lo = e.Span << shift, hi = lo + (1UL << shift);
-                if (lo < end && start < hi) e.Valid = false;
+                ulong k = keys[i];
+                if (k == 0 || AsidOf(k) != asid) continue;
+                ulong lo = SpanOf(k) << shift, hi = lo + (1UL << shift);
+                if (lo < end && start < hi) keys[i] = 0;
             }
         }
     }
@@ -93,14 +93,14 @@ public sealed class WalkCache
     /// <summary>Drop every cached pointer of <paramref name="asid"/>.</summary>
     public void FlushAsid(int asid)
     {
-        foreach (var arr in _levels)
-            foreach (ref Entry e in arr.AsSpan())
-                if (e.Asid == asid) e.Valid = false;
+        foreach (var keys in _keys)
+            for (int i = 0; i < keys.Length; i++)
+                if (keys[i] != 0 && AsidOf(keys[i]) == asid) keys[i] = 0;
     }
 
     /// <summary>Drop everything.</summary>
     public void FlushAll()
     {
-        foreach (var arr in _levels) Array.Clear(arr);
+        foreach (var keys in _keys) Array.Clear(keys);
     }
 }

@@ -52,7 +52,9 @@ public static class Fault
         outcome ??= new FaultOutcome();
         for (int i = 0; ; i++)
         {
-            yield return Step.Call(Mmu.Access(m, t.Cpu!, address, access, result));
+            result.TlbHit = false;
+            if (Mmu.TryAccessTlbHit(m, t.Cpu!, address, access, result)) yield return Step.Yield;
+            else yield return Step.Call(Mmu.Access(m, t.Cpu!, address, access, result));
             outcome.Access = result.Status;
             if (result.Status is AccessStatus.Ok or AccessStatus.Violation || i >= maxFaults) yield break;
             if (address >= Mmu.KernelStart)

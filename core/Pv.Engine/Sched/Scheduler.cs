@@ -99,12 +99,27 @@ public sealed class Scheduler
         }
     }
 
+    /// <summary>
+    /// Entities [start, end) can only be runnable while <paramref name="active"/> holds (the CPUs' interrupt entities
+    /// while some IPI is pending), so a large machine does not ask each of them every step. Order is unchanged.
+    /// </summary>
+    public void SetSkippableRange(int start, int end, Func<bool> active) => (_skipStart, _skipEnd, _skipActive) = (start, end, active);
+
+    private int _skipStart, _skipEnd;
+    private Func<bool>? _skipActive;
+
     private int CollectRunnable()
     {
         int n = 0;
         var list = _entities;
+        bool skip = _skipActive is not null && !_skipActive();
         for (int i = 0; i < list.Count; i++)
         {
+            if (skip && i == _skipStart)
+            {
+                i = _skipEnd - 1;
+                continue;
+            }
             var e = list[i];
             if (!e.IsRunnable) continue;
             if (n == _runnable.Length) Array.Resize(ref _runnable, n * 2);

@@ -37,23 +37,22 @@ internal sealed class TraceRing(int depth)
     }
 }
 
-/// <summary>FNV-1a over the run's events: equal hashes mean the same run.</summary>
+/// <summary>
+/// A running 64-bit hash of the run's events, one multiply-xorshift round per word: equal hashes mean the same
+/// run. Cheap enough to mix every traced event on the hot path.
+/// </summary>
 public struct TraceHash
 {
     private ulong _h;
 
     /// <summary>The hash so far.</summary>
-    public readonly ulong Value => _h == 0 ? 14695981039346656037UL : _h;
+    public readonly ulong Value => _h;
 
     /// <summary>Mix one value in.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void Add(ulong v)
     {
-        ulong h = Value;
-        for (int i = 0; i < 8; i++)
-        {
-            h ^= (v >> (i * 8)) & 0xff;
-            h *= 1099511628211UL;
-        }
-        _h = h;
+        ulong h = (_h ^ v) * 0x9E3779B97F4A7C15UL;
+        _h = h ^ (h >> 32);
     }
 }
