@@ -133,7 +133,12 @@ public static class Fault
         var pte = PteOps.Read(m, pteSlot);
         bool upgraded = false;
         PageTableEntry upgradedTo = default;
-        if (!pte.IsPresent)
+        if (!pte.IsPresent && pte.Has(PteFlags.GuardMarker))
+        {
+            // handle_pte_marker: a guard region (MADV_GUARD_INSTALL) is never populated.
+            outcome.Result = FaultResult.Sigsegv;
+        }
+        else if (!pte.IsPresent)
         {
             outcome.Result = DoFaultNone(m, vma, mm, page, pteSlot, access);
         }

@@ -349,3 +349,42 @@ internal sealed class NotifierLog : IMmuNotifier
     public void ArchInvalidateSecondaryTlbs(MmId mm, ulong start, ulong end) => Calls.Add($"secondary {start:x}-{end:x}");
     public void Release(MmId mm) => Calls.Add("release");
 }
+
+public class GuardInstallTests
+{
+    private const ulong A = 0x4000_0000;
+    private const ulong Page = 4096;
+
+    [Fact]
+    public void Guard_install_zaps_populated_ptes_installs_markers_without_a_flush_of_its_own_and_faults_on_them()
+    {
+        var t = new TestMachine(gather: Pv.Abstractions.Gather.ArchProfiles.X86);
+        t.Mm.InsertVma(new Vma(t.Mm, A, A + 4 * Page, VmaFlags.Read | VmaFlags.Write));
+        t.Map(A + Page);
+        var r = new Pv.Engine.Walk.WalkResult();
+        var o = new FaultOutcome();
+        t.Thread("op", 0, th => Madvise.GuardInstall(t.M, th, t.Mm, A, 4 * Page, r), th => Fault.UserAccess(t.M, th, A + 2 * Page, AccessKind.Read, o));
+        var run = t.RunSequential();
+        Assert.Equal(RunOutcome.Completed, run.Outcome);
+        Assert.Equal(0, r.Value);
+        for (ulong p = 0; p < 4; p++)
+        {
+            Assert.True(Zap.FindEntry(t.M, t.Mm, A + p * Page, PageTableLevel.Pte, out var slot, out _));
+            Assert.Equal(PteFlags.GuardMarker, PteOps.Read(t.M, slot).Flags);
+        }
+        // Only the zap of the populated page flushed; installing into empty slots did not.
+        Assert.Single(t.Backend.Calls, c => c.StartsWith("flush_tlb"));
+        Assert.Equal(FaultResult.Sigsegv, o.Result);
+    }
+
+    [Fact]
+    public void Guard_install_on_a_pfnmap_vma_is_einval()
+    {
+        var t = new TestMachine();
+        t.Mm.InsertVma(new Vma(t.Mm, A, A + Page, VmaFlags.Read | VmaFlags.PfnMap));
+        var r = new Pv.Engine.Walk.WalkResult();
+        t.Thread("op", 0, th => Madvise.GuardInstall(t.M, th, t.Mm, A, Page, r));
+        t.RunSequential();
+        Assert.Equal(-22, r.Value);
+    }
+}
