@@ -1,0 +1,32 @@
+// The User-Mode Linux plugin: one backend, arch profile "uml", whose TLB is the host mappings of each mm's
+// host process, kept in line by deferred (2024) or eager (pre-2024) sync. Options choose the era and can
+// drop one of the 2024 scheme's marks to reproduce Z4.
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Pv.Abstractions.Plugins;
+
+namespace Pv.Plugins.Uml;
+
+/// <summary>The plugin's entry type.</summary>
+public sealed class UmlPlugin : IPvPlugin
+{
+    /// <summary>The arch profile this plugin offers.</summary>
+    public const string ArchProfile = "uml";
+
+    /// <inheritdoc/>
+    public string Name => "uml";
+
+    /// <inheritdoc/>
+    public Version Version { get; } = new(1, 0, 0);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PvBackendInfo> Backends { get; } =
+        [new(ArchProfile, "User-Mode Linux: host mmap/munmap as the TLB, synced at resume and kernel SEGV", UmlOptions.Declared)];
+
+    /// <summary>Binds the options and registers the one UmlTlb that the arch and pv ops of a machine share.</summary>
+    public void Register(IServiceCollection services, IConfiguration options)
+    {
+        services.AddSingleton(UmlOptions.Read(options));
+        services.AddSingleton<UmlTlb>();
+    }
+}
