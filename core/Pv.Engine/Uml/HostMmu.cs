@@ -70,22 +70,22 @@ public static class HostMmu
             outcome.Access = hm.Length == 0 ? AccessStatus.NotPresent : AccessStatus.Protection;
             m.Metrics.Counter("uml.host_segv").Increment();
             m.Trace("host SEGV", address, (ulong)access);
+            if (kernel)
+            {
+                // segv() in kernel mode runs in the host's signal handler, in the same step as the SEGV: nothing can
+                // sync init_mm in between. Only the arch can repair a kernel mapping (UML syncs init_mm's pending range).
+                m.Cost.Charge(cpu.Id, m.Cost.Model.PageFault);
+                outcome.Result = i < maxFaults && m.Arch.KernelFault(address) ? FaultResult.Handled : FaultResult.Sigsegv;
+                m.Trace("kernel SEGV handled", address, (ulong)outcome.Result);
+                if (outcome.Result != FaultResult.Handled) CheckKernelFault(m, address, access);
+                yield return Step.Yield;
+                if (outcome.Result == FaultResult.Handled) continue;
+                yield break;
+            }
             yield return Step.Yield;
             if (i >= maxFaults)
             {
                 outcome.Result = FaultResult.Sigsegv;
-                if (kernel) CheckKernelFault(m, address, access);
-                yield break;
-            }
-            if (kernel)
-            {
-                // segv() in kernel mode: only the arch can repair a kernel mapping (UML syncs init_mm's pending range).
-                m.Cost.Charge(cpu.Id, m.Cost.Model.PageFault);
-                outcome.Result = m.Arch.KernelFault(address) ? FaultResult.Handled : FaultResult.Sigsegv;
-                m.Trace("kernel SEGV handled", address, (ulong)outcome.Result);
-                yield return Step.Yield;
-                if (outcome.Result == FaultResult.Handled) continue;
-                CheckKernelFault(m, address, access);
                 yield break;
             }
             yield return Step.Call(Fault.HandleMmFault(m, t, mm, address, access, outcome));
