@@ -149,8 +149,8 @@ public sealed class UmlTlb
         // The top table's entries span 2^39 bytes with 4 levels, 2^48 with 5.
         var level = (PageTableLevel)(_tables.Levels - 1);
         int ret = UpdateUpperRange(_tables.Pgd(mm), level, start, end, ref ops, kernelCommon);
-        int issued = ops.Issue();
-        if (ret == 0) ret = issued;
+        // The last merged call goes out only if nothing failed: after an error the walk's remaining work is dropped.
+        if (ret == 0) ret = ops.Issue();
         // init_mm is the UML kernel's own host process: its calls are direct syscalls, not stub requests.
         if (!mm.IsInitMm) _host.FlushStub(mm);
         if (ret == ENOMEM) _enomem.Increment();
