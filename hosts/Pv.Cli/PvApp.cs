@@ -28,6 +28,10 @@ public static class PvApp
         var version = root.Options.OfType<VersionOption>().Single();
         version.Action = new PrintVersion(output);
         root.Subcommands.Add(PluginsCommand.Create(output, error, currentDirectory));
+        var support = new CommandSupport(output, error, currentDirectory);
+        root.Subcommands.Add(RunCommand.Create(support));
+        root.Subcommands.Add(ExploreCommand.Create(support));
+        root.Subcommands.Add(ReplayCommand.Create(support));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,136 @@
+// A counterexample file: what `pv explore` writes on a violation and `pv replay` reads. It names the scenario
+// file (path and SHA-256, so a changed file is refused rather than replayed wrongly), the backend, the
+// workload seed, what the minimiser left out, and the schedule (entity ids) that breaks the invariant.
+// Replaying it rebuilds the same machine and follows the schedule strictly, with a trace deep enough to show
+// every step of every thread.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Pv.Abstractions.Memory;
+using Pv.Engine;
+using Pv.Engine.Mm;
+using Pv.Engine.Sched;
+using Pv.Hosting;
+using Pv.Scenarios.Litmus;
+
+namespace Pv.Scenarios.Running;
+
+/// <summary>One left-out operation.</summary>
+/// <param name="Thread">The thread's name.</param>
+/// <param name="Op">Index of the operation in the thread's list (from 0).</param>
+public sealed record OmittedOp(string Thread, int Op);
+
+/// <summary>A counterexample, as stored in JSON.</summary>
+public sealed record Counterexample
+{
+    /// <summary>The scenario file, absolute.</summary>
+    public required string Scenario { get; init; }
+    /// <summary>SHA-256 of the scenario file when the counterexample was found.</summary>
+    public required string ScenarioHash { get; init; }
+    /// <summary>The backend.</summary>
+    public required string Backend { get; init; }
+    /// <summary>The workload seed (0 for a litmus scenario).</summary>
+    public required ulong Seed { get; init; }
+    /// <summary>The search that found it: strategy and the schedule seed of the violating schedule's chunk.</summary>
+    public required string Strategy { get; init; }
+    /// <summary>The invariant that broke.</summary>
+    public required string Invariant { get; init; }
+    /// <summary>The violation as the oracle reported it.</summary>
+    public required string Violation { get; init; }
+    /// <summary>Threads left out by the minimiser.</summary>
+    public required IReadOnlyList<string> OmitThreads { get; init; }
+    /// <summary>Operations left out by the minimiser.</summary>
+    public required IReadOnlyList<OmittedOp> OmitOps { get; init; }
+    /// <summary>The schedule: entity ids, one per step.</summary>
+    public required IReadOnlyList<int> Schedule { get; init; }
+    /// <summary>The Pv version that wrote it.</summary>
+    public required string PvVersion { get; init; }
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+
+    /// <summary>The omissions to compile with.</summary>
+    public Omissions Omissions => new(OmitThreads, OmitOps.Select(o => (o.Thread, o.Op)).ToList());
+
+    /// <summary>Writes the file.</summary>
+    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+
+    /// <summary>Reads a counterexample file.</summary>
+    /// <exception cref="ScenarioException">Missing, not JSON, or missing fields (located at line and column where JSON says).</exception>
+    public static Counterexample Load(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Counterexample>(File.ReadAllText(path), Json)
+                ?? throw new JsonException("the file holds null");
+        }
+        catch (JsonException e)
+        {
+            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1),
+                $"not a counterexample file: {e.Message}")]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, 1, 1), $"cannot read the counterexample: {e.Message}")]);
+        }
+    }
+}
+
+/// <summary>One step of a replay.</summary>
+/// <param name="Step">Machine-wide step number.</param>
+/// <param name="Agent">Who ran it (a thread, an IRQ entity, RCU's softirq).</param>
+/// <param name="Events">What the step did, in kernel terms (from the thread's trace).</param>
+public sealed record ReplayStep(long Step, string Agent, IReadOnlyList<TraceEntry> Events);
+
+/// <summary>A translation involved in the violation, as it stands at the end of the replay.</summary>
+/// <param name="Where">"cpu1 TLB", "PTE".</param>
+/// <param name="Text">The entry.</param>
+public sealed record InvolvedEntry(string Where, string Text);
+
+/// <summary>The result of replaying a counterexample.</summary>
+/// <param name="Result">The run.</param>
+/// <param name="Steps">Every step with its events.</param>
+/// <param name="Entries">TLB and page-table entries of the violating address.</param>
+/// <param name="Threads">Each thread's name and its own steps.</param>
+public sealed record Replay(RunResult Result, IReadOnlyList<ReplayStep> Steps, IReadOnlyList<InvolvedEntry> Entries, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads);
+
+/// <summary>Replays counterexamples.</summary>
+public static class CounterexampleReplay
+{
+    /// <summary>
+    /// Replays <paramref name="cx"/> against <paramref name="catalog"/>.
+    /// </summary>
+    /// <exception cref="ScenarioException">The scenario file changed since, or the backend is unknown.</exception>
+    /// <exception cref="ReplayDivergedException">The schedule does not fit the run (the backend's plugin changed).</exception>
+    public static Replay Run(Counterexample cx, PluginCatalog catalog)
+    {
+        var bound = BoundScenario.Load(cx.Scenario, catalog, cx.Backend);
+        if (bound.Scenario.Hash != cx.ScenarioHash)
+            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(cx.Scenario, 1, 1),
+                $"the scenario file changed since the counterexample was written (SHA-256 {bound.Scenario.Hash}, expected {cx.ScenarioHash}); run pv explore again")]);
+        using var compiled = bound.Compile(cx.Seed, cx.Omissions, traceDepth: cx.Schedule.Count * 8 + 64);
+        var m = compiled.Build();
+        var result = m.Run(new ReplayPolicy(cx.Schedule));
+        var byStep = m.Threads.SelectMany(t => t.RecentSteps).ToLookup(e => e.Step);
+        var steps = result.Schedule.Select((id, i) => new ReplayStep(i, m.Scheduler.Entities[id].Name, byStep[i].ToList())).ToList();
+        var threads = m.Threads.Select(t => (t.Name, t.RecentSteps)).ToList();
+        return new Replay(result, steps, Involved(m, result), threads);
+    }
+
+    private static List<InvolvedEntry> Involved(Machine m, RunResult result)
+    {
+        var list = new List<InvolvedEntry>();
+        if (result.Report?.Violation is not { } v) return list;
+        foreach (var cpu in m.Cpus.All)
+            if (cpu.Tlb.TryLookup(v.Mm.Value, v.Address, out var hit))
+                list.Add(new InvolvedEntry($"{cpu} TLB", $"va {v.Address:x} -> {hit.Pfn} gen {hit.Generation} {hit.Flags} ({hit.Level})"));
+            else
+                list.Add(new InvolvedEntry($"{cpu} TLB", $"va {v.Address:x}: no entry (loaded {cpu.LoadedMm}{(cpu.IsLazy ? ", lazy" : "")})"));
+        MmStruct? mm = null;
+        try { mm = m.Mm(v.Mm); } catch (ArgumentException) { }
+        if (mm is null) return list;
+        if (Zap.FindEntry(m, mm, v.Address, PageTableLevel.Pte, out var slot, out var level))
+            list.Add(new InvolvedEntry("PTE", $"va {v.Address:x} in table {slot.Table} [{slot.Index}] ({level}): {m.PageTables.Read(slot)}"));
+        else
+            list.Add(new InvolvedEntry("PTE", $"va {v.Address:x}: no table at {level} (unmapped)"));
+        return list;
+    }
+}

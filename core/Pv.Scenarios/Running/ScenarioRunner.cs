@@ -1,0 +1,254 @@
+// Running scenarios: load a file and bind it to a backend from plugins.json (an unknown backend is an error
+// before anything runs), run one schedule, search many (the engine's Explorer: random and PCT in chunks of
+// seeds so progress can be shown and an interrupted search resumed; DFS in one go), and shrink a
+// counterexample: leave out whole threads, then single operations, then runs of schedule entries, keeping
+// each change only while the same invariant still breaks. The verdict always comes from the engine's
+// oracle; nothing here looks at names.
+using System.Diagnostics;
+using Pv.Engine;
+using Pv.Engine.Oracle;
+using Pv.Engine.Sched;
+using Pv.Hosting;
+using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Workload;
+
+namespace Pv.Scenarios.Running;
+
+/// <summary>A scenario file bound to a backend.</summary>
+/// <param name="Scenario">The parsed scenario (a workload still unexpanded).</param>
+/// <param name="Backend">The backend from plugins.json.</param>
+/// <param name="Smmu">The secondary-MMU backend of SVA threads, or null.</param>
+public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, ResolvedBackend? Smmu)
+{
+    /// <summary>
+    /// Loads <paramref name="path"/> and resolves its backend (or <paramref name="backendOverride"/>) in <paramref name="catalog"/>.
+    /// </summary>
+    /// <exception cref="ScenarioException">The file has problems, or names a backend plugins.json does not offer.</exception>
+    public static BoundScenario Load(string path, PluginCatalog catalog, string? backendOverride = null)
+    {
+        var scenario = ScenarioParser.ParseFile(path);
+        string name = backendOverride ?? scenario.Backend;
+        var backend = Resolve(catalog, name, scenario.BackendAt, backendOverride is null ? "" : " (from --backend)");
+        var smmu = scenario.Smmu is { } s ? Resolve(catalog, s, scenario.SmmuAt, "") : null;
+        return new BoundScenario(backendOverride is null ? scenario : scenario with { Backend = name }, backend, smmu);
+    }
+
+    private static ResolvedBackend Resolve(PluginCatalog catalog, string name, SourceSpan at, string where)
+    {
+        var backend = catalog.Backends.FirstOrDefault(b => b.Name == name);
+        if (backend is not null) return backend;
+        string usable = catalog.Backends.Count == 0 ? "none" : string.Join(", ", catalog.Backends.Select(b => b.Name));
+        throw new ScenarioException([new ScenarioDiagnostic(at,
+            $"unknown backend '{name}'{where}: {catalog.ConfigPath} has no usable backend of that name; usable: {usable}")]);
+    }
+
+    /// <summary>The scenario for workload seed <paramref name="seed"/>, compiled for the backend.</summary>
+    public CompiledScenario Compile(ulong seed, Omissions? omissions = null, int? traceDepth = null) =>
+        new(WorkloadGenerator.Expand(Scenario, seed), Backend, Smmu, omissions, traceDepth);
+}
+
+/// <summary>One finished run and what it measured.</summary>
+/// <param name="Result">The engine's result.</param>
+/// <param name="Metrics">Every counter by name, plus <c>time.simulated_ns</c>.</param>
+public sealed record RunSummary(RunResult Result, IReadOnlyDictionary<string, long> Metrics)
+{
+    /// <summary>The invariant that broke, or null.</summary>
+    public InvariantId? Invariant => Result.Report?.Violation.Id;
+
+    /// <summary>"clean", "O2", "deadlock", "step-limit".</summary>
+    public string Verdict => Result.Outcome switch
+    {
+        RunOutcome.Violation => Invariant!.Value.ToString(),
+        RunOutcome.Deadlock => "deadlock",
+        RunOutcome.StepLimit => "step-limit",
+        _ => "clean",
+    };
+
+    /// <summary>The key under which simulated time is stored.</summary>
+    public const string SimulatedTime = "time.simulated_ns";
+
+    /// <summary>Reads the metrics of <paramref name="machine"/> after <paramref name="result"/>.</summary>
+    public static RunSummary Of(Machine machine, RunResult result)
+    {
+        var metrics = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var c in machine.Metrics.All) metrics[c.Name] = c.Value;
+        metrics[SimulatedTime] = machine.Cost.Total;
+        return new RunSummary(result, metrics);
+    }
+}
+
+/// <summary>What a search found.</summary>
+/// <param name="SchedulesRun">Schedules run, up to and including the violating one.</param>
+/// <param name="Violation">The first violating run, or null.</param>
+/// <param name="Exhausted">DFS ran out of schedules within its bound.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record SearchResult(long SchedulesRun, RunResult? Violation, bool Exhausted, TimeSpan Elapsed)
+{
+    /// <summary>Schedules per second of wall time.</summary>
+    public double Rate => SchedulesRun / Math.Max(Elapsed.TotalSeconds, 1e-9);
+}
+
+/// <summary>How to search.</summary>
+/// <param name="Strategy">random, pct or dfs.</param>
+/// <param name="Schedules">Budget.</param>
+/// <param name="Seed">First schedule seed (schedule i uses seed + i).</param>
+/// <param name="PctDepth">PCT depth.</param>
+/// <param name="PreemptionBound">DFS bound.</param>
+public sealed record SearchOptions(string Strategy, long Schedules, ulong Seed, int PctDepth = 3, int PreemptionBound = 2)
+{
+    /// <summary>Schedules per chunk of a random or PCT search (the unit of progress and of resume).</summary>
+    public const int ChunkSize = 1000;
+
+    /// <summary>The engine's strategy.</summary>
+    public ExploreStrategy EngineStrategy => Strategy switch
+    {
+        "random" => ExploreStrategy.Random,
+        "pct" => ExploreStrategy.Pct,
+        "dfs" => ExploreStrategy.Dfs,
+        _ => throw new ArgumentException($"unknown strategy '{Strategy}': expected random, pct or dfs"),
+    };
+}
+
+/// <summary>Runs, searches and minimises.</summary>
+public static class ScenarioRunner
+{
+    /// <summary>
+    /// One schedule: seeded random when <paramref name="scheduleSeed"/> is given, else sequential (each thread runs as
+    /// long as it can, lowest first).
+    /// </summary>
+    public static RunSummary RunOnce(CompiledScenario compiled, ulong? scheduleSeed)
+    {
+        var m = compiled.Build();
+        ISchedulePolicy policy = scheduleSeed is ulong s ? new RandomPolicy(s) : new SequentialPolicy();
+        return RunSummary.Of(m, m.Run(policy));
+    }
+
+    /// <summary>
+    /// Searches schedules of <paramref name="compiled"/>. Random and PCT run in chunks of <see cref="SearchOptions.ChunkSize"/>
+    /// (chunk k covers seeds seed + k·size ...); <paramref name="skipChunk"/> says which chunks a resumed search has done
+    /// and <paramref name="chunkDone"/> is told each finished chunk (its first seed, schedules, violation).
+    /// <paramref name="progress"/> gets the number of schedules run so far.
+    /// </summary>
+    public static SearchResult Search(CompiledScenario compiled, SearchOptions o, Action<long>? progress = null,
+        Func<ulong, bool>? skipChunk = null, Action<ulong, long, RunResult?>? chunkDone = null)
+    {
+        var clock = Stopwatch.StartNew();
+        long done = 0;
+        Machine Build()
+        {
+            if ((++done & 255) == 0) progress?.Invoke(done);
+            return compiled.Build();
+        }
+        if (o.EngineStrategy == ExploreStrategy.Dfs)
+        {
+            var r = Explorer.Explore(Build, new ExploreOptions(ExploreStrategy.Dfs, (int)Math.Min(o.Schedules, int.MaxValue), o.Seed, o.PctDepth, o.PreemptionBound));
+            progress?.Invoke(r.SchedulesRun);
+            chunkDone?.Invoke(o.Seed, r.SchedulesRun, r.FirstViolation);
+            return new SearchResult(r.SchedulesRun, r.FirstViolation, r.Exhausted, clock.Elapsed);
+        }
+        long run = 0;
+        for (long offset = 0; offset < o.Schedules; offset += SearchOptions.ChunkSize)
+        {
+            ulong first = o.Seed + (ulong)offset;
+            int size = (int)Math.Min(SearchOptions.ChunkSize, o.Schedules - offset);
+            if (skipChunk?.Invoke(first) == true) { run += size; done += size; continue; }
+            var r = Explorer.Explore(Build, new ExploreOptions(o.EngineStrategy, size, first, o.PctDepth, o.PreemptionBound));
+            run += r.SchedulesRun;
+            chunkDone?.Invoke(first, r.SchedulesRun, r.FirstViolation);
+            progress?.Invoke(run);
+            if (r.FirstViolation is { } v) return new SearchResult(run, v, false, clock.Elapsed);
+        }
+        return new SearchResult(run, null, false, clock.Elapsed);
+    }
+
+    /// <summary>A minimised counterexample.</summary>
+    /// <param name="Omitted">Threads and operations left out.</param>
+    /// <param name="Result">The violating run of the minimised scenario (its schedule replays strictly).</param>
+    /// <param name="Attempts">Runs tried.</param>
+    public sealed record Minimised(Omissions Omitted, RunResult Result, int Attempts);
+
+    /// <summary>
+    /// Shrinks <paramref name="violation"/> of <paramref name="bound"/> (workload seed <paramref name="seed"/>): leaves out
+    /// threads, then operations, then runs of schedule entries, each only while the same invariant still breaks.
+    /// At most <paramref name="maxAttempts"/> runs.
+    /// </summary>
+    public static Minimised Minimise(BoundScenario bound, ulong seed, RunResult violation, int maxAttempts = 400)
+    {
+        var invariant = violation.Report!.Violation.Id;
+        var scenario = WorkloadGenerator.Expand(bound.Scenario, seed);
+        var threads = new List<string>();
+        var ops = new List<(string, int)>();
+        var schedule = violation.Schedule.ToList();
+        var best = violation;
+        int attempts = 0;
+
+        bool Try(List<string> t, List<(string, int)> o, List<int> s)
+        {
+            if (attempts >= maxAttempts) return false;
+            attempts++;
+            using var compiled = new CompiledScenario(scenario, bound.Backend, bound.Smmu, new Omissions(t.ToList(), o.ToList()));
+            var m = compiled.Build();
+            RunResult r;
+            try { r = m.Run(new LenientReplayPolicy(s)); }
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or ArgumentException)
+            {
+                return false;   // a shortened run an operation cannot take (an exit of a child never forked)
+            }
+            if (r.Outcome != RunOutcome.Violation || r.Report!.Violation.Id != invariant) return false;
+            // Dropping schedule entries must shorten the run: the lenient replay may just fill the gap.
+            if (t.Count == threads.Count && o.Count == ops.Count && r.Schedule.Count >= schedule.Count) return false;
+            best = r;
+            schedule = r.Schedule.ToList();
+            return true;
+        }
+
+        // Threads: entity ids after an omitted thread shift down by one.
+        var names = scenario.Threads.Select(t => t.Name).ToList();
+        for (int i = names.Count - 1; i >= 0 && names.Count - threads.Count > 1; i--)
+        {
+            int id;
+            using (var current = new CompiledScenario(scenario, bound.Backend, bound.Smmu, new Omissions(threads, ops)))
+            {
+                current.Build();
+                id = current.ThreadIds[names[i]];
+            }
+            var s = schedule.Where(e => e != id).Select(e => e > id ? e - 1 : e).ToList();
+            var t = threads.Append(names[i]).ToList();
+            if (Try(t, ops, s)) threads = t;
+        }
+        foreach (var thread in scenario.Threads.Where(t => !threads.Contains(t.Name)))
+            for (int i = thread.Ops.Count - 1; i >= 0; i--)
+            {
+                var o = ops.Append((thread.Name, i)).ToList();
+                if (Try(threads, o, schedule)) ops = o;
+            }
+        for (int chunk = Math.Max(1, schedule.Count / 2); chunk >= 1; chunk /= 2)
+            for (int start = 0; start + chunk <= schedule.Count;)
+            {
+                var s = schedule.Take(start).Concat(schedule.Skip(start + chunk)).ToList();
+                if (!Try(threads, ops, s)) start += chunk;
+            }
+        return new Minimised(new Omissions(threads, ops), best, attempts);
+    }
+}
+
+/// <summary>
+/// Follows a schedule of entity ids, skipping entries that are not runnable (a left-out step); when the schedule
+/// runs out, keeps the lowest runnable id. The minimiser's policy: the run it produces is re-recorded.
+/// </summary>
+public sealed class LenientReplayPolicy(IReadOnlyList<int> schedule) : ISchedulePolicy
+{
+    private int _at;
+
+    /// <inheritdoc/>
+    public int Choose(ReadOnlySpan<ISchedulable> runnable, long step)
+    {
+        while (_at < schedule.Count)
+        {
+            int want = schedule[_at++];
+            for (int i = 0; i < runnable.Length; i++)
+                if (runnable[i].Id == want) return i;
+        }
+        return 0;
+    }
+}
