@@ -1,5 +1,6 @@
 // Entry point. `-- --memory [--pages N] [--cpus N]` runs the memory-footprint check (MemoryFootprint.cs);
-// `-- --ab-smmu [--seeds N] [--rounds N] [--dma N]` the SMMU BTM vs no-BTM A/B (SmmuAb.cs); anything else goes to BenchmarkDotNet's switcher, e.g. `-- --filter '*' --job short`.
+// `-- --ab-smmu [--seeds N] [--rounds N] [--dma N]` the SMMU BTM vs no-BTM A/B (SmmuAb.cs);
+// `-- --ab-uml [plugins.json]` the UML 2024 deferred vs pre-2024 eager TLB sync A/B (UmlAb.cs); anything else goes to BenchmarkDotNet's switcher, e.g. `-- --filter '*' --job short`.
 namespace Pv.Benchmarks;
 
 public static class Program
@@ -7,6 +8,7 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "--memory") return MemoryFootprint.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "--ab-uml") return UmlAb.Run(args[1..]);
         if (args.Length > 0 && args[0] == "--ab-smmu") return SmmuAb.Run(args[1..]);
         BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
