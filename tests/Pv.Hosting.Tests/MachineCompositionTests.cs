@@ -26,6 +26,7 @@ public sealed class MachineCompositionTests : IDisposable
         """
         { "name": "good-x86", "plugin": "good", "archProfile": "x86", "cost": { "IpiInitiator": 1234 } },
         { "name": "good-arm64", "plugin": "good", "archProfile": "arm64" },
+        { "name": "good-x86-2021", "plugin": "good", "archProfile": "x86", "kernel": { "pfnmapForceFlush": false, "protectionUpgradeNotifier": true } },
         { "name": "good-registered", "plugin": "good", "archProfile": "x86", "options": { "archMmu": "registered" } },
         { "name": "private-riscv", "plugin": "private-dep", "archProfile": "riscv" },
         { "name": "rt", "plugin": "register-throws", "archProfile": "x86" },
@@ -138,6 +139,18 @@ public sealed class MachineCompositionTests : IDisposable
     }
 
     [Fact]
+    public void A_backends_kernel_section_sets_the_generic_kernel_era_of_its_machines()
+    {
+        using var era2021 = Compose("good-x86-2021");
+        using var today = Compose("good-x86");
+        Assert.False(era2021.Machine.Options.PfnmapForceFlush);
+        Assert.True(era2021.Machine.Options.ProtectionUpgradeNotifier);
+        Assert.True(era2021.Machine.Options.BatchFailureInvalidate); // not named: the engine's default
+        Assert.True(today.Machine.Options.PfnmapForceFlush);
+        Assert.False(today.Machine.Options.ProtectionUpgradeNotifier);
+    }
+
+    [Fact]
     public void Two_machines_from_one_backend_share_nothing()
     {
         using var a = Compose("good-x86");
@@ -209,6 +222,6 @@ public sealed class MachineCompositionTests : IDisposable
             diagnostics.Select(d => (d.Plugin!, d.Backend!)));
         var late = diagnostics[2];
         Assert.Equal("resolving the backend's services threw InvalidOperationException: resolve-throws fixture: no pv ops today", late.Message);
-        Assert.Equal("$.backends[6]", late.Location!.JsonPath);
+        Assert.Equal("$.backends[7]", late.Location!.JsonPath);
     }
 }

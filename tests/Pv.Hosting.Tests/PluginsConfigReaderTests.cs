@@ -185,6 +185,18 @@ public sealed class PluginsConfigReaderTests
     }
 
     [Fact]
+    public void Kernel_toggle_must_be_known_and_boolean()
+    {
+        var (_, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "kernel": { "pfnmapForceFlsh": true, "strictO3": "yes" } } ] }""");
+        Assert.Equal(2, diagnostics.Count);
+        Assert.Equal("$.backends[0].kernel.pfnmapForceFlsh", diagnostics[0].Location!.JsonPath);
+        Assert.Contains("unknown kernel toggle 'pfnmapForceFlsh'", diagnostics[0].Message);
+        Assert.Contains("pfnmapForceFlush", diagnostics[0].Message);
+        Assert.Equal("$.backends[0].kernel.strictO3", diagnostics[1].Location!.JsonPath);
+        Assert.Contains("true or false", diagnostics[1].Message);
+    }
+
+    [Fact]
     public void Cost_key_must_be_a_CostModel_property()
     {
         var (_, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "cost": { "ipiInitiator": 5 } } ] }""");

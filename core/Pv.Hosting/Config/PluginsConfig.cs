@@ -33,7 +33,17 @@ public sealed record PluginEntry(
 /// <param name="ArchProfileLocation">The <c>archProfile</c> value.</param>
 public sealed record BackendEntry(
     string Name, string Plugin, string ArchProfile, string? Description, IReadOnlyList<ConfigOption> Options,
-    IReadOnlyList<CostOverride> Cost, PvConfigLocation Location, PvConfigLocation PluginLocation, PvConfigLocation ArchProfileLocation);
+    IReadOnlyList<CostOverride> Cost, PvConfigLocation Location, PvConfigLocation PluginLocation, PvConfigLocation ArchProfileLocation)
+{
+    /// <summary>Generic-kernel era toggles the backend sets (its <c>kernel</c> section); empty keeps the engine's defaults.</summary>
+    public IReadOnlyList<KernelToggleSetting> Kernel { get; init; } = [];
+}
+
+/// <summary>One generic-kernel era toggle of a backend.</summary>
+/// <param name="Key">A key of <c>Pv.Engine.KernelToggles.ByKey</c>.</param>
+/// <param name="Value">On or off.</param>
+/// <param name="Location">The value in the file.</param>
+public sealed record KernelToggleSetting(string Key, bool Value, PvConfigLocation Location);
 
 /// <summary>One option: a key and its value as text (numbers as written, booleans as <c>true</c>/<c>false</c>).</summary>
 /// <param name="Key">The option key.</param>

@@ -7,6 +7,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Pv.Abstractions.Host;
+using Pv.Engine;
 
 namespace Pv.Hosting.Config;
 
@@ -15,7 +16,7 @@ public static class PluginsConfigReader
 {
     private static readonly string[] RootKeys = ["plugins", "backends"];
     private static readonly string[] PluginKeys = ["name", "path", "sha256", "options"];
-    private static readonly string[] BackendKeys = ["name", "plugin", "archProfile", "description", "options", "cost"];
+    private static readonly string[] BackendKeys = ["name", "plugin", "archProfile", "description", "options", "cost", "kernel"];
 
     /// <summary>The <see cref="CostModel"/> properties a backend's <c>cost</c> section may set.</summary>
     public static IReadOnlyList<string> CostKeys { get; } =
@@ -95,9 +96,10 @@ public static class PluginsConfigReader
         var description = OptionalString(entry, "description", diagnostics);
         var options = ReadOptions(entry, diagnostics);
         var cost = ReadCost(entry, diagnostics);
+        var kernel = ReadKernel(entry, diagnostics);
         if (diagnostics.Count > before || name is null || plugin is null || archProfile is null) return null;
         return new BackendEntry(name.Text, plugin.Text, archProfile.Text, description?.Text, options, cost,
-            entry.Location, plugin.Location, archProfile.Location);
+            entry.Location, plugin.Location, archProfile.Location) { Kernel = kernel };
     }
 
     private static List<ConfigOption> ReadOptions(JsonObjectValue entry, List<PvDiagnostic> diagnostics)
@@ -129,6 +131,23 @@ public static class PluginsConfigReader
                 diagnostics.Add(Expected(value, "a non-negative integer (simulated nanoseconds)"));
         }
         return cost;
+    }
+
+    /// <summary>The backend's <c>kernel</c> section: generic-kernel era toggles (<see cref="KernelToggles"/>) set to booleans.</summary>
+    private static List<KernelToggleSetting> ReadKernel(JsonObjectValue entry, List<PvDiagnostic> diagnostics)
+    {
+        var kernel = new List<KernelToggleSetting>();
+        if (OptionalObject(entry, "kernel", diagnostics) is not { } section) return kernel;
+        foreach (var (key, value) in section.Members)
+        {
+            if (!KernelToggles.ByKey.ContainsKey(key))
+                diagnostics.Add(new PvDiagnostic($"unknown kernel toggle '{key}'; expected one of: {string.Join(", ", KernelToggles.ByKey.Keys)}", value.Location));
+            else if (value is JsonScalarValue { ValueKind: JsonValueKind.True or JsonValueKind.False } flag)
+                kernel.Add(new KernelToggleSetting(key, flag.ValueKind == JsonValueKind.True, value.Location));
+            else
+                diagnostics.Add(Expected(value, "true or false"));
+        }
+        return kernel;
     }
 
     /// <summary>Keeps the first entry of each name; a later one is a diagnostic pointing back at the first.</summary>
