@@ -190,7 +190,7 @@ public static class Fault
     /// <summary><c>ptep_set_access_flags</c>: write the more permissive entry, then the arch's flush policy and <c>update_mmu_cache</c>.</summary>
     private static void PtepSetAccessFlags(Machine m, MmStruct mm, ulong page, PteSlot slot, PageTableEntry old, PageTableEntry entry, bool dirty)
     {
-        m.PvOps.SetPte(m.PageTables, slot, entry);
+        PteOps.SetPteAt(m, mm, page, slot, entry);
         m.Arch.PtepSetAccessFlags(mm.Id, page, old, entry, dirty);
         m.Arch.UpdateMmuCache(mm.Id, page, slot);
     }

@@ -136,7 +136,7 @@ public static class KernelMm
             mm.Ptl.Unlock(t);
             yield return Step.Yield; // the flush may wait; the hardware may have set dirty meanwhile
             yield return Step.Call(mm.Ptl.Lock(t));
-            if (PteOps.Read(m, slot).IsNone && !cleared.Has(PteFlags.Dirty))
+            if (PteOps.IsNone(PteOps.Read(m, slot)) && !cleared.Has(PteFlags.Dirty))
             {
                 m.Memory.Put(pfn);
                 m.Trace("reclaim lazyfree", a, pfn.Value);

@@ -130,7 +130,7 @@ public static class Mmap
             {
                 var e = PteOps.Read(m, src);
                 var dst = EnsureTable(m, mm, to, PageTableLevel.Pmd);
-                if (e.IsPresent && PteOps.Read(m, dst).IsNone)
+                if (e.IsPresent && PteOps.IsNone(PteOps.Read(m, dst)))
                 {
                     m.PvOps.SetPte(m.PageTables, src, PageTableEntry.Empty);
                     m.PvOps.SetPte(m.PageTables, dst, e);
@@ -145,7 +145,7 @@ public static class Mmap
             if (Zap.FindEntry(m, mm, from, PageTableLevel.Pte, out var pteSrc, out var level) && level == PageTableLevel.Pte)
             {
                 var e = PteOps.GetAndClear(m, pteSrc);
-                if (!e.IsNone)
+                if (!PteOps.IsNone(e))
                 {
                     var dst = EnsurePte(m, mm, to);
                     PteOps.SetPteAt(m, mm, to, dst, e);

@@ -47,6 +47,15 @@ public static class PteOps
         return true;
     }
 
+    /// <summary>A backend's software bits (UML's NEEDSYNC on a cleared entry) do not make an entry non-empty.</summary>
+    private const ulong SoftwareBits = (ulong)(PteFlags.Software0 | PteFlags.Software1 | PteFlags.Software2 | PteFlags.Software3);
+
+    /// <summary>
+    /// <c>pte_none</c> / <c>pmd_none</c>: nothing but backend software bits, as UML's definitions mask NEEDSYNC. The
+    /// generic mm tests emptiness with this, never with the raw value.
+    /// </summary>
+    public static bool IsNone(PageTableEntry entry) => (entry.Raw & ~SoftwareBits) == 0;
+
     /// <summary>The entry at <paramref name="slot"/> (part of the current step).</summary>
     public static PageTableEntry Read(Machine m, PteSlot slot) => new(m.Memory.Entries(slot.Table)[slot.Index]);
 

@@ -70,7 +70,7 @@ public static class Zap
             {
                 var pteSlot = PageTables.SlotOf(slot.Table, addr, PageTableLevel.Pte);
                 var old = PteOps.Read(m, pteSlot);
-                if (old.IsNone) continue;
+                if (PteOps.IsNone(old)) continue;
                 PteOps.GetAndClear(m, pteSlot);
                 m.Trace("zap pte", addr, old.Raw);
                 if (old.IsPresent)

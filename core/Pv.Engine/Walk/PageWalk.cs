@@ -357,7 +357,7 @@ public static class PageWalk
         again:
             next = AddrEnd(addr, end, PageTableLevel.Pud);
             var pud = PageTables.SlotOf(table, addr, PageTableLevel.Pud);
-            if (PteOps.Read(m, pud).IsNone)
+            if (PteOps.IsNone(PteOps.Read(m, pud)))
             {
                 if (hasInstall) err = TableAlloc(walk, pud);
                 else if (ops.PteHole is { } hole) err = hole(addr, next, depth, walk);
@@ -398,7 +398,7 @@ public static class PageWalk
         again:
             next = AddrEnd(addr, end, PageTableLevel.Pmd);
             var pmd = PageTables.SlotOf(table, addr, PageTableLevel.Pmd);
-            if (PteOps.Read(m, pmd).IsNone)
+            if (PteOps.IsNone(PteOps.Read(m, pmd)))
             {
                 if (hasInstall) err = TableAlloc(walk, pmd);
                 else if (ops.PteHole is { } hole) err = hole(addr, next, depth, walk);
@@ -449,7 +449,7 @@ public static class PageWalk
             while (true)
             {
                 var pte = PteOps.Child(pmdVal, addr, PageTableLevel.Pmd);
-                if (ops.InstallPte is { } install && PteOps.Read(m, pte).IsNone)
+                if (ops.InstallPte is { } install && PteOps.IsNone(PteOps.Read(m, pte)))
                 {
                     err = install(addr, addr + PageGeometry.PageSize, out var newPte, walk);
                     if (err != 0) break;
@@ -493,7 +493,7 @@ public static class PageWalk
                 var e = PteOps.Read(m, slot);
                 if (slot.Level == PageTableLevel.Pud)
                 {
-                    if (!e.IsNone) pte = e.IsHuge || !e.IsPresent ? slot : PteOps.Child(e, addr & hmask, PageTableLevel.Pud);
+                    if (!PteOps.IsNone(e)) pte = e.IsHuge || !e.IsPresent ? slot : PteOps.Child(e, addr & hmask, PageTableLevel.Pud);
                     break;
                 }
                 if (!e.IsPresent) break;
