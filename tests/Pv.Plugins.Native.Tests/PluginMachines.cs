@@ -67,12 +67,12 @@ internal static class PluginMachines
         return mm;
     }
 
-    /// <summary>Fill <paramref name="cpu"/>'s TLB (and walk cache) for <paramref name="address"/> by a read, outside any schedule.</summary>
+    /// <summary>Setup, outside any schedule: <paramref name="cpu"/>'s TLB holds the translation of <paramref name="address"/>, as after a read.</summary>
     public static void Touch(Machine m, int cpu, ulong address)
     {
-        var result = new Pv.Engine.Cpu.AccessResult();
-        foreach (var _ in Pv.Engine.Cpu.Mmu.Access(m, m.Cpus[cpu], address, AccessKind.Read, result)) { }
-        Assert.Equal(Pv.Engine.Cpu.AccessStatus.Ok, result.Status);
+        var c = m.Cpus[cpu];
+        Assert.True(m.PageTables.TryWalk(c.LoadedMm, address, out _, out var leaf));
+        c.Tlb.Fill(c.LoadedMm.Value, address, PageTableLevel.Pte, leaf.Pfn, m.Memory.GenerationOf(leaf.Pfn), leaf.Flags);
     }
 
     /// <summary>A user thread on <paramref name="cpu"/> running <paramref name="ops"/> in order.</summary>
