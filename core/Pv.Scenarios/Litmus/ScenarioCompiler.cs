@@ -33,10 +33,10 @@ public sealed record Omissions(IReadOnlyList<string> Threads, IReadOnlyList<(str
 /// <summary>A scenario bound to a backend: builds one machine per schedule.</summary>
 public sealed class CompiledScenario : IDisposable
 {
-    private readonly ResolvedBackend _backend;
-    private readonly ResolvedBackend? _smmu;
+    private readonly MachineFactory _machines;
+    private readonly MachineFactory? _smmu;
     private readonly MachineOptions _options;
-    private PvMachine? _last;
+    private IDisposable? _last;
     private ServiceProvider? _smmuServices;
 
     /// <summary>
@@ -45,7 +45,7 @@ public sealed class CompiledScenario : IDisposable
     /// </summary>
     public CompiledScenario(Scenario scenario, ResolvedBackend backend, ResolvedBackend? smmu, Omissions? omissions = null, int? traceDepth = null)
     {
-        _smmu = smmu;
+        _smmu = smmu is null ? null : new MachineFactory(smmu);
         Scenario = scenario;
         Omitted = omissions ?? Omissions.None;
         var cost = backend.Cost;
@@ -54,7 +54,8 @@ public sealed class CompiledScenario : IDisposable
             cost = cost with { };
             foreach (var (name, ns) in scenario.Cost) typeof(Pv.Abstractions.Host.CostModel).GetProperty(name)!.SetValue(cost, ns);
         }
-        _backend = backend with { Cost = cost };
+        _machines = new MachineFactory(backend with { Cost = cost });
+        Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
     }
 
@@ -68,10 +69,7 @@ public sealed class CompiledScenario : IDisposable
     public IEnumerable<ThreadDecl> Threads => Scenario.Threads.Where(t => !Omitted.Threads.Contains(t.Name));
 
     /// <summary>The backend's name.</summary>
-    public string Backend => _backend.Name;
-
-    /// <summary>The composed machine of the last <see cref="Build"/> (for reports after a run).</summary>
-    public PvMachine? Last => _last;
+    public string Backend { get; }
 
     /// <summary>Entity id of each running thread of the last build, by the scenario's thread name.</summary>
     public IReadOnlyDictionary<string, int> ThreadIds => _threadIds;
@@ -82,8 +80,7 @@ public sealed class CompiledScenario : IDisposable
     public Machine Build()
     {
         Dispose();
-        _last = PvMachine.Create(_backend, _options);
-        var m = _last.Machine;
+        (var m, _last) = _machines.Create(_options);
         foreach (var (site, n) in Scenario.FailAlloc) m.Memory.InjectFailures(site, n);
         var files = new Dictionary<string, AddressSpace>(StringComparer.Ordinal);
         foreach (var f in Scenario.Files)
@@ -106,7 +103,7 @@ public sealed class CompiledScenario : IDisposable
             {
                 // The SMMU is the secondary-MMU backend's ISecondaryMmu, composed on this same machine; the IOPF
                 // workqueue's thread is added before the first device.
-                _smmuServices ??= MachineComposition.Build(_smmu!, s => s.AddPvEngine(m));
+                _smmuServices ??= _smmu!.ComposeOnto(m);
                 iopf ??= new IopfQueue(m);
                 var device = SvaDevice.Attach(m, _smmuServices.GetRequiredService<ISecondaryMmu>(), iopf, mm!, t.Ats);
                 ctx.Devices[device.Thread] = device;
