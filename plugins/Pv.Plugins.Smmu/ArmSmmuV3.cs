@@ -7,7 +7,8 @@
 // walk (the architecture lets permission bits be cached), which is why a CPU upgrade must reach the SMMU.
 // Invalidation (arm_smmu_mm_arch_invalidate_secondary_tlbs, or .invalidate_range before v6.6): without BTM
 // one CMD_TLBI_NH_VA per page, or one CMD_TLBI_NH_ASID from CMDQ_MAX_TLBI_OPS pages on (without range
-// invalidation), then CMD_SYNC; with BTM no explicit TLBI; ATC invalidation always for ATS devices.
+// invalidation), then CMD_SYNC; with BTM the SMMU snoops the CPUs' broadcast TLBIs (ITlbBroadcastObserver) and
+// sends no explicit TLBI; ATC invalidation is always explicit for ATS devices (BTM never covers the ATC).
 // release makes the CDs fault and invalidates the ASID and the ATCs.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
@@ -20,7 +21,7 @@ namespace Pv.Plugins.Smmu;
 
 /// <summary>The SMMUv3 and its SVA driver: an <see cref="ISecondaryMmu"/> kept coherent through mmu notifiers.</summary>
 [PvArch("arm64")]
-public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier
+public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier, ITlbBroadcastObserver
 {
     /// <summary>CMDQ_MAX_TLBI_OPS at 4 KiB pages (1 &lt;&lt; (PAGE_SHIFT - 3)): from this many pages on, one ASID invalidation.</summary>
     public const int CmdqMaxTlbiOps = 1 << (PageGeometry.PageShift - 3);
@@ -49,6 +50,26 @@ public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier
         _atcHits = metrics.Counter("smmu.atc_hit");
         _walks = metrics.Counter("smmu.walk");
         _faults = metrics.Counter("smmu.fault");
+        // With BTM the SMMU is on the interconnect's DVM path: it sees every broadcast TLBI the CPUs issue.
+        if (options.Btm) cpus.AddBroadcastObserver(this);
+    }
+
+    /// <summary>BTM: a CPU broadcast TLBI for a shared ASID invalidates the SMMU TLB too (never the ATC).</summary>
+    public void OnBroadcastInvalidate(in TlbInvalidation invalidation)
+    {
+        switch (invalidation.Kind)
+        {
+            case TlbInvalidationKind.Page:
+            case TlbInvalidationKind.Range:
+                if (_contexts.TryGetValue(invalidation.Mm, out var ctx)) DropRange(ctx.Asid, invalidation.Start, invalidation.End);
+                break;
+            case TlbInvalidationKind.Asid:
+                if (_contexts.TryGetValue(invalidation.Mm, out var whole)) DropAsid(whole.Asid);
+                break;
+            default:
+                _tlb.Clear();
+                break;
+        }
     }
 
     /// <summary>The options in force.</summary>
@@ -163,15 +184,9 @@ public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier
         bool wholeAsid = end == TlbFlushInfo.FullMm
             || (!_options.RangeInvalidation && end - start >= (ulong)CmdqMaxTlbiOps * PageGeometry.PageSize);
         if (wholeAsid) (start, end) = (0, TlbFlushInfo.FullMm);
-        if (_options.Btm)
+        if (!_options.Btm)
         {
-            // BTM: the SMMU TLB drops what the CPU's broadcast TLBI just dropped. The contract gives no way to see that
-            // TLBI, so its stand-in is this call, which the arm64 flush makes right after its TLBI (v6.6+): the range is
-            // the TLBI's, and no command is issued or charged.
-            DropRange(ctx.Asid, start, end);
-        }
-        else
-        {
+            // Without BTM the SMMU TLB is invalidated only by commands; with it, the CPU's TLBI already reached it.
             if (wholeAsid) _cmdq.TlbiNhAsid();
             else _cmdq.TlbiNhVa(_options.RangeInvalidation ? 1 : (long)((end - start + PageGeometry.PageSize - 1) >> PageGeometry.PageShift));
             DropRange(ctx.Asid, start, end);

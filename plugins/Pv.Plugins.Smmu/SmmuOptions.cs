@@ -53,12 +53,6 @@ public sealed record SmmuOptions(SvaEra Era, bool Btm, bool RangeInvalidation)
             var v => throw new ArgumentException($"option '{EraKey}': '{v}' is not an era; expected 'pre-6.6' or 'v6.6'"),
         };
         bool btm = Bool(options, BtmKey);
-        if (btm && era == SvaEra.Pre66)
-        {
-            // Before v6.6 nothing on the CPU's upgrade path reaches a notifier, so the only way to model BTM there is
-            // to observe the CPU's broadcast TLBI itself, which the contract does not offer yet (see ArmSmmuV3).
-            throw new ArgumentException($"option '{BtmKey}': BTM is modelled only with '{EraKey}': 'v6.6' (the SMMU cannot observe CPU broadcast TLBIs through the contract)");
-        }
         return new SmmuOptions(era, btm, Bool(options, RangeInvalidationKey));
     }
 

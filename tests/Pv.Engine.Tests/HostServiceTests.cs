@@ -38,6 +38,8 @@ public class HostServiceTests
         public void InvalidateRangeEnd(in MmuNotifierRange range) => Calls.Add($"end {range.Event}");
         public void ArchInvalidateSecondaryTlbs(MmId mm, ulong start, ulong end) => Calls.Add($"secondary {start:x}-{end:x}");
         public void Release(MmId mm) => Calls.Add("release");
+        public bool ClearFlushYoung(MmId mm, ulong start, ulong end) { Calls.Add("clear_flush_young"); return true; }
+        public bool TestYoung(MmId mm, ulong address) => address == 0x1000;
         public IMmuNotifierRegistry? Registry { get; set; }
         public bool Invalidate(MmuIntervalNotifier sub, in MmuNotifierRange range, ulong seq)
         {
@@ -66,6 +68,21 @@ public class HostServiceTests
         Assert.False(reg.IntervalReadRetry(sub, seq2));
         reg.ArchInvalidateSecondaryTlbs(t.Mm.Id, 0x1000, 0x2000);
         Assert.Equal(["interval seq 1", "start Unmap", "end Unmap", "secondary 1000-2000"], rec.Calls);
+    }
+
+    [Fact]
+    public void Young_queries_reach_every_subscriber_and_or_their_answers()
+    {
+        var t = new TestMachine();
+        var reg = t.M.Notifiers;
+        var a = new Recorder();
+        reg.Register(t.Mm.Id, new Recorder());
+        reg.Register(t.Mm.Id, a);
+        Assert.True(reg.ClearFlushYoung(t.Mm.Id, 0, 0x2000));
+        Assert.Equal(["clear_flush_young"], a.Calls);
+        Assert.False(reg.ClearYoung(t.Mm.Id, 0, 0x2000)); // the default: not young
+        Assert.True(reg.TestYoung(t.Mm.Id, 0x1000));
+        Assert.False(reg.TestYoung(t.Mm.Id, 0x3000));
     }
 
     [Fact]

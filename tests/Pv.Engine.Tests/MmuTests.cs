@@ -136,7 +136,10 @@ public class MmuTests
             cpu.Tlb.Fill(t.Mm.Id.Value, TestMachine.Va, PageTableLevel.Pte, new Pfn(1), 0, PteFlags.Present);
             cpu.IrqDisable();
         }
+        var snooped = new List<TlbInvalidation>();
+        t.M.Cpus.AddBroadcastObserver(new Snooper(snooped));
         t.M.Cpus.BroadcastInvalidate(TlbInvalidation.Page(t.Mm.Id, TestMachine.Va));
+        Assert.Equal([TlbInvalidation.Page(t.Mm.Id, TestMachine.Va)], snooped);
         Assert.All(t.M.Cpus.All, cpu => Assert.False(cpu.Tlb.TryLookup(t.Mm.Id.Value, TestMachine.Va, out _)));
         Assert.Equal(0, t.M.Metrics.InterruptsTaken.Value);
         Assert.Equal(t.M.Cost.Model.BroadcastTlbiPerPage, t.M.Cost.Total);
@@ -154,6 +157,11 @@ public class MmuTests
         foreach (var type in new[] { typeof(IIpi), typeof(IHypervisor), typeof(IRcu), typeof(IWaits), typeof(IPageTables), typeof(IHostMappings), typeof(IDeviceDmaPort), typeof(ICost), typeof(IMmuNotifierRegistry) })
             Assert.NotNull(sp.GetRequiredService(type));
     }
+}
+
+internal sealed class Snooper(List<TlbInvalidation> seen) : ITlbBroadcastObserver
+{
+    public void OnBroadcastInvalidate(in TlbInvalidation invalidation) => seen.Add(invalidation);
 }
 
 internal static class PageTablesTestAccess

@@ -154,7 +154,7 @@ public sealed class SmmuSvaTests
         File.WriteAllText(config, $$"""
             { "plugins": [ { "name": "smmu", "path": {{System.Text.Json.JsonSerializer.Serialize(plugin)}} } ],
               "backends": [ { "name": "bad-era", "plugin": "smmu", "archProfile": "arm64", "options": { "era": "4.19" } },
-                            { "name": "btm-pre", "plugin": "smmu", "archProfile": "arm64", "options": { "era": "pre-6.6", "btm": true } } ] }
+                            { "name": "btm-bad", "plugin": "smmu", "archProfile": "arm64", "options": { "btm": "sometimes" } } ] }
             """);
         using var catalog = Pv.Hosting.PluginCatalog.Load(config);
         var diagnostics = MachineComposition.StartupCheck(catalog);

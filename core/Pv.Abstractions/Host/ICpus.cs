@@ -107,4 +107,17 @@ public interface ICpus
     /// invalidated without interrupting it; its IRQ state does not matter. Completes before this returns.
     /// </summary>
     void BroadcastInvalidate(in TlbInvalidation invalidation);
+
+    /// <summary>
+    /// Subscribe a device that snoops broadcast TLB maintenance (an SMMU with BTM sharing the CPU's ASIDs): it sees every
+    /// later <see cref="BroadcastInvalidate"/>, after the CPUs' TLBs.
+    /// </summary>
+    void AddBroadcastObserver(ITlbBroadcastObserver observer);
+}
+
+/// <summary>Hardware that receives the CPUs' broadcast TLB invalidations (DVM messages) as they happen.</summary>
+public interface ITlbBroadcastObserver
+{
+    /// <summary>A broadcast TLBI reached the interconnect: drop what it covers.</summary>
+    void OnBroadcastInvalidate(in TlbInvalidation invalidation);
 }

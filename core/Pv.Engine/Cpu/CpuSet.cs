@@ -62,5 +62,11 @@ public sealed class CpuSet : ICpus
         cost.Charge(_machine.CurrentCpu.Id, cost.Model.BroadcastTlbiPerPage * Math.Max(pages, 1));
         _machine.Trace("tlbi broadcast", invalidation.Start, (ulong)invalidation.Kind);
         foreach (var cpu in _cpus) cpu.ApplyRemote(invalidation);
+        foreach (var observer in _observers) observer.OnBroadcastInvalidate(invalidation);
     }
+
+    /// <inheritdoc/>
+    public void AddBroadcastObserver(ITlbBroadcastObserver observer) => _observers.Add(observer);
+
+    private readonly List<ITlbBroadcastObserver> _observers = [];
 }

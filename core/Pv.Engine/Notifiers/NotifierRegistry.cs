@@ -113,6 +113,30 @@ public sealed class NotifierRegistry : IMmuNotifierRegistry
         foreach (var n in Subscribers(range.Mm)) n.InvalidateRangeEnd(range);
     }
 
+    /// <summary><c>mmu_notifier_clear_flush_young</c>: true if any subscriber saw the range accessed.</summary>
+    public bool ClearFlushYoung(MmId mm, ulong start, ulong end)
+    {
+        bool young = false;
+        foreach (var n in Subscribers(mm)) young |= n.ClearFlushYoung(mm, start, end);
+        return young;
+    }
+
+    /// <summary><c>mmu_notifier_clear_young</c>.</summary>
+    public bool ClearYoung(MmId mm, ulong start, ulong end)
+    {
+        bool young = false;
+        foreach (var n in Subscribers(mm)) young |= n.ClearYoung(mm, start, end);
+        return young;
+    }
+
+    /// <summary><c>mmu_notifier_test_young</c>: stops at the first subscriber that saw the page accessed.</summary>
+    public bool TestYoung(MmId mm, ulong address)
+    {
+        foreach (var n in Subscribers(mm))
+            if (n.TestYoung(mm, address)) return true;
+        return false;
+    }
+
     /// <summary><c>mmu_notifier_release</c> from exit_mmap.</summary>
     public void Release(MmId mm)
     {
