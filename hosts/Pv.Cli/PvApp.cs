@@ -32,6 +32,9 @@ public static class PvApp
         root.Subcommands.Add(RunCommand.Create(support));
         root.Subcommands.Add(ExploreCommand.Create(support));
         root.Subcommands.Add(ReplayCommand.Create(support));
+        root.Subcommands.Add(AbCommand.Create(support));
+        root.Subcommands.Add(ZooCommand.Create(support));
+        root.Subcommands.Add(HistoryCommand.Create(support));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
