@@ -74,7 +74,8 @@ public sealed record VmaDecl(ulong Start, ulong Length, VmaFlags Flags, string? 
 /// <param name="Start">First address.</param>
 /// <param name="Length">Length in bytes.</param>
 /// <param name="At">Where declared.</param>
-public sealed record PopulateDecl(ulong Start, ulong Length, SourceSpan At);
+/// <param name="ReadOnly">Map read-only and clean even in a writable VMA (a later write takes the write-protect fault).</param>
+public sealed record PopulateDecl(ulong Start, ulong Length, SourceSpan At, bool ReadOnly = false);
 
 /// <summary>An mm present at setup.</summary>
 /// <param name="Name">Name the scenario uses.</param>

@@ -145,12 +145,12 @@ public sealed class CompiledScenario : IDisposable
             mm.InsertVma(new Vma(mm, v.Start, v.End, v.Flags, v.File is null ? null : files[v.File], v.PgOff));
         foreach (var p in decl.Populate)
             for (ulong a = p.Start; a < p.Start + p.Length; a += PageGeometry.PageSize)
-                Populate(m, mm, mm.FindVma(a)!, a);
+                Populate(m, mm, mm.FindVma(a)!, a, p.ReadOnly);
         return mm;
     }
 
     /// <summary>The PTE a completed fault (or remap_pfn_range) would have written for <paramref name="address"/>.</summary>
-    private static void Populate(Machine m, MmStruct mm, Vma vma, ulong address)
+    private static void Populate(Machine m, MmStruct mm, Vma vma, ulong address, bool readOnly)
     {
         var flags = PteFlags.Present | PteFlags.User | PteFlags.Accessed
             | ((vma.Flags & VmaFlags.Write) != 0 ? PteFlags.Write | PteFlags.Dirty : 0)
@@ -169,6 +169,7 @@ public sealed class CompiledScenario : IDisposable
             if ((vma.Flags & VmaFlags.Shared) == 0) flags &= ~(PteFlags.Write | PteFlags.Dirty);   // private file page: COW on write
         }
         else page = m.Memory.Alloc(FrameKind.DataPage);
+        if (readOnly) flags &= ~(PteFlags.Write | PteFlags.Dirty);
         m.PageTables.Populate(mm.Id, address, PageTableEntry.Make(page, flags));
     }
 

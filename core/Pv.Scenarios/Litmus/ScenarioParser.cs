@@ -352,7 +352,7 @@ public sealed class ScenarioParser
                 mm.Vmas.Add(new VmaDecl(r.Start, r.Length, flags, file, pgoff, c.Head.At));
                 break;
             case "populate":
-                if (Range(c) is { } p) mm.Populate.Add(new PopulateDecl(p.Start, p.Length, c.Head.At));
+                if (Range(c) is { } p) mm.Populate.Add(new PopulateDecl(p.Start, p.Length, c.Head.At, c.Accept("ro")));
                 break;
             default:
                 Error(c.Head.At, $"unknown line '{c.Head.Text}' in mm '{mm.Name}'; expected vma, populate, or a directive ({string.Join(", ", Directives)})");
