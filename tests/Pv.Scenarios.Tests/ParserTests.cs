@@ -1,0 +1,101 @@
+// The .pvl reader: errors name file, line and column and what was expected, and come before anything runs;
+// numbers, blocks and operations parse as docs/scenarios.md says; a run is deterministic.
+using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Running;
+
+namespace Pv.Scenarios.Tests;
+
+public sealed class ParserTests
+{
+    private const string Header = "backend x86-native\ncpus 2\nmm a\n  vma 0x40000000 8K rw\n";
+
+    private static ScenarioDiagnostic Single(string text)
+    {
+        var e = Assert.Throws<ScenarioException>(() => ScenarioParser.Parse("t.pvl", text));
+        return Assert.Single(e.Diagnostics);
+    }
+
+    [Fact]
+    public void Unknown_operation_names_line_column_and_the_operations()
+    {
+        var d = Single(Header + "thread t cpu 0 mm a\n  munmpa 0x40000000 4K\n");
+        Assert.Equal(new SourceSpan("t.pvl", 6, 3), d.At);
+        Assert.Contains("unknown operation 'munmpa'", d.Message);
+        Assert.Contains("munmap", d.Message);
+    }
+
+    [Fact]
+    public void Address_outside_every_vma_is_an_error()
+    {
+        var d = Single(Header + "thread t cpu 0 mm a\n  read 0x50000000\n");
+        Assert.Equal((6, 3), (d.At.Line, d.At.Column));
+        Assert.Contains("outside every VMA", d.Message);
+    }
+
+    [Fact]
+    public void Cpu_index_out_of_range_points_at_the_index()
+    {
+        var d = Single(Header + "thread t cpu 2 mm a\n  read 0x40000000\n");
+        Assert.Equal((5, 14), (d.At.Line, d.At.Column));
+        Assert.Contains("CPU index 2 is out of range", d.Message);
+    }
+
+    [Fact]
+    public void Unknown_backend_is_an_error_before_anything_runs()
+    {
+        string path = Fixtures.WriteFile("s.pvl", "backend no-such\nmm a\n  vma 0x1000 4K rw\nthread t cpu 0 mm a\n  read 0x1000\n");
+        var e = Assert.Throws<ScenarioException>(() => BoundScenario.Load(path, ZooTests.Catalog.Value));
+        var d = Assert.Single(e.Diagnostics);
+        Assert.Equal((1, 9), (d.At.Line, d.At.Column));
+        Assert.Contains("unknown backend 'no-such'", d.Message);
+        Assert.Contains("xen-pv", d.Message);
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_with_what_was_expected()
+    {
+        var e = Assert.Throws<ScenarioException>(() => ScenarioParser.Parse("t.pvl",
+            "backend x\nexpect O9\noption pfnmap-force-flush maybe\nmm a\n  vma 0x1001 4K rw\nthread t cpu 0 mm a\n  mprotect 0x1000 4K rwq\n"));
+        Assert.Contains(e.Diagnostics, d => d.At.Line == 2 && d.Message.Contains("expected clean or an invariant O1..O7"));
+        Assert.Contains(e.Diagnostics, d => d.At.Line == 3 && d.Message.Contains("expected on or off"));
+        Assert.Contains(e.Diagnostics, d => d.At.Line == 5 && d.Message.Contains("not page-aligned"));
+        Assert.Contains(e.Diagnostics, d => d.At.Line == 7 && d.Message.Contains("expected a protection"));
+    }
+
+    [Fact]
+    public void A_litmus_file_parses_into_machine_mms_and_threads()
+    {
+        var s = ScenarioParser.Parse("t.pvl", Header + "option strict-o3 on\ncost IpiInitiator 900\nexpect O3\nthread t cpu 1 mm a\n  write 0x40001000 times 3 # comment\n  madvise dontneed 0x40000000 8K\n");
+        Assert.True(s.Options.StrictO3);
+        Assert.Equal(900, s.Cost["IpiInitiator"]);
+        Assert.Equal(Pv.Engine.Oracle.InvariantId.O3, s.Expect.Invariant);
+        var t = Assert.Single(s.Threads);
+        Assert.Equal([OpKind.Write, OpKind.MadviseDontneed], t.Ops.Select(o => o.Kind));
+        Assert.Equal(3, t.Ops[0].Times);
+        Assert.Equal(0x2000UL, t.Ops[1].Length);
+    }
+
+    [Fact]
+    public void Same_scenario_backend_and_seed_give_the_same_run()
+    {
+        var bound = BoundScenario.Load(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", "z3-pfnmap-unmap-mapping-range-fixed.pvl"), ZooTests.Catalog.Value);
+        using var c1 = bound.Compile(0);
+        using var c2 = bound.Compile(0);
+        var a = ScenarioRunner.RunOnce(c1, 42);
+        var b = ScenarioRunner.RunOnce(c2, 42);
+        Assert.Equal(a.Result.TraceHash, b.Result.TraceHash);
+        Assert.Equal(a.Metrics, b.Metrics);
+    }
+
+    [Fact]
+    public void Every_shipped_scenario_parses_and_runs_one_schedule()
+    {
+        foreach (var file in Directory.GetFiles(Path.Combine(Fixtures.RepoRoot, "scenarios"), "*.pvl", SearchOption.AllDirectories))
+        {
+            var bound = BoundScenario.Load(file, ZooTests.Catalog.Value);
+            using var c = bound.Compile(1);
+            var r = ScenarioRunner.RunOnce(c, 1);
+            Assert.True(r.Result.Steps > 0, file);
+        }
+    }
+}

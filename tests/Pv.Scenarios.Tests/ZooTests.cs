@@ -1,0 +1,35 @@
+// The bug zoo is these files: every scenario of scenarios/zoo is searched as `pv zoo` does and must behave as
+// its `expect` line says (KERNEL.md §9, fix off: the invariant; fix on: clean over the whole budget).
+using Pv.Hosting;
+using Pv.Scenarios.Running;
+
+namespace Pv.Scenarios.Tests;
+
+public sealed class ZooTests
+{
+    internal static readonly Lazy<PluginCatalog> Catalog = new(() => PluginCatalog.Load(Path.Combine(Fixtures.RepoRoot, "plugins.json")));
+
+    private static List<string> Names() => Zoo.Files(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo")).Select(f => Path.GetFileName(f)).ToList();
+
+    public static TheoryData<string> Entries() => [.. Names()];
+
+    [Theory]
+    [MemberData(nameof(Entries))]
+    public void Zoo_entry_behaves_as_its_file_expects(string file)
+    {
+        var e = Zoo.Run(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", file), Catalog.Value);
+        Assert.True(e.AsExpected, $"{file}: expected {e.Expected}, found {e.Found} after {e.Schedules} schedules {e.Error}");
+        if (e.Expected != "clean") Assert.True(e.Elapsed < TimeSpan.FromSeconds(1), $"{file}: first counterexample after {e.Elapsed}");
+    }
+
+    [Fact]
+    public void The_zoo_holds_Z1_to_Z6_with_the_fix_off_and_on()
+    {
+        var names = Names();
+        for (int z = 1; z <= 6; z++)
+        {
+            Assert.Single(names, n => n.StartsWith($"z{z}-") && !n.EndsWith("-fixed.pvl"));
+            Assert.Single(names, n => n.StartsWith($"z{z}-") && n.EndsWith("-fixed.pvl"));
+        }
+    }
+}
