@@ -50,17 +50,15 @@ internal static class PluginMachines
 
     /// <summary>
     /// One user mm with an anonymous read-write VMA of <paramref name="pages"/> pages at <see cref="A"/>, every page
-    /// mapped, loaded on every CPU. With <paramref name="pinned"/> each page holds a second reference (as if it were
-    /// also in the page cache), so munmap frees the page tables but not the pages.
+    /// mapped, loaded on every CPU.
     /// </summary>
-    public static MmStruct AnonMm(Machine m, int pages, PteFlags flags = UserRw, bool pinned = false)
+    public static MmStruct AnonMm(Machine m, int pages, PteFlags flags = UserRw)
     {
         var mm = m.CreateMm();
         mm.InsertVma(new Vma(mm, A, A + (ulong)pages * Page, VmaFlags.Read | VmaFlags.Write));
         for (int p = 0; p < pages; p++)
         {
             var page = m.Memory.Alloc(FrameKind.DataPage);
-            if (pinned) m.Memory.Get(page);
             m.PageTables.Populate(mm.Id, A + (ulong)p * Page, PageTableEntry.Make(page, flags));
         }
         foreach (var cpu in m.Cpus.All) cpu.LoadMm(mm.Id);

@@ -93,9 +93,8 @@ public static class Gup
             yield return Step.Yield;
             if (m.Memory.KindOf(e.Pfn) != FrameKind.DataPage)
             {
-                // The PTE pointed at a frame that is no longer a page (garbage from a reused table, or a page freed
-                // under us): what the walker would pin is not what the translation was made for.
-                m.Oracle.CheckAccess(t.Name, mm.Id, address, AccessKind.Read, e.Pfn, m.Memory.GenerationOf(e.Pfn) + 1, cached: false);
+                // try_grab_folio fails on a page whose last reference is gone (freed after a flush that did not
+                // wait for us): fall back to the slow path. A page already reused is caught by the re-check below.
                 ok = false;
                 break;
             }

@@ -144,11 +144,13 @@ public static class Mmap
             }
             if (Zap.FindEntry(m, mm, from, PageTableLevel.Pte, out var pteSrc, out var level) && level == PageTableLevel.Pte)
             {
+                m.PvOps.EnterLazyMmu(); // move_ptes batches the clear and the set
                 var e = PteOps.GetAndClear(m, pteSrc);
-                if (!PteOps.IsNone(e))
+                bool present = !PteOps.IsNone(e);
+                if (present) PteOps.SetPteAt(m, mm, to, EnsurePte(m, mm, to), e);
+                m.PvOps.LeaveLazyMmu();
+                if (present)
                 {
-                    var dst = EnsurePte(m, mm, to);
-                    PteOps.SetPteAt(m, mm, to, dst, e);
                     m.Trace("move_ptes", from, to);
                     m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
                 }
@@ -180,6 +182,7 @@ public static class Mmap
             bool cow = (vma.Flags & (VmaFlags.Shared | VmaFlags.Write)) == VmaFlags.Write;
             var range = new MmuNotifierRange(parent.Id, vma.Start, vma.End, MmuNotifierEvent.ProtectionPage);
             if (cow) m.Notifiers.InvalidateRangeStart(range);
+            m.PvOps.EnterLazyMmu(); // copy_pte_range batches its updates
             for (ulong a = vma.Start; a < vma.End; a += PageGeometry.PageSize)
             {
                 if (!Zap.FindEntry(m, parent, a, PageTableLevel.Pte, out var slot, out var level) || level != PageTableLevel.Pte) continue;
@@ -199,6 +202,7 @@ public static class Mmap
                 parent.Ptl.Unlock(t);
                 yield return Step.Yield;
             }
+            m.PvOps.LeaveLazyMmu();
             if (cow) m.Notifiers.InvalidateRangeEnd(range);
         }
         m.Arch.FlushTlbMmRange(parent.Id, 0, Abstractions.Gather.TlbFlushInfo.FullMm, PageGeometry.PageShift, false);

@@ -65,6 +65,8 @@ public static class Zap
                 continue;
             }
             yield return Step.Call(mm.Ptl.Lock(t));
+            // zap_pte_range batches its PTE updates in lazy MMU mode (one multicall on Xen PV).
+            m.PvOps.EnterLazyMmu();
             bool forceFlush = false;
             for (; addr < pmdEnd; addr += PageGeometry.PageSize)
             {
@@ -83,11 +85,14 @@ public static class Zap
                 yield return Step.Yield;
                 if (forceFlush)
                 {
-                    // The page batch is full: flush and free under the PTL (tlb_flush_mmu in zap_pte_range).
+                    // The page batch is full: leave lazy mode so the updates are issued, then flush and free.
+                    m.PvOps.LeaveLazyMmu();
                     yield return Step.Call(tlb.TlbFlushMmu());
+                    m.PvOps.EnterLazyMmu();
                     forceFlush = false;
                 }
             }
+            m.PvOps.LeaveLazyMmu();
             mm.Ptl.Unlock(t);
             yield return Step.Yield;
         }
