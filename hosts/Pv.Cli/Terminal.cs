@@ -10,10 +10,13 @@ internal static class Terminal
     /// <summary>Width used when the output is not a terminal.</summary>
     public const int RedirectedWidth = 200;
 
+    /// <summary>True when <paramref name="output"/> is a real terminal (progress bars are drawn only there).</summary>
+    public static bool IsInteractive(TextWriter output) => ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+
     /// <summary>A console writing to <paramref name="output"/>.</summary>
     public static IAnsiConsole Create(TextWriter output)
     {
-        bool terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+        bool terminal = IsInteractive(output);
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),

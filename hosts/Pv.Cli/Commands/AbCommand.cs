@@ -60,7 +60,7 @@ internal static class AbCommand
                     }
                 }
             }
-            if (json) RunAll(null);
+            if (json || !Terminal.IsInteractive(s.Output)) RunAll(null);
             else
                 Terminal.Create(s.Output).Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
                     .Start(ctx =>

@@ -55,7 +55,7 @@ internal static class ExploreCommand
             }
 
             SearchResult result;
-            if (json) result = ScenarioRunner.Search(compiled, options, null, first => done.ContainsKey(first), ChunkDone);
+            if (json || !Terminal.IsInteractive(s.Output)) result = ScenarioRunner.Search(compiled, options, null, first => done.ContainsKey(first), ChunkDone);
             else
             {
                 result = null!;
