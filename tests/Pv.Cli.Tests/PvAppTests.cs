@@ -20,14 +20,14 @@ public sealed class PvAppTests
     private static (int Exit, string Out, string Err) Run(params string[] args) => RunIn(Fixtures.RepoRoot, args);
 
     [Fact]
-    public void Repo_plugins_json_gives_an_empty_table_and_exit_0()
+    public void Repo_plugins_json_loads_every_real_backend_and_exit_0()
     {
         var (exit, output, error) = Run("plugins");
         Assert.Equal((PvExitCode.Ok, ""), (exit, error));
         Assert.Contains($"plugins.json: {Path.Combine(Fixtures.RepoRoot, "plugins.json")}", output);
         Assert.Matches(@"│ Plugin\s+│ Version\s+│ Contract\s+│ Path\s+│ Hash\s+│ Backends\s+│ Status\s+│", output);
-        Assert.Contains("No plugins configured.", output);
-        Assert.Contains("0 of 0 plugins loaded, 0 backends usable.", output);
+        Assert.Contains("xen-pv-2012 (x86)", output);
+        Assert.Matches(@"(\d+) of \1 plugins loaded", output);
     }
 
     [Fact]
@@ -123,12 +123,13 @@ public sealed class PvAppTests
     }
 
     [Fact]
-    public void Json_output_of_the_repo_config_is_empty_and_exit_0()
+    public void Json_output_of_the_repo_config_has_no_diagnostics_and_exit_0()
     {
         var (exit, output, _) = Run("plugins", "--json");
         Assert.Equal(PvExitCode.Ok, exit);
         using var doc = JsonDocument.Parse(output);
-        Assert.Equal(0, doc.RootElement.GetProperty("plugins").GetArrayLength());
+        Assert.True(doc.RootElement.GetProperty("plugins").GetArrayLength() > 0);
+        Assert.All(doc.RootElement.GetProperty("backends").EnumerateArray(), b => Assert.Equal("ok", b.GetProperty("status").GetString()));
         Assert.Equal(0, doc.RootElement.GetProperty("diagnostics").GetArrayLength());
     }
 
@@ -217,6 +218,7 @@ public sealed class PvAppTests
         string error = process.StandardError.ReadToEnd();
         Assert.True(process.WaitForExit(60_000), "pv did not exit within 60 s");
         Assert.Equal((PvExitCode.Ok, ""), (process.ExitCode, error));
-        Assert.Contains("No plugins configured.", output);
+        Assert.Contains("backends usable.", output);
+        Assert.Contains("x86-native", output);
     }
 }

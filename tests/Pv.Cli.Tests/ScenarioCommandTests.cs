@@ -1,0 +1,80 @@
+// The scenario commands as a user runs them: exit codes (0 ok, 1 violation, 2 bad input with file:line:column),
+// explore writing a counterexample that replay reproduces, JSON output, the zoo, A/B with a report, history.
+using System.Text.Json;
+using Pv.Cli;
+
+namespace Pv.Cli.Tests;
+
+public sealed class ScenarioCommandTests
+{
+    private static readonly string Zoo = Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo");
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = PvApp.Run([.. args, "--config", Path.Combine(Fixtures.RepoRoot, "plugins.json")], output, error, Path.GetTempPath());
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private static string Db() => Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".db");
+
+    [Fact]
+    public void Run_reports_verdict_and_metrics_with_exit_0()
+    {
+        var (exit, output, _) = Run("run", Path.Combine(Zoo, "z1-gup-fast-vs-munmap-fixed.pvl"), "--db", Db());
+        Assert.Equal(PvExitCode.Ok, exit);
+        Assert.Contains("verdict: clean (expected clean)", output);
+        Assert.Contains("simulated time:", output);
+    }
+
+    [Fact]
+    public void Bad_scenario_is_exit_2_with_file_line_and_column()
+    {
+        string path = Fixtures.WriteFile("bad.pvl", "backend xen-pv\nmm a\n  vma 0x1000 4K rw\nthread t cpu 5 mm a\n  fly 0x1000\n");
+        var (exit, _, error) = Run("run", path, "--db", Db());
+        Assert.Equal(PvExitCode.BadInput, exit);
+        Assert.Contains($"{path}:4:14: CPU index 5 is out of range", error);
+        Assert.Contains($"{path}:5:3: unknown operation 'fly'", error);
+    }
+
+    [Fact]
+    public void Explore_writes_a_counterexample_that_replay_reproduces()
+    {
+        string cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");
+        var (exit, output, _) = Run("explore", Path.Combine(Zoo, "z1-gup-fast-vs-munmap.pvl"), "--out", cx, "--db", Db());
+        Assert.Equal(PvExitCode.Violation, exit);
+        Assert.Contains($"replay it: pv replay {cx}", output);
+        var (rexit, replay, _) = Run("replay", cx);
+        Assert.Equal(PvExitCode.Violation, rexit);
+        Assert.Contains("entries involved:", replay);
+        Assert.Contains("invariant broke at step", replay);
+        Assert.Contains("O2 freed page-table walk", replay);
+    }
+
+    [Fact]
+    public void Ab_json_puts_verdicts_first_and_writes_the_report()
+    {
+        string html = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".html");
+        var (exit, output, _) = Run("ab", Path.Combine(Zoo, "z1-gup-fast-vs-munmap.pvl"), "--a", "xen-pv-2012", "--b", "xen-pv", "--seeds", "4", "--schedules", "20", "--json", "--report", html, "--db", Db());
+        Assert.Equal(PvExitCode.Violation, exit);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("O2 in 4/4 seeds", doc.RootElement.GetProperty("verdicts").GetProperty("a").GetString());
+        Assert.Equal("clean in 4/4 seeds", doc.RootElement.GetProperty("verdicts").GetProperty("b").GetString());
+        string report = File.ReadAllText(html);
+        Assert.Contains("<svg", report);
+        Assert.DoesNotContain("<script", report);
+    }
+
+    [Fact]
+    public void History_lists_stored_runs()
+    {
+        string db = Db();
+        Run("run", Path.Combine(Zoo, "z3-pfnmap-unmap-mapping-range-fixed.pvl"), "--db", db);
+        var output = new StringWriter();
+        int exit = PvApp.Run(["history", "--db", db], output, new StringWriter(), Path.GetTempPath());
+        Assert.Equal(PvExitCode.Ok, exit);
+        Assert.Contains("x86-native", output.ToString());
+        Assert.Contains("1 run(s)", output.ToString());
+    }
+}
