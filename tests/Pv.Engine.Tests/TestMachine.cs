@@ -17,12 +17,12 @@ internal sealed class TestMachine
     public const PteFlags UserRw = PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed | PteFlags.Dirty;
 
     public TestMachine(int cpus = 2, int levels = 4, bool strictO3 = false, FlushMode mode = FlushMode.WaitedIpi, MmuGatherConfig? gather = null,
-        bool pfnmapForceFlush = true, bool batchFailureInvalidate = true, int maxGatherBatch = 510)
+        bool pfnmapForceFlush = true, int maxGatherBatch = 510)
     {
         M = new Machine(new MachineOptions
         {
             Cpus = cpus, PagingLevels = levels, StrictO3 = strictO3,
-            PfnmapForceFlush = pfnmapForceFlush, BatchFailureInvalidate = batchFailureInvalidate, MaxGatherBatch = maxGatherBatch,
+            PfnmapForceFlush = pfnmapForceFlush, MaxGatherBatch = maxGatherBatch,
         });
         Backend = new TestBackend(M, mode, gather);
         M.AttachBackend(Backend, Backend);

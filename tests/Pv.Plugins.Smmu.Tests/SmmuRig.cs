@@ -26,14 +26,13 @@ internal sealed class SmmuRig : IDisposable
     private readonly ServiceProvider _smmuServices;
 
     /// <param name="backend">An arm64-smmu-* backend of plugins.json.</param>
-    /// <param name="protectionUpgradeNotifier">The kernel carries the 2023 seed (MachineOptions.ProtectionUpgradeNotifier).</param>
     /// <param name="vmaPages">Pages of the anonymous read/write VMA at <see cref="X"/>.</param>
     /// <param name="cpuV66">The CPU's era when it should differ from the SMMU backend's.</param>
     /// <param name="maxGatherBatch">Pages the mmu_gather holds before a forced flush (the kernel chains batches up to MAX_GATHER_BATCH_COUNT).</param>
-    public SmmuRig(string backend, bool protectionUpgradeNotifier = false, ulong vmaPages = 16, bool? cpuV66 = null, int maxGatherBatch = 510)
+    public SmmuRig(string backend, ulong vmaPages = 16, bool? cpuV66 = null, int maxGatherBatch = 510)
     {
         var b = s_catalog.Value.Backend(backend);
-        M = new Machine(new MachineOptions { Cpus = 2, ProtectionUpgradeNotifier = protectionUpgradeNotifier, MaxGatherBatch = maxGatherBatch, Cost = b.Cost, });
+        M = new Machine(new MachineOptions { Cpus = 2, MaxGatherBatch = maxGatherBatch, Cost = b.Cost, });
         bool v66 = cpuV66 ?? b.Options.GetValueOrDefault(SmmuEraKey) != "pre-6.6";
         Arch = new Arm64TestArch(M.Cpus, M.Notifiers, v66);
         M.AttachBackend(Arch, Arch);

@@ -78,37 +78,4 @@ public class XenTests
         Assert.Contains("option 'era': '2010' is not allowed; expected one of 2012, 4.19", e.Message);
     }
 
-    /// <summary>
-    /// Z1: GUP-fast on CPU1 (IRQs off) against munmap on CPU0. The page stays referenced elsewhere, so only the
-    /// page-table free is tested (the engine reports GUP-fast meeting a freed data page as O1 where the kernel's
-    /// try_grab_folio would fall back; see the report).
-    /// </summary>
-    private static ExploreResult Z1(string backend, int schedules)
-    {
-        var b = Backend(backend);
-        return Explorer.Explore(() =>
-        {
-            var m = Create(b);
-            var mm = AnonMm(m, 1);
-            Thread(m, mm, "munmap", 0, t => Munmap.Run(m, t, mm, A, Page));
-            Thread(m, mm, "gup_fast", 1, t => Gup.GetUserPagesFast(m, t, mm, A, write: false, new GupResult()));
-            return m;
-        }, new ExploreOptions(ExploreStrategy.Random, schedules, Seed: 1));
-    }
-
-    [Fact]
-    public void Z1_in_the_2012_era_gup_fast_walks_a_table_freed_after_the_flush_hypercall()
-    {
-        var r = Z1("xen-pv-2012", 10_000);
-        Assert.NotNull(r.FirstViolation);
-        Assert.Equal(InvariantId.O2, r.FirstViolation!.Report!.Violation.Id);
-    }
-
-    [Fact]
-    public void Z1_with_rcu_table_free_is_clean_over_ten_thousand_schedules()
-    {
-        var r = Z1("xen-pv", 10_000);
-        Assert.Null(r.FirstViolation?.Report?.Format());
-        Assert.Equal(10_000, r.SchedulesRun);
-    }
 }

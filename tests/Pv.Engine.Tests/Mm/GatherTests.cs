@@ -1,7 +1,6 @@
 // mmu_gather mechanisms one at a time: how tables leave (now, after the flush, after a grace period), the
-// batch-allocation-failure path, the page batch limits, and two of KERNEL.md §9's bugs reproduced from the
-// mechanisms: Z6 (a table freed with only the sync IPI while a walk cache still points at it) and Z3
-// (unmap_mapping_range returning while a stale TLB entry to a VM_PFNMAP PFN remains).
+// batch-allocation-failure path and the page batch limits. The bugs these mechanisms make or prevent (Z3, Z6)
+// are scenarios/zoo files, run by the zoo test.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -20,9 +19,9 @@ public class GatherTests
     private const ulong Page = 4096;
     private const VmaFlags Rw = VmaFlags.Read | VmaFlags.Write;
 
-    private static TestMachine Anon(MmuGatherConfig gather, int pages = 1, bool batchFailureInvalidate = true, int cpus = 2, int maxGatherBatch = 510)
+    private static TestMachine Anon(MmuGatherConfig gather, int pages = 1, int cpus = 2, int maxGatherBatch = 510)
     {
-        var t = new TestMachine(cpus: cpus, gather: gather, batchFailureInvalidate: batchFailureInvalidate, maxGatherBatch: maxGatherBatch);
+        var t = new TestMachine(cpus: cpus, gather: gather, maxGatherBatch: maxGatherBatch);
         t.Mm.InsertVma(new Vma(t.Mm, A, A + (ulong)pages * Page, Rw));
         for (int p = 0; p < pages; p++) t.Map(A + (ulong)p * Page);
         return t;
@@ -116,72 +115,5 @@ public class GatherTests
         tlb.TlbRemoveTlbEntry(A, PageTableLevel.Pte);
         tlb.TlbEndVma();
         Assert.Empty(t.Backend.Calls);
-    }
-
-    /// <summary>
-    /// Z6: CPU1's walk cache points at the PTE table when munmap on CPU0 frees it on the batch-allocation-failure
-    /// path; CPU1's hardware keeps walking speculatively.
-    /// </summary>
-    private static ExploreResult Z6(bool batchFailureInvalidate, int schedules) =>
-        Explorer.Explore(() =>
-        {
-            var t = Anon(ArchProfiles.X86V615, batchFailureInvalidate: batchFailureInvalidate);
-            t.M.Memory.InjectFailures(AllocSite.TableBatch, 1);
-            var cpu1 = t.M.Cpus[1];
-            t.Thread("munmap", 0, th => Munmap.Run(t.M, th, t.Mm, A, Page));
-            var spec = t.M.AddThread("cpu1 hardware", ThreadKind.Hardware, 1, t.Mm);
-            spec.Enqueue(Mmu.Speculate(t.M, cpu1, [A], 12));
-            return t.M;
-        }, new ExploreOptions(ExploreStrategy.Random, schedules, Seed: 1));
-
-    [Fact]
-    public void Z6_without_walk_cache_invalidation_a_freed_table_is_walked()
-    {
-        var r = Z6(batchFailureInvalidate: false, 2000);
-        Assert.NotNull(r.FirstViolation);
-        Assert.Equal(InvariantId.O2, r.FirstViolation!.Report!.Violation.Id);
-    }
-
-    [Fact]
-    public void Z6_with_walk_cache_invalidation_is_clean()
-    {
-        Assert.Null(Z6(batchFailureInvalidate: true, 2000).FirstViolation);
-    }
-
-    /// <summary>
-    /// Z3: CPU0 munmaps a VM_PFNMAP mapping of a device file; CPU1's driver runs unmap_mapping_range over the file and
-    /// then revokes the PFN; CPU2 keeps touching the mapping.
-    /// </summary>
-    private static ExploreResult Z3(bool pfnmapForceFlush, int schedules, ExploreStrategy strategy = ExploreStrategy.Pct) =>
-        Explorer.Explore(() =>
-        {
-            var t = new TestMachine(cpus: 3, gather: ArchProfiles.X86, pfnmapForceFlush: pfnmapForceFlush);
-            var dev = new AddressSpace("dev");
-            dev.Pages[0] = t.M.Memory.Alloc(FrameKind.DevicePfn);
-            t.Mm.InsertVma(new Vma(t.Mm, A, A + Page, Rw | VmaFlags.Shared | VmaFlags.PfnMap, dev));
-            t.M.PageTables.Populate(t.Mm.Id, A, PageTableEntry.Make(dev.Pages[0], TestMachine.UserRw | PteFlags.Special));
-            t.Thread("munmap", 0, th => Munmap.Run(t.M, th, t.Mm, A, Page));
-            t.Thread("driver", 1, th => Munmap.UnmapMappingRange(t.M, th, dev, 0, 1), _ => Munmap.RevokePfns(t.M, dev, 0, 1));
-            t.Thread("toucher", 2, Enumerable.Repeat<Func<SimThread, IEnumerable<Step>>>(th => t.Access(th, A, AccessKind.Read), 40).ToArray());
-            return t.M;
-        }, new ExploreOptions(strategy, schedules, Seed: 1, PctDepth: 3));
-
-    [Theory]
-    [InlineData(ExploreStrategy.Pct)]
-    [InlineData(ExploreStrategy.Random)]
-    public void Z3_without_the_pfnmap_flush_unmap_mapping_range_returns_before_stale_entries_are_gone(ExploreStrategy strategy)
-    {
-        var r = Z3(pfnmapForceFlush: false, 10_000, strategy);
-        Assert.NotNull(r.FirstViolation);
-        Assert.Equal(InvariantId.O4, r.FirstViolation!.Report!.Violation.Id);
-        Assert.Contains("stale TLB entry", r.FirstViolation.Report.Violation.Message);
-    }
-
-    [Fact]
-    public void Z3_with_the_pfnmap_flush_is_clean_over_ten_thousand_schedules()
-    {
-        var r = Z3(pfnmapForceFlush: true, 10_000, ExploreStrategy.Pct);
-        Assert.Null(r.FirstViolation);
-        Assert.Equal(10_000, r.SchedulesRun);
     }
 }
