@@ -4,6 +4,7 @@
 // is one the plugin offers, its option keys are declared. Disposing the catalog unloads every plugin.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Plugins;
+using Pv.Engine;
 using Pv.Hosting.Config;
 using Pv.Hosting.Loading;
 
@@ -32,6 +33,16 @@ public sealed record PluginStatus(PluginEntry Entry, PluginHashStatus Hash, stri
 /// <param name="Cost">The cost model with the backend's overrides applied.</param>
 public sealed record ResolvedBackend(BackendEntry Entry, LoadedPlugin Plugin, PvBackendInfo Info, IReadOnlyDictionary<string, string> Options, CostModel Cost)
 {
+    /// <summary>
+    /// The options of a machine running this backend: <paramref name="options"/> with the backend's cost model and its
+    /// <c>kernel</c> era toggles applied (the backend's toggles win: they are what its name promises).
+    /// </summary>
+    public MachineOptions MachineOptionsFor(MachineOptions options)
+    {
+        foreach (var toggle in Entry.Kernel) options = KernelToggles.ByKey[toggle.Key].Apply(options, toggle.Value);
+        return options with { Cost = Cost };
+    }
+
     /// <summary>The key under which <see cref="Options"/> holds the arch profile.</summary>
     public const string ArchProfileKey = "archProfile";
 

@@ -44,9 +44,7 @@ public sealed class PvMachine : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="MachineOptions.Validate"/>).</exception>
     public static PvMachine Create(ResolvedBackend backend, MachineOptions options)
     {
-        // The backend's kernel section decides the generic-kernel era (it is what the backend's name promises).
-        foreach (var toggle in backend.Entry.Kernel) options = KernelToggles.ByKey[toggle.Key].Apply(options, toggle.Value);
-        var machine = new Machine(options with { Cost = backend.Cost });
+        var machine = new Machine(backend.MachineOptionsFor(options));
         var services = MachineComposition.Build(backend, s => s.AddPvEngine(machine));
         try
         {

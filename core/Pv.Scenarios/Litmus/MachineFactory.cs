@@ -39,7 +39,7 @@ public sealed class MachineFactory
             Remember(first.Machine);
             return (first.Machine, first);
         }
-        var machine = new Machine(options with { Cost = _backend.Cost });
+        var machine = new Machine(_backend.MachineOptionsFor(options));
         var provider = Compose(machine);
         if (provider.GetService<IPvMmuOps>() is { } pvOps)
             machine.AttachBackend(provider.GetRequiredService<IArchMmu>(), pvOps);

@@ -21,15 +21,14 @@ namespace Pv.Scenarios.Litmus;
 /// <summary>Parses .pvl text into a <see cref="Scenario"/>.</summary>
 public sealed class ScenarioParser
 {
-    /// <summary>Era toggles accepted by <c>option</c>, with the MachineOptions they set.</summary>
+    /// <summary>
+    /// Era toggles accepted by <c>option</c>, with the MachineOptions they set: the engine's
+    /// <see cref="KernelToggles"/> (the same table plugins.json uses), written in kebab case.
+    /// </summary>
     public static IReadOnlyDictionary<string, Func<MachineOptions, bool, MachineOptions>> Toggles { get; } =
-        new Dictionary<string, Func<MachineOptions, bool, MachineOptions>>(StringComparer.Ordinal)
-        {
-            ["pfnmap-force-flush"] = (o, v) => o with { PfnmapForceFlush = v },
-            ["batch-failure-invalidate"] = (o, v) => o with { BatchFailureInvalidate = v },
-            ["protection-upgrade-notifier"] = (o, v) => o with { ProtectionUpgradeNotifier = v },
-            ["strict-o3"] = (o, v) => o with { StrictO3 = v },
-        };
+        KernelToggles.ByKey.Values.ToDictionary(
+            t => string.Concat(t.Key.Select(c => char.IsUpper(c) ? "-" + char.ToLowerInvariant(c) : c.ToString())),
+            t => t.Apply, StringComparer.Ordinal);
 
     /// <summary>Operation keywords, as written.</summary>
     public static IReadOnlyDictionary<string, OpKind> Operations { get; } = new Dictionary<string, OpKind>(StringComparer.Ordinal)
