@@ -1,5 +1,6 @@
 // The bug zoo is these files: every scenario of scenarios/zoo is searched as `pv zoo` does and must behave as
-// its `expect` line says (KERNEL.md §9, fix off: the invariant; fix on: clean over the whole budget).
+// its `expect` line says (KERNEL.md §9, fix off: the invariant; fix on: clean over the whole budget). How fast a
+// counterexample comes is a figure `pv zoo` reports, not something a unit test times.
 using Pv.Hosting;
 using Pv.Scenarios.Running;
 
@@ -19,7 +20,6 @@ public sealed class ZooTests
     {
         var e = Zoo.Run(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", file), Catalog.Value);
         Assert.True(e.AsExpected, $"{file}: expected {e.Expected}, found {e.Found} after {e.Schedules} schedules {e.Error}");
-        if (e.Expected != "clean") Assert.True(e.Elapsed < TimeSpan.FromSeconds(1), $"{file}: first counterexample after {e.Elapsed}");
     }
 
     [Fact]
