@@ -34,7 +34,7 @@ public sealed class PhysicalMemory : IFrames
     private readonly int[] _failures = new int[4];
     private readonly Metrics.MachineMetrics _metrics;
 
-    internal PhysicalMemory(Metrics.MachineMetrics metrics, int initialFrames = 1024)
+    internal PhysicalMemory(Metrics.MachineMetrics metrics, int initialFrames = 64)
     {
         _metrics = metrics;
         _kind = new FrameKind[initialFrames];
