@@ -29,7 +29,9 @@ public sealed class Tlb
         public PteFlags Flags;
     }
 
-    private readonly Entry[] _entries;
+    // Allocated on the first fill: a machine built per explored schedule often leaves most CPUs' TLBs untouched.
+    private Entry[] _entries = [];
+    private readonly int _capacity;
     private readonly int _ways;
     private readonly int _setMask;
     private readonly byte[] _victim;
@@ -45,17 +47,22 @@ public sealed class Tlb
         while (sets * ways < entries) sets <<= 1;
         _ways = ways;
         _setMask = sets - 1;
-        _entries = new Entry[sets * ways];
+        _capacity = sets * ways;
         _victim = new byte[sets];
     }
 
     /// <summary>Capacity in entries.</summary>
-    public int Capacity => _entries.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Look up <paramref name="address"/> in <paramref name="asid"/>: 4 KiB, then 2 MiB, then 1 GiB leaves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookup(int asid, ulong address, out TlbHit hit)
     {
+        if (_entries.Length == 0)
+        {
+            hit = default;
+            return false;
+        }
         uint asidEpoch = AsidEpoch(asid);
         for (int level = 0; level < 3; level++)
         {
@@ -80,6 +87,7 @@ public sealed class Tlb
     /// <summary>Cache the leaf at <paramref name="level"/> mapping <paramref name="address"/>.</summary>
     public void Fill(int asid, ulong address, PageTableLevel level, Pfn leafPfn, uint generation, PteFlags flags)
     {
+        if (_entries.Length == 0) _entries = new Entry[_capacity];
         int shift = PageGeometry.Shift(level);
         ulong tag = (((address >> shift) << 2) | (uint)level) + 1;
         int set = SetOf(asid, tag);
@@ -107,6 +115,7 @@ public sealed class Tlb
     /// <summary>Drop the translation of one page (any leaf level covering it).</summary>
     public void FlushPage(int asid, ulong address)
     {
+        if (_entries.Length == 0) return;
         for (int level = 0; level < 3; level++)
         {
             int shift = PageGeometry.PageShift + 9 * level;
