@@ -37,7 +37,7 @@ public sealed class CompiledScenario : IDisposable
     private readonly MachineFactory? _smmu;
     private readonly MachineOptions _options;
     private IDisposable? _last;
-    private ServiceProvider? _smmuServices;
+    private IServiceScope? _smmuServices;
 
     /// <summary>
     /// Binds <paramref name="scenario"/> (threads present: litmus, or a generated workload) to <paramref name="backend"/>,
@@ -105,7 +105,7 @@ public sealed class CompiledScenario : IDisposable
                 // workqueue's thread is added before the first device.
                 _smmuServices ??= _smmu!.ComposeOnto(m);
                 iopf ??= new IopfQueue(m);
-                var device = SvaDevice.Attach(m, _smmuServices.GetRequiredService<ISecondaryMmu>(), iopf, mm!, t.Ats);
+                var device = SvaDevice.Attach(m, _smmuServices.ServiceProvider.GetRequiredService<ISecondaryMmu>(), iopf, mm!, t.Ats);
                 ctx.Devices[device.Thread] = device;
                 thread = device.Thread;
             }
