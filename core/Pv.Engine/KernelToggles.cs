@@ -22,6 +22,10 @@ public static class KernelToggles
             (o, v) => o with { BatchFailureInvalidate = v }),
         new Toggle("protectionUpgradeNotifier", "the 2023 seed: a PROTECTION_UPGRADE notifier pair after ptep_set_access_flags makes a PTE more permissive",
             (o, v) => o with { ProtectionUpgradeNotifier = v }),
+        new Toggle("nestedFlush", "2017 (99baac21e458): tlb_finish_mmu flushes the whole mm when mm_tlb_flush_nested (a concurrent gather on the mm)",
+            (o, v) => o with { NestedFlush = v }),
+        new Toggle("mremapFlush", "CVE-2018-18281: mremap's move_ptes flushes the old range before dropping the PTL and the rmap locks",
+            (o, v) => o with { MremapFlush = v }),
         new Toggle("strictO3", "oracle: flag a latent stale TLB entry at the moment munmap/mprotect/madvise returns",
             (o, v) => o with { StrictO3 = v }),
     }.ToDictionary(t => t.Key, StringComparer.Ordinal);

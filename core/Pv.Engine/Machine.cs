@@ -71,6 +71,7 @@ public sealed class Machine
         Notifiers = new Notifiers.NotifierRegistry(this);
         // init_mm: the kernel's own page tables (vmalloc, and what a CPU loads when it has no user mm).
         _mms.Add(new MmStruct(MmId.InitMm, Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable)));
+        PageTables.AddPgd(MmId.InitMm, InitMm.Pgd);
     }
 
     public MachineOptions Options { get; }
@@ -149,6 +150,7 @@ public sealed class Machine
         if (!pgd.IsValid) throw new InvalidOperationException("out of memory allocating a PGD");
         var mm = new MmStruct(new MmId(_mms.Count), pgd);
         _mms.Add(mm);
+        PageTables.AddPgd(mm.Id, pgd);
         return mm;
     }
 

@@ -43,6 +43,18 @@ public sealed record MachineOptions
     /// PROTECTION_UPGRADE invalidate_range_start/end pair once the PTL is dropped.
     /// </summary>
     public bool ProtectionUpgradeNotifier { get; init; }
+    /// <summary>
+    /// Era toggle <c>nested-flush</c> (99baac21e458, 2017): <c>tlb_finish_mmu</c> flushes the whole mm when another gather
+    /// is in flight on it (<c>mm_tlb_flush_nested</c>), so a zap that found PTEs already cleared by a concurrent zap does
+    /// not return before their stale TLB entries are gone. Off reproduces the MADV_DONTNEED/FREE race it fixed.
+    /// </summary>
+    public bool NestedFlush { get; init; } = true;
+    /// <summary>
+    /// Era toggle <c>mremap-flush</c> (CVE-2018-18281): <c>move_ptes</c> flushes the old range before dropping the PTL
+    /// and the rmap locks. Off: the flush comes after the locks are dropped, so <c>unmap_mapping_range</c> or truncate
+    /// can find the moved PTEs, zap and free the pages while a TLB still maps them at the old address.
+    /// </summary>
+    public bool MremapFlush { get; init; } = true;
     /// <summary>Tables per mmu_gather table batch (MAX_TABLE_BATCH: a page of pointers).</summary>
     public int MaxTableBatch { get; init; } = 509;
     /// <summary>Pages per mmu_gather page batch before a forced flush (MAX_GATHER_BATCH).</summary>

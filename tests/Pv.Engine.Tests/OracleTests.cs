@@ -35,6 +35,7 @@ public class OracleTests
         t.Thread("kernel", 1, th => Unmap());
         IEnumerable<Step> Unmap()
         {
+            var op = t.M.Oracle.BeginOperation(t.Mm.Id, "munmap");
             (unmap ?? ((tm, s, p) =>
             {
                 tm.M.PageTables.Write(s, PageTableEntry.Empty);
@@ -43,7 +44,7 @@ public class OracleTests
                 tm.M.Memory.Alloc(FrameKind.DataPage); // reused at once (LIFO)
             }))(t, slot, page);
             yield return Step.Yield;
-            t.M.Oracle.OperationReturned(t.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, "munmap");
+            t.M.Oracle.OperationReturned(op, TestMachine.Va, TestMachine.Va + 4096);
             unmapped.Open();
             yield return Step.Yield;
         }

@@ -104,7 +104,7 @@ public static class Mmu
                 if (updated.Raw != e.Raw) mem.Entries(table)[slot.Index] = updated.Raw;
                 var target = PageTables.TargetPfn(updated, level, address);
                 var leafBase = updated.Pfn;
-                cpu.Tlb.Fill(mm.Value, address, level, leafBase, mem.GenerationOf(target), updated.Flags);
+                cpu.Tlb.Fill(mm.Value, address, level, leafBase, mem.GenerationOf(target), updated.Flags, m.Step);
                 result.Entry = updated;
                 result.Pfn = target;
                 result.Status = AccessStatus.Ok;
@@ -153,7 +153,7 @@ public static class Mmu
         m.Trace("tlb hit", address, hit.Pfn.Value);
         result.TlbHit = true;
         result.Pfn = hit.Pfn;
-        result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true)
+        result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true, hit.FilledAt)
             ? AccessStatus.Ok : AccessStatus.Violation;
         return true;
     }

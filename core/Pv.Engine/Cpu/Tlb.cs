@@ -1,6 +1,7 @@
 // A CPU's TLB: finite and set-associative, keyed by ASID (the mm id) and virtual page at the leaf's level
 // (4 KiB, 2 MiB, 1 GiB). Each entry remembers the frame and the frame's generation at fill time, so the
-// oracle can tell whether a hit reaches the frame the translation was made for. Whole-ASID and whole-TLB
+// oracle can tell whether a hit reaches the frame the translation was made for, and the step it was filled at,
+// so O3 can tell whether it predates the change that made it stale. Whole-ASID and whole-TLB
 // flushes bump an epoch instead of touching every entry, so they cost O(1); lookups compare epochs. The
 // hit path allocates nothing.
 using System.Runtime.CompilerServices;
@@ -13,7 +14,8 @@ namespace Pv.Engine.Cpu;
 /// <param name="Generation">The frame's generation when the translation was filled.</param>
 /// <param name="Flags">The leaf's flags (permissions).</param>
 /// <param name="Level">The leaf's level.</param>
-public readonly record struct TlbHit(Pfn Pfn, uint Generation, PteFlags Flags, PageTableLevel Level);
+/// <param name="FilledAt">The machine step the translation was filled at (-1: before the run).</param>
+public readonly record struct TlbHit(Pfn Pfn, uint Generation, PteFlags Flags, PageTableLevel Level, long FilledAt);
 
 /// <summary>One CPU's TLB.</summary>
 public sealed class Tlb
@@ -27,6 +29,7 @@ public sealed class Tlb
         public ulong LeafPfn;      // frame of the leaf's first 4 KiB page
         public uint Generation;    // generation of the frame the leaf maps, at fill time
         public PteFlags Flags;
+        public long FilledAt;
     }
 
     // Allocated on the first fill: a machine built per explored schedule often leaves most CPUs' TLBs untouched.
@@ -76,7 +79,7 @@ public sealed class Tlb
                 if (e.Tag != tag || e.Asid != asid || e.AsidEpoch != asidEpoch) continue;
                 if ((e.Flags & PteFlags.Global) == 0 && e.UserEpoch != _userEpoch) continue;
                 ulong offsetPages = (address >> PageGeometry.PageShift) & ((1UL << (9 * level)) - 1);
-                hit = new TlbHit(new Pfn(e.LeafPfn + offsetPages), e.Generation, e.Flags, (PageTableLevel)level);
+                hit = new TlbHit(new Pfn(e.LeafPfn + offsetPages), e.Generation, e.Flags, (PageTableLevel)level, e.FilledAt);
                 return true;
             }
         }
@@ -84,8 +87,8 @@ public sealed class Tlb
         return false;
     }
 
-    /// <summary>Cache the leaf at <paramref name="level"/> mapping <paramref name="address"/>.</summary>
-    public void Fill(int asid, ulong address, PageTableLevel level, Pfn leafPfn, uint generation, PteFlags flags)
+    /// <summary>Cache the leaf at <paramref name="level"/> mapping <paramref name="address"/>, filled at step <paramref name="filledAt"/>.</summary>
+    public void Fill(int asid, ulong address, PageTableLevel level, Pfn leafPfn, uint generation, PteFlags flags, long filledAt = -1)
     {
         if (_entries.Length == 0) _entries = new Entry[_capacity];
         int shift = PageGeometry.Shift(level);
@@ -108,7 +111,7 @@ public sealed class Tlb
         _entries[baseIdx + slot] = new Entry
         {
             Tag = tag, Asid = asid, AsidEpoch = asidEpoch, UserEpoch = _userEpoch,
-            LeafPfn = leafPfn.Value, Generation = generation, Flags = flags,
+            LeafPfn = leafPfn.Value, Generation = generation, Flags = flags, FilledAt = filledAt,
         };
     }
 
@@ -154,7 +157,7 @@ public sealed class Tlb
             if (!IsLive(e)) continue;
             int level = (int)((e.Tag - 1) & 3);
             ulong address = ((e.Tag - 1) >> 2) << PageGeometry.Shift((PageTableLevel)level);
-            yield return (e.Asid, address, new TlbHit(new Pfn(e.LeafPfn), e.Generation, e.Flags, (PageTableLevel)level));
+            yield return (e.Asid, address, new TlbHit(new Pfn(e.LeafPfn), e.Generation, e.Flags, (PageTableLevel)level, e.FilledAt));
         }
     }
 

@@ -36,7 +36,8 @@ public enum MirrorState : byte
 /// <param name="Pfn">The frame.</param>
 /// <param name="Generation">The frame's generation when the PTE was collected.</param>
 /// <param name="Writable">The PTE was writable.</param>
-public readonly record struct MirroredPage(Pfn Pfn, uint Generation, bool Writable);
+/// <param name="FilledAt">The step the PTE was collected at (the translation's fill, for O3).</param>
+public readonly record struct MirroredPage(Pfn Pfn, uint Generation, bool Writable, long FilledAt);
 
 /// <summary>A mirroring driver with an interval notifier and its own kernel thread.</summary>
 public sealed class MirrorDriver : IMmuIntervalNotifierOps
@@ -123,7 +124,7 @@ public sealed class MirrorDriver : IMmuIntervalNotifierOps
                 if (m.PageTables.TryWalk(Mm.Id, page, out var slot, out var leaf))
                 {
                     var pfn = Memory.PageTables.TargetPfn(leaf, slot.Level, page);
-                    collected.Add((page, new MirroredPage(pfn, m.Memory.GenerationOf(pfn), leaf.IsWritable)));
+                    collected.Add((page, new MirroredPage(pfn, m.Memory.GenerationOf(pfn), leaf.IsWritable, m.Step)));
                 }
                 yield return Step.Yield;
             }
@@ -165,7 +166,7 @@ public sealed class MirrorDriver : IMmuIntervalNotifierOps
         ulong page = address & ~(PageGeometry.PageSize - 1);
         if (!_mappings.ContainsKey(page)) yield return Step.Call(Populate(page, 1));
         if (_mappings.TryGetValue(page, out var entry) && (access != AccessKind.Write || entry.Writable))
-            _machine.Oracle.CheckAccess(Name, Mm.Id, address, access, entry.Pfn, entry.Generation, cached: true);
+            _machine.Oracle.CheckAccess(Name, Mm.Id, address, access, entry.Pfn, entry.Generation, cached: true, entry.FilledAt);
         yield return Step.Yield;
     }
 }

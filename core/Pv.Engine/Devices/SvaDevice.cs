@@ -97,7 +97,9 @@ public sealed class SvaDevice
             m.Trace(tr.Faulted ? "dma fault" : tr.FromCache ? "dma (cached)" : "dma (walk)", address, (ulong)access);
             if (!tr.Faulted)
             {
-                bool ok = m.Oracle.CheckAccess(Agent, Mm.Id, address, access, tr.Pfn, tr.Generation, tr.FromCache);
+                // A walk refills the SMMU's (or ATC's) entry: a later cached hit is no older than its last refill.
+                if (!tr.FromCache) m.Oracle.SecondaryFilled(Mm.Id, address);
+                bool ok = m.Oracle.CheckAccess(Agent, Mm.Id, address, access, tr.Pfn, tr.Generation, tr.FromCache, m.Oracle.SecondaryFillStep(Mm.Id, address));
                 (result.Status, result.Pfn, result.FromCache) = (ok ? DmaStatus.Ok : DmaStatus.Violation, tr.Pfn, tr.FromCache);
                 yield return Step.Yield;
                 yield break;

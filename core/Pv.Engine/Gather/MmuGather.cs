@@ -4,7 +4,8 @@
 // Calls, in munmap order: tlb_gather_mmu (tlb_flush_pending++) → per VMA tlb_start_vma / zap (clear the PTE,
 // tlb_remove_tlb_entry adjusts the range, the page is queued) / tlb_end_vma → free_pgtables (pte_free_tlb and
 // friends: range adjusted by the parent level, freed_tables set, the table handed to the backend's
-// tlb_remove_table pv op) → tlb_finish_mmu (a nested gather on the same mm forces a full flush).
+// tlb_remove_table pv op) → tlb_finish_mmu (a nested gather on the same mm forces a full flush, since
+// 99baac21e458 in 2017; the era toggle nested-flush off reproduces the race it closed).
 //
 // The knobs of MmuGatherConfig are honoured where the kernel honours them: NO_FLUSH_CACHE in tlb_start_vma;
 // MERGE_VMAS (and the 2022 pfnmap-force-flush era toggle) in tlb_end_vma; NO_RANGE in tlb_flush; PAGE_SIZE in
@@ -19,6 +20,7 @@ using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Memory;
 using Pv.Engine.Mm;
+using Pv.Engine.Oracle;
 using Pv.Engine.Sched;
 
 namespace Pv.Engine.Gather;
@@ -32,22 +34,35 @@ public sealed class MmuGather : IMmuGather
     private Pfn _tableBatchPage = Pfn.None;
     private int _pageShift;
 
-    private MmuGather(Machine m, MmStruct mm, bool fullmm)
+    private MmuGather(Machine m, MmStruct mm, bool fullmm, MmOperation? operation)
     {
         _m = m;
         MmStruct = mm;
         Config = m.Arch.GatherConfig;
         FullMm = fullmm;
+        Operation = operation;
+        Thread = m.CurrentThread?.Id ?? -1;
+        Started = m.Step;
         ResetRange();
         mm.TlbFlushPending++;
+        mm.ActiveGathers.Add(this);
         m.Trace(fullmm ? "tlb_gather_mmu_fullmm" : "tlb_gather_mmu", (ulong)mm.Id.Value, (ulong)mm.TlbFlushPending);
     }
 
-    /// <summary><c>tlb_gather_mmu</c>.</summary>
-    public static MmuGather TlbGatherMmu(Machine m, MmStruct mm) => new(m, mm, fullmm: false);
+    /// <summary><c>tlb_gather_mmu</c>, for <paramref name="operation"/> (told where it finishes, for O3).</summary>
+    public static MmuGather TlbGatherMmu(Machine m, MmStruct mm, MmOperation? operation = null) => new(m, mm, fullmm: false, operation);
 
     /// <summary><c>tlb_gather_mmu_fullmm</c>: exit/exec teardown.</summary>
-    public static MmuGather TlbGatherMmuFullmm(Machine m, MmStruct mm) => new(m, mm, fullmm: true);
+    public static MmuGather TlbGatherMmuFullmm(Machine m, MmStruct mm, MmOperation? operation = null) => new(m, mm, fullmm: true, operation);
+
+    /// <summary>The operation this gather serves, if it takes translations away for one.</summary>
+    public MmOperation? Operation { get; }
+
+    /// <summary>The scheduler id of the thread gathering (-1 outside a thread).</summary>
+    public int Thread { get; }
+
+    /// <summary>The step <c>tlb_gather_mmu</c> ran at.</summary>
+    public long Started { get; }
 
     public MmStruct MmStruct { get; }
     public MmId Mm => MmStruct.Id;
@@ -224,7 +239,14 @@ public sealed class MmuGather : IMmuGather
     /// </summary>
     public IEnumerable<Step> TlbFinishMmu()
     {
-        if (MmStruct.TlbFlushPending > 1)
+        // What the nested check promises, whether or not this era keeps the promise: the changes of every gather
+        // in flight on the mm up to now are flushed when this one returns.
+        if (Operation is not null)
+        {
+            var others = MmStruct.ActiveGathers.Where(g => g != this).Select(g => (g.Thread, g.Started)).ToArray();
+            Operation.Finished(_m.Step, others);
+        }
+        if (MmStruct.TlbFlushPending > 1 && _m.Options.NestedFlush)
         {
             _m.Trace("mm_tlb_flush_nested", (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
             FullMm = true;
@@ -233,6 +255,7 @@ public sealed class MmuGather : IMmuGather
         }
         yield return Step.Call(TlbFlushMmu());
         MmStruct.TlbFlushPending--;
+        MmStruct.ActiveGathers.Remove(this);
         _m.Trace("tlb_finish_mmu", (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
     }
 

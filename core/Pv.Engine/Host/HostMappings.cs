@@ -1,7 +1,8 @@
 // The host side of User-Mode Linux: every UML mm is a host process whose mappings are UML's TLB. Host
 // mmap/munmap/mprotect change them, are counted (syscalls, bytes) and queued to the stub; the calls
 // between two stub flushes form one round trip. A process may hold at most MaxMappings mappings; beyond
-// that mmap fails with -ENOMEM, as the host's vm.max_map_count does.
+// that mmap fails with -ENOMEM, as the host's vm.max_map_count does. Each host mmap/mprotect is stamped with
+// its step: a host mapping is UML's TLB entry, and O3 asks whether it predates the change that made it stale.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
 
@@ -15,6 +16,7 @@ public sealed class HostMappings : IHostMappings
     private readonly Machine _machine;
     private readonly Dictionary<int, List<HostMapping>> _byMm = [];
     private readonly Dictionary<int, int> _queued = [];
+    private readonly Dictionary<int, List<(ulong Start, ulong End, long Step)>> _writes = [];
     private readonly Abstractions.Host.PvCounter _syscalls, _bytes, _roundTrips;
 
     internal HostMappings(Machine machine)
@@ -42,6 +44,7 @@ public sealed class HostMappings : IHostMappings
         int i = 0;
         while (i < list.Count && list[i].Address < address) i++;
         list.Insert(i, new HostMapping(address, length, prot, offset));
+        Stamp(mm, address, length);
         return 0;
     }
 
@@ -69,6 +72,7 @@ public sealed class HostMappings : IHostMappings
             while (i < list.Count && list[i].Address < lo) i++;
             list.Insert(i, new HostMapping(lo, hi - lo, prot, m.Offset + (lo - m.Address)));
         }
+        Stamp(mm, address, length);
         return 0;
     }
 
@@ -95,6 +99,21 @@ public sealed class HostMappings : IHostMappings
         }
         mapping = default;
         return false;
+    }
+
+    /// <summary>The step the host mapping of <paramref name="address"/> was last written (mmap or mprotect) at, or -1.</summary>
+    public long FilledAt(MmId mm, ulong address)
+    {
+        if (!_writes.TryGetValue(mm.Value, out var writes)) return -1;
+        for (int i = writes.Count - 1; i >= 0; i--)
+            if (address >= writes[i].Start && address < writes[i].End) return writes[i].Step;
+        return -1;
+    }
+
+    private void Stamp(MmId mm, ulong address, ulong length)
+    {
+        if (!_writes.TryGetValue(mm.Value, out var writes)) _writes[mm.Value] = writes = [];
+        writes.Add((address, address + length, _machine.Step));
     }
 
     private void Count(MmId mm, ulong length)

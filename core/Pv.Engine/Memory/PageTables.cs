@@ -1,8 +1,12 @@
 // Page tables in frames: 4 or 5 levels of 512 entries, huge leaves at PMD and PUD. Shift levels are named
 // by PageTableLevel; with 4-level paging the top table sits at the P4D shift (the PGD folds onto it, as in
 // the kernel's 4-level configuration). Reads through IPageTables are checked by the oracle: reading a table
-// frame that is no longer a page table is O2 whoever does it. Setup helpers (Populate) build tables outside
-// any step, for tests and scenario start-up.
+// frame that is no longer a page table is O2 whoever does it. Every write that takes a translation away
+// (a leaf cleared, downgraded or pointed elsewhere; a table pointer unhooked or moved) is told to the oracle
+// with the mm and virtual range it covered, found through a reverse map from each table frame to the mm and
+// address it was linked at (as the kernel's ptdesc knows its mm and index), so O3 can tell which operation
+// made a cached translation stale. Setup helpers (Populate) build tables outside any step, for tests and
+// scenario start-up.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -13,6 +17,9 @@ namespace Pv.Engine.Memory;
 public sealed class PageTables : IPageTables
 {
     private readonly Machine _machine;
+
+    // Table frame -> (mm, first virtual address it maps), set when a pointer to the table is written.
+    private readonly Dictionary<ulong, (MmId Mm, ulong Base)> _rmap = [];
 
     internal PageTables(Machine machine, int levels)
     {
@@ -45,9 +52,37 @@ public sealed class PageTables : IPageTables
     {
         var kind = _machine.Memory.KindOf(slot.Table);
         if (kind != FrameKind.PageTable) throw new InvalidOperationException($"write to {slot.Table}, which is {kind}, not a page table");
-        _machine.Memory.Entries(slot.Table)[slot.Index] = entry.Raw;
+        var entries = _machine.Memory.Entries(slot.Table);
+        var old = new PageTableEntry(entries[slot.Index]);
+        entries[slot.Index] = entry.Raw;
         _machine.Trace("set entry", ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw);
+        if (old.Raw == entry.Raw || !_rmap.TryGetValue(slot.Table.Value, out var owner)) return;
+        ulong va = Canonical(owner.Base + (ulong)slot.Index * PageGeometry.Span(slot.Level));
+        bool leaf = slot.Level == PageTableLevel.Pte || old.IsHuge;
+        if (!leaf && entry.IsPresent && !entry.IsHuge) _rmap[entry.Pfn.Value] = (owner.Mm, va);
+        if (old.IsPresent && TakesAway(old, entry, leaf)) _machine.Oracle.TranslationChanged(owner.Mm, va, PageGeometry.Span(slot.Level));
     }
+
+    /// <summary>
+    /// Does writing <paramref name="now"/> over the present <paramref name="old"/> take a translation away: a leaf cleared,
+    /// pointed at another frame or stripped of write or exec; a table pointer unhooked or replaced.
+    /// </summary>
+    private static bool TakesAway(PageTableEntry old, PageTableEntry now, bool leaf)
+    {
+        if (!now.IsPresent || now.Pfn != old.Pfn || now.IsHuge != old.IsHuge) return true;
+        if (!leaf) return false;
+        return (old.IsWritable && !now.IsWritable) || (old.Has(PteFlags.Exec) && !now.Has(PteFlags.Exec));
+    }
+
+    /// <summary>Sign-extend an address built from table indices to its canonical form (the kernel half).</summary>
+    private ulong Canonical(ulong va)
+    {
+        int bits = Levels == 5 ? 57 : 48;
+        return (va & (1UL << (bits - 1))) != 0 ? va | ~((1UL << bits) - 1) : va;
+    }
+
+    /// <summary>Record that <paramref name="pgd"/> is the top table of <paramref name="mm"/> (mm creation).</summary>
+    internal void AddPgd(MmId mm, Pfn pgd) => _rmap[pgd.Value] = (mm, 0);
 
     /// <summary>The slot for <paramref name="address"/> in <paramref name="table"/> at <paramref name="level"/>.</summary>
     public static PteSlot SlotOf(Pfn table, ulong address, PageTableLevel level) => new(table, PageGeometry.Index(address, level), level);

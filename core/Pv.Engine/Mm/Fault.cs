@@ -243,7 +243,8 @@ public static class Fault
 
     /// <summary>
     /// wp_page_copy: allocate the copy, then under the PTL and a CLEAR notifier range: if the PTE is unchanged,
-    /// <c>ptep_clear_flush</c> (clear and flush the page on every CPU), set the new PTE, put the old page.
+    /// <c>ptep_clear_flush</c> (clear and flush the page on every CPU, the PTL held until the flush completed), set the
+    /// new PTE, put the old page.
     /// </summary>
     private static IEnumerable<Step> WpCopy(Machine m, SimThread t, MmStruct mm, Vma vma, ulong page, PteSlot slot, PageTableEntry old, FaultOutcome outcome)
     {
@@ -261,9 +262,7 @@ public static class Fault
         {
             PteOps.GetAndClear(m, slot);
             m.Arch.FlushTlbMmRange(mm.Id, page, page + PageGeometry.PageSize, PageGeometry.PageShift, false);
-            mm.Ptl.Unlock(t);
-            yield return Step.Yield; // the flush may wait for other CPUs
-            yield return Step.Call(mm.Ptl.Lock(t));
+            yield return Step.Yield; // the flush may wait for other CPUs; the PTL stays held, as in ptep_clear_flush
             PteOps.SetPteAt(m, mm, page, slot, PageTableEntry.Make(copy, BaseFlags(vma) | PteFlags.Write | PteFlags.Dirty));
             m.Arch.UpdateMmuCache(mm.Id, page, slot);
             m.Memory.Put(old.Pfn);

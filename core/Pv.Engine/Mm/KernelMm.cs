@@ -37,6 +37,7 @@ public static class KernelMm
     public static IEnumerable<Step> Vfree(Machine m, SimThread t, ulong address, int pages)
     {
         var mm = m.InitMm;
+        var op = m.Oracle.BeginOperation(mm.Id, "vfree");
         var freed = new List<Pfn>();
         for (int i = 0; i < pages; i++)
         {
@@ -51,7 +52,7 @@ public static class KernelMm
         m.Arch.FlushTlbKernelRange(address, address + (ulong)pages * PageGeometry.PageSize);
         yield return Step.Yield;
         foreach (var p in freed) m.Memory.Put(p);
-        m.Oracle.OperationReturned(MmId.InitMm, address, address + (ulong)pages * PageGeometry.PageSize, "vfree");
+        m.Oracle.OperationReturned(op, address, address + (ulong)pages * PageGeometry.PageSize);
         yield return Step.Yield;
     }
 
@@ -111,8 +112,9 @@ public static class KernelMm
     }
 
     /// <summary>
-    /// The reclaimer on lazily freed pages (try_to_unmap_one for a lazyfree folio): <c>ptep_clear_flush</c>, then if the
-    /// cleared PTE was dirtied since MADV_FREE the page is live again and the PTE goes back; else the page is freed.
+    /// The reclaimer on lazily freed pages (try_to_unmap_one for a lazyfree folio), all under the PTL as the kernel holds
+    /// it: <c>ptep_clear_flush</c> (the flush completes before the lock drops); if the cleared PTE was dirtied since
+    /// MADV_FREE the page is live again and the PTE goes back, else the page is freed.
     /// </summary>
     public static IEnumerable<Step> Reclaim(Machine m, SimThread t)
     {
@@ -133,15 +135,13 @@ public static class KernelMm
             m.Notifiers.InvalidateRangeStart(range);
             var cleared = PteOps.GetAndClear(m, slot);
             m.Arch.FlushTlbMmRange(mm.Id, a, a + PageGeometry.PageSize, PageGeometry.PageShift, false);
-            mm.Ptl.Unlock(t);
-            yield return Step.Yield; // the flush may wait; the hardware may have set dirty meanwhile
-            yield return Step.Call(mm.Ptl.Lock(t));
-            if (PteOps.IsNone(PteOps.Read(m, slot)) && !cleared.Has(PteFlags.Dirty))
+            yield return Step.Yield; // the flush may wait for other CPUs; the PTL stays held
+            if (cleared.Has(PteFlags.Dirty)) PteOps.SetPteAt(m, mm, a, slot, cleared);
+            else
             {
                 m.Memory.Put(pfn);
                 m.Trace("reclaim lazyfree", a, pfn.Value);
             }
-            else PteOps.SetPteAt(m, mm, a, slot, cleared);
             mm.Ptl.Unlock(t);
             m.Notifiers.InvalidateRangeEnd(range);
             yield return Step.Yield;

@@ -35,6 +35,7 @@ public static class Madvise
     public static IEnumerable<Step> GuardInstall(Machine m, SimThread t, MmStruct mm, ulong start, ulong length, WalkResult result)
     {
         ulong end = start + length;
+        var op = m.Oracle.BeginOperation(mm.Id, "madvise(MADV_GUARD_INSTALL)");
         yield return Step.Call(mm.MmapLock.DownRead(t));
         var vmas = mm.Vmas.Where(v => v.Start < end && start < v.End).ToList();
         if (vmas.Any(v => (v.Flags & (VmaFlags.PfnMap | VmaFlags.MixedMap | VmaFlags.HugeTlb)) != 0))
@@ -50,10 +51,10 @@ public static class Madvise
             if (result.Value <= 0 || attempt == MaxRetries) break;
             // Something is mapped there: zap it (MADV_DONTNEED semantics) and try again.
             foreach (var vma in vmas)
-                yield return Step.Call(Munmap.ZapPageRangeSingle(m, t, vma, Math.Max(start, vma.Start), Math.Min(end, vma.End), MmuNotifierEvent.Clear));
+                yield return Step.Call(Munmap.ZapPageRangeSingle(m, t, vma, Math.Max(start, vma.Start), Math.Min(end, vma.End), MmuNotifierEvent.Clear, op));
         }
         mm.MmapLock.UpRead();
-        m.Oracle.OperationReturned(mm.Id, start, end, "madvise(MADV_GUARD_INSTALL)");
+        m.Oracle.OperationReturned(op, start, end);
         yield return Step.Yield;
     }
 }

@@ -65,6 +65,8 @@ public sealed class MmStruct
     public ulong TlbGen { get; internal set; }
     /// <summary>tlb_flush_pending: gathers in flight on this mm.</summary>
     public int TlbFlushPending { get; internal set; }
+    /// <summary>The gathers in flight (what tlb_flush_pending counts), for the oracle's O3 attribution.</summary>
+    internal List<Gather.MmuGather> ActiveGathers { get; } = [];
     /// <summary>mm_users.</summary>
     public int MmUsers { get; internal set; } = 1;
     /// <summary>mmap_lock.</summary>

@@ -62,10 +62,11 @@ public static class Mmap
     public static IEnumerable<Step> Mprotect(Machine m, SimThread t, MmStruct mm, ulong start, ulong length, VmaFlags prot)
     {
         ulong end = start + length;
+        var op = m.Oracle.BeginOperation(mm.Id, "mprotect");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
         const VmaFlags access = VmaFlags.Read | VmaFlags.Write | VmaFlags.Exec;
         var vmas = Vmas.Within(mm, start, end);
-        var tlb = MmuGather.TlbGatherMmu(m, mm);
+        var tlb = MmuGather.TlbGatherMmu(m, mm, op);
         var range = new MmuNotifierRange(mm.Id, start, end, MmuNotifierEvent.ProtectionVma);
         m.Notifiers.InvalidateRangeStart(range);
         m.PvOps.EnterLazyMmu();
@@ -97,37 +98,51 @@ public static class Mmap
         m.Notifiers.InvalidateRangeEnd(range);
         yield return Step.Call(tlb.TlbFinishMmu());
         mm.MmapLock.UpWrite(t);
-        m.Oracle.OperationReturned(mm.Id, start, end, "mprotect");
+        m.Oracle.OperationReturned(op, start, end);
         yield return Step.Yield;
     }
 
     /// <summary>
-    /// <c>mremap(old, length, new)</c> with MREMAP_FIXED|MAYMOVE: the VMA moves, then move_page_tables: whole PTE
-    /// tables move with one PMD entry when both sides are PMD-aligned and the range covers them
-    /// (move_normal_pmd), else PTE by PTE (move_ptes); the old range is flushed after each move, before the PTL
-    /// is dropped.
+    /// <c>mremap(old, length, new)</c> with MREMAP_FIXED|MAYMOVE, as <c>move_vma</c> orders it under mmap_lock (write):
+    /// <c>copy_vma</c> links the new VMA into the mm and, after the old one, into its file's i_mmap (under
+    /// i_mmap_rwsem), so an rmap walker that runs while the entries move visits the old VMA before the new one and
+    /// finds every entry at one of the two addresses. <c>move_page_tables</c> then moves whole PTE tables with one PMD
+    /// entry when both sides are PMD-aligned and the range covers them (move_normal_pmd), else entry by entry
+    /// (move_ptes), each under the PTL and the rmap locks (<c>take_rmap_locks</c>: i_mmap_rwsem for write), flushing
+    /// the old range before the locks drop. Last, the old VMA is unmapped: detached, unlinked from i_mmap and its
+    /// page tables freed. With the era toggle mremap-flush off (before CVE-2018-18281's fix) a clean PTE's flush is
+    /// deferred to the end of the move, after the locks are dropped.
     /// </summary>
     public static IEnumerable<Step> Mremap(Machine m, SimThread t, MmStruct mm, ulong oldStart, ulong length, ulong newStart)
     {
+        var op = m.Oracle.BeginOperation(mm.Id, "mremap");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
-        var vmas = Vmas.Detach(mm, oldStart, oldStart + length);
+        var vmas = Vmas.Within(mm, oldStart, oldStart + length);
         if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
             throw new InvalidOperationException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
         var old = vmas[0];
         var moved = new Vma(mm, newStart, newStart + length, old.Flags, old.File, old.PgOff);
-        old.File?.IMmap.Remove(old);
+        var file = old.File;
+        // copy_vma: vma_link puts the copy into the mm and into i_mmap after the old VMA.
+        if (file is not null) yield return Step.Call(file.IMmapRwsem.DownWrite(t));
         mm.InsertVma(moved);
+        file?.IMmapRwsem.UpWrite(t);
         var range = new MmuNotifierRange(mm.Id, oldStart, oldStart + length, MmuNotifierEvent.Unmap);
         m.Notifiers.InvalidateRangeStart(range);
         yield return Step.Yield;
         ulong pmdSpan = PageGeometry.Span(PageTableLevel.Pmd);
+        bool deferredFlush = false;
         for (ulong off = 0; off < length;)
         {
             ulong from = oldStart + off, to = newStart + off;
+            if (file is not null) yield return Step.Call(file.IMmapRwsem.DownWrite(t)); // take_rmap_locks
             yield return Step.Call(mm.Ptl.Lock(t));
+            ulong step = PageGeometry.PageSize;
+            bool flush = false;
             if ((from & (pmdSpan - 1)) == 0 && (to & (pmdSpan - 1)) == 0 && length - off >= pmdSpan
                 && Zap.FindEntry(m, mm, from, PageTableLevel.Pmd, out var src, out var lvl) && lvl == PageTableLevel.Pmd)
             {
+                step = pmdSpan;
                 var e = PteOps.Read(m, src);
                 var dst = EnsureTable(m, mm, to, PageTableLevel.Pmd);
                 if (e.IsPresent && PteOps.IsNone(PteOps.Read(m, dst)))
@@ -135,33 +150,49 @@ public static class Mmap
                     m.PvOps.SetPte(m.PageTables, src, PageTableEntry.Empty);
                     m.PvOps.SetPte(m.PageTables, dst, e);
                     m.Trace("move_normal_pmd", from, to);
+                    // A moved table drops the walk-cache pointers too: always flushed under the PTL.
                     m.Arch.FlushTlbMmRange(mm.Id, from, from + pmdSpan, PageGeometry.Shift(PageTableLevel.Pmd), false);
                 }
-                mm.Ptl.Unlock(t);
-                off += pmdSpan;
-                yield return Step.Yield;
-                continue;
             }
-            if (Zap.FindEntry(m, mm, from, PageTableLevel.Pte, out var pteSrc, out var level) && level == PageTableLevel.Pte)
+            else if (Zap.FindEntry(m, mm, from, PageTableLevel.Pte, out var pteSrc, out var level) && level == PageTableLevel.Pte)
             {
                 m.PvOps.EnterLazyMmu(); // move_ptes batches the clear and the set
                 var e = PteOps.GetAndClear(m, pteSrc);
                 bool present = !PteOps.IsNone(e);
                 if (present) PteOps.SetPteAt(m, mm, to, EnsurePte(m, mm, to), e);
                 m.PvOps.LeaveLazyMmu();
-                if (present)
+                if (present && e.IsPresent)
                 {
                     m.Trace("move_ptes", from, to);
-                    m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
+                    // Before the fix only a dirty PTE forced the flush here; a clean one set need_flush for later.
+                    if (m.Options.MremapFlush || e.Has(PteFlags.Dirty)) flush = true;
+                    else deferredFlush = true;
                 }
             }
+            // The flush is issued with the PTL and the rmap locks held; they drop once it has completed (next step).
+            if (flush) m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
+            yield return Step.Yield;
             mm.Ptl.Unlock(t);
-            off += PageGeometry.PageSize;
+            file?.IMmapRwsem.UpWrite(t);
+            off += step;
+            yield return Step.Yield;
+        }
+        if (deferredFlush)
+        {
+            // Before CVE-2018-18281's fix: need_flush, one flush of the old range after every lock was dropped.
+            m.Arch.FlushTlbMmRange(mm.Id, oldStart, oldStart + length, PageGeometry.PageShift, false);
             yield return Step.Yield;
         }
         m.Notifiers.InvalidateRangeEnd(range);
+        // do_vmi_munmap of the old range: nothing is mapped there any more; unlink the VMA and free its tables.
+        ulong floor = mm.Vmas.Where(v => v.End <= oldStart).Select(v => v.End).DefaultIfEmpty(0UL).Max();
+        ulong ceiling = mm.Vmas.Where(v => v.Start >= oldStart + length).Select(v => v.Start).DefaultIfEmpty(0UL).Min();
+        mm.Vmas.Remove(old);
+        var tlb = MmuGather.TlbGatherMmu(m, mm, op);
+        yield return Step.Call(Zap.FreePgtables(m, t, tlb, [old], floor, ceiling));
+        yield return Step.Call(tlb.TlbFinishMmu());
         mm.MmapLock.UpWrite(t);
-        m.Oracle.OperationReturned(mm.Id, oldStart, oldStart + length, "mremap");
+        m.Oracle.OperationReturned(op, oldStart, oldStart + length);
         yield return Step.Yield;
     }
 

@@ -1,12 +1,13 @@
 // The operations that take mappings away, as the kernel orders them: munmap (detach VMAs under mmap_lock,
-// unmap_vmas, free_pgtables with unlink_file_vma, tlb_finish_mmu), exit_mmap (fullmm), madvise(MADV_DONTNEED)
-// and unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather
+// unmap_vmas, free_pgtables with unlink_file_vma, tlb_finish_mmu), exit_mmap (fullmm), madvise(MADV_DONTNEED),
+// truncate_pagecache_range (unmap every mapping, then drop the pages from the page cache) and unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather
 // so a gather already in flight on the mm forces a full flush at tlb_finish_mmu). When each returns, the
 // oracle is told (O3 watches for later use of what it took away).
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
 using Pv.Engine.Gather;
+using Pv.Engine.Oracle;
 using Pv.Engine.Sched;
 
 namespace Pv.Engine.Mm;
@@ -18,6 +19,7 @@ public static class Munmap
     public static IEnumerable<Step> Run(Machine m, SimThread t, MmStruct mm, ulong start, ulong length)
     {
         ulong end = start + length;
+        var op = m.Oracle.BeginOperation(mm.Id, "munmap");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
         var vmas = Vmas.Detach(mm, start, end);
         // The neighbours bound which page tables may go (free_pgtables' floor and ceiling).
@@ -25,13 +27,13 @@ public static class Munmap
         ulong ceiling = mm.Vmas.Where(v => v.Start >= end).Select(v => v.Start).DefaultIfEmpty(0UL).Min();
         if (vmas.Count > 0)
         {
-            var tlb = MmuGather.TlbGatherMmu(m, mm);
+            var tlb = MmuGather.TlbGatherMmu(m, mm, op);
             yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap));
             yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, floor, ceiling));
             yield return Step.Call(tlb.TlbFinishMmu());
         }
         mm.MmapLock.UpWrite(t);
-        m.Oracle.OperationReturned(mm.Id, start, end, "munmap");
+        m.Oracle.OperationReturned(op, start, end);
         yield return Step.Yield;
     }
 
@@ -41,12 +43,13 @@ public static class Munmap
     /// </summary>
     public static IEnumerable<Step> ExitMmap(Machine m, SimThread t, MmStruct mm)
     {
+        var op = m.Oracle.BeginOperation(mm.Id, "exit_mmap");
         m.Notifiers.Release(mm.Id);
         m.PvOps.ExitMmap(mm.Id);
         yield return Step.Yield;
         yield return Step.Call(mm.MmapLock.DownWrite(t));
         var vmas = mm.Vmas.ToList();
-        var tlb = MmuGather.TlbGatherMmuFullmm(m, mm);
+        var tlb = MmuGather.TlbGatherMmuFullmm(m, mm, op);
         if (vmas.Count > 0)
         {
             ulong start = vmas[0].Start, end = vmas[^1].End;
@@ -62,7 +65,7 @@ public static class Munmap
             m.PvOps.PgdFree(mm.Id, mm.Pgd);
             m.Memory.Free(mm.Pgd);
         }
-        m.Oracle.OperationReturned(mm.Id, 0, ulong.MaxValue, "exit_mmap");
+        m.Oracle.OperationReturned(op, 0, ulong.MaxValue);
         yield return Step.Yield;
     }
 
@@ -70,18 +73,19 @@ public static class Munmap
     public static IEnumerable<Step> MadviseDontneed(Machine m, SimThread t, MmStruct mm, ulong start, ulong length)
     {
         ulong end = start + length;
+        var op = m.Oracle.BeginOperation(mm.Id, "madvise(MADV_DONTNEED)");
         yield return Step.Call(mm.MmapLock.DownRead(t));
         foreach (var vma in mm.Vmas.Where(v => v.Start < end && start < v.End).ToList())
-            yield return Step.Call(ZapPageRangeSingle(m, t, vma, Math.Max(start, vma.Start), Math.Min(end, vma.End), MmuNotifierEvent.Clear));
+            yield return Step.Call(ZapPageRangeSingle(m, t, vma, Math.Max(start, vma.Start), Math.Min(end, vma.End), MmuNotifierEvent.Clear, op));
         mm.MmapLock.UpRead();
-        m.Oracle.OperationReturned(mm.Id, start, end, "madvise(MADV_DONTNEED)");
+        m.Oracle.OperationReturned(op, start, end);
         yield return Step.Yield;
     }
 
-    /// <summary><c>zap_page_range_single</c>: one VMA's range with a gather of its own.</summary>
-    public static IEnumerable<Step> ZapPageRangeSingle(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmuNotifierEvent ev)
+    /// <summary><c>zap_page_range_single</c>: one VMA's range with a gather of its own (serving <paramref name="op"/>, if any).</summary>
+    public static IEnumerable<Step> ZapPageRangeSingle(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmuNotifierEvent ev, MmOperation? op = null)
     {
-        var tlb = MmuGather.TlbGatherMmu(m, vma.Mm);
+        var tlb = MmuGather.TlbGatherMmu(m, vma.Mm, op);
         yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev));
         yield return Step.Call(tlb.TlbFinishMmu());
     }
@@ -105,6 +109,24 @@ public static class Munmap
         file.IMmapRwsem.UpRead();
         m.Trace("unmap_mapping_range returns", pgoff, pages);
         yield return Step.Yield;
+    }
+
+    /// <summary>
+    /// <c>truncate_pagecache_range</c> (a hole punched in a file): <c>unmap_mapping_range</c> over the pages (private COW
+    /// copies included), then <c>truncate_inode_pages_range</c> drops each page from the page cache, one step per
+    /// page, putting the cache's reference; a page is freed once no mapping holds it either. A later fault reads in a
+    /// fresh page.
+    /// </summary>
+    public static IEnumerable<Step> TruncatePagecacheRange(Machine m, SimThread t, AddressSpace file, ulong pgoff, ulong pages)
+    {
+        yield return Step.Call(UnmapMappingRange(m, t, file, pgoff, pages));
+        for (ulong p = pgoff; p < pgoff + pages; p++)
+        {
+            if (!file.Pages.Remove(p, out var page)) continue;
+            bool freed = m.Memory.Put(page);
+            m.Trace(freed ? "truncate frees page" : "truncate drops page from the page cache", p, page.Value);
+            yield return Step.Yield;
+        }
     }
 
     /// <summary>A driver revokes its device PFNs (after <c>unmap_mapping_range</c> returned): O4 watches them from now.</summary>

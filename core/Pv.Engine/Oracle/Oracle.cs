@@ -1,7 +1,14 @@
-// The oracle: the generic invariants O1–O7 (ARCHITECTURE.md), checked as steps happen. Nothing here knows
+// The oracle: the generic invariants O1–O7 (docs/model.md), checked as steps happen. Nothing here knows
 // a scenario, a backend or an option: each check compares what simulated hardware or software just did
 // against the state of frames, page tables and completed operations. The first violation stops the run;
 // the machine turns it into a report with every thread's recent steps and the schedule to replay it.
+//
+// O3 blames an operation only for what it promised. Every cached translation carries the step it was filled
+// at, and every page-table write that takes a translation away is logged with its step and thread. A returned
+// operation R is responsible for a stale cached entry only if a change made after the entry was filled was
+// R's own (its thread, during R), or was made by another gather that was in flight on the mm when R's
+// tlb_finish_mmu ran (the kernel's mm_tlb_flush_nested promise), before that point. An entry filled after the
+// change, or a change by another operation still legally deferring its flush, is never R's fault.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 
@@ -54,7 +61,48 @@ public sealed record Violation(
 /// <param name="End">Range end (exclusive).</param>
 /// <param name="Step">The step at which the operation returned.</param>
 /// <param name="What">munmap, mprotect, madvise.</param>
-public readonly record struct Revocation(MmId Mm, ulong Start, ulong End, long Step, string What);
+/// <param name="Operation">The operation, with its thread, start and flush points.</param>
+public sealed record Revocation(MmId Mm, ulong Start, ulong End, long Step, string What, MmOperation Operation);
+
+/// <summary>
+/// One running operation that takes translations away (munmap, mprotect, madvise, mremap, exit, vfree), as O3 needs
+/// it: who runs it, since when, and where its gathers finished. Begun with <see cref="Oracle.BeginOperation"/>.
+/// </summary>
+public sealed class MmOperation
+{
+    private readonly List<(long Step, (int Thread, long Since)[] InFlight)> _flushPoints = [];
+
+    internal MmOperation(MmId mm, string what, int thread, long started) => (Mm, What, Thread, Started) = (mm, what, thread, started);
+
+    /// <summary>The address space.</summary>
+    public MmId Mm { get; }
+    /// <summary>munmap, mprotect, madvise(...).</summary>
+    public string What { get; }
+    /// <summary>The scheduler id of the thread running it (-1 outside a thread).</summary>
+    public int Thread { get; }
+    /// <summary>The step it began at.</summary>
+    public long Started { get; }
+
+    /// <summary>
+    /// A gather of this operation ran <c>tlb_finish_mmu</c> at <paramref name="step"/>, with the other gathers of
+    /// <paramref name="inFlight"/> (thread, step it began) in flight on the mm: their changes up to that point are
+    /// this operation's to flush too (mm_tlb_flush_nested).
+    /// </summary>
+    public void Finished(long step, (int Thread, long Since)[] inFlight) => _flushPoints.Add((step, inFlight));
+
+    /// <summary>Is a change by <paramref name="thread"/> at <paramref name="step"/> one this operation must have flushed by <paramref name="returned"/>?</summary>
+    internal bool Covers(int thread, long step, long returned)
+    {
+        if (thread == Thread && step >= Started && step <= returned) return true;
+        foreach (var (at, inFlight) in _flushPoints)
+        {
+            if (step > at) continue;
+            foreach (var (t, since) in inFlight)
+                if (t == thread && step >= since) return true;
+        }
+        return false;
+    }
+}
 
 /// <summary>The invariant checks of one machine.</summary>
 public sealed class Oracle
@@ -62,6 +110,11 @@ public sealed class Oracle
     private readonly Machine _machine;
     private readonly List<Revocation> _revocations = [];
     private readonly Dictionary<(int Device, ulong Page), int> _permittedFaults = [];
+    // Changes that took a translation away: per 4 KiB page, and (rarer) whole huge or table spans.
+    private readonly Dictionary<(int Mm, ulong Page), List<(long Step, int Thread)>> _changes = [];
+    private readonly List<(int Mm, ulong Start, ulong End, long Step, int Thread)> _wideChanges = [];
+    // The last step a secondary TLB (SMMU, mirror, host mappings) was filled for (mm, page) from the page table.
+    private readonly Dictionary<(int Mm, ulong Page), long> _secondaryFills = [];
 
     internal Oracle(Machine machine) => _machine = machine;
 
@@ -103,9 +156,10 @@ public sealed class Oracle
     /// <summary>
     /// O1, O3, O4: a CPU or device access reaches <paramref name="pfn"/> through a translation made when the frame
     /// had generation <paramref name="generationAtFill"/>. <paramref name="cached"/> says the translation came from
-    /// a TLB (CPU or secondary) rather than a walk of the current page table.
+    /// a TLB (CPU or secondary) rather than a walk of the current page table; <paramref name="filledAt"/> is the step
+    /// the cached translation was filled at (-1: before the run).
     /// </summary>
-    public bool CheckAccess(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint generationAtFill, bool cached)
+    public bool CheckAccess(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint generationAtFill, bool cached, long filledAt = -1)
     {
         var mem = _machine.Memory;
         var kind = mem.KindOf(pfn);
@@ -121,36 +175,67 @@ public sealed class Oracle
             Report(new Violation(InvariantId.O1, $"{access} through a {(cached ? "cached translation" : "page-table entry")} reaches {pfn}, {state} since the translation was made", agent, mm, address, pfn, generationAtFill, gen, _machine.Step));
             return false;
         }
-        if (cached && _revocations.Count > 0 && !CheckNotRevoked(agent, mm, address, access, pfn, gen)) return false;
+        if (cached && _revocations.Count > 0 && !CheckNotRevoked(agent, mm, address, access, pfn, gen, filledAt)) return false;
         return true;
     }
 
+    /// <summary>An operation that takes translations away begins on <paramref name="mm"/> in the current thread.</summary>
+    public MmOperation BeginOperation(MmId mm, string what) =>
+        new(mm, what, _machine.CurrentThread?.Id ?? -1, _machine.Step);
+
     /// <summary>
-    /// An munmap/mprotect/madvise on [start, end) of <paramref name="mm"/> returned: from now on no access may use a
-    /// translation the page table no longer grants there (O3). In strict mode, a latent TLB entry that still
-    /// grants more than the page table is flagged at once.
+    /// <paramref name="op"/> returned, having taken away [start, end): from now on no access may use a cached translation
+    /// it was responsible for flushing (O3). In strict mode, such a latent TLB entry is flagged at once.
     /// </summary>
-    public void OperationReturned(MmId mm, ulong start, ulong end, string what)
+    public void OperationReturned(MmOperation op, ulong start, ulong end)
     {
-        _revocations.Add(new Revocation(mm, start, end, _machine.Step, what));
+        var r = new Revocation(op.Mm, start, end, _machine.Step, op.What, op);
+        _revocations.Add(r);
         if (!_machine.Options.StrictO3) return;
         foreach (var cpu in _machine.Cpus.All)
         {
             foreach (var (asid, va, hit) in cpu.Tlb.LiveEntries())
             {
-                if (asid != mm.Value) continue;
+                if (asid != op.Mm.Value) continue;
                 ulong span = PageGeometry.Span(hit.Level);
                 if (va + span <= start || va >= end) continue;
                 ulong probe = Math.Max(va, start);
                 var access = (hit.Flags & PteFlags.Write) != 0 ? AccessKind.Write : AccessKind.Read;
-                if (!PageTablePermits(mm, probe, access, out _))
-                {
-                    Report(new Violation(InvariantId.O3, $"{what} returned while {cpu} still caches a {access} translation the page table no longer grants (strict)", cpu.ToString(), mm, probe, hit.Pfn, hit.Generation, hit.Generation, _machine.Step));
-                    return;
-                }
+                if (PageTablePermits(op.Mm, probe, access, out var target) && target == Memory.PageTables.TargetPfn(PageTableEntry.Make(hit.Pfn, hit.Flags), hit.Level, probe)) continue;
+                if (!Responsible(r, probe, hit.FilledAt)) continue;
+                Report(new Violation(InvariantId.O3, $"{op.What} returned while {cpu} still caches a {access} translation the page table no longer grants (strict)", cpu.ToString(), op.Mm, probe, hit.Pfn, hit.Generation, hit.Generation, _machine.Step));
+                return;
             }
         }
     }
+
+    /// <summary>
+    /// A page-table write by the current step took away the translation of [address, address + span) in
+    /// <paramref name="mm"/> (called by the page tables on every such write).
+    /// </summary>
+    internal void TranslationChanged(MmId mm, ulong address, ulong span)
+    {
+        int thread = _machine.CurrentThread?.Id ?? -1;
+        long step = _machine.Step;
+        if (span == PageGeometry.PageSize)
+        {
+            var key = (mm.Value, address >> PageGeometry.PageShift);
+            if (!_changes.TryGetValue(key, out var list)) _changes[key] = list = [];
+            list.Add((step, thread));
+        }
+        else _wideChanges.Add((mm.Value, address, address + span, step, thread));
+    }
+
+    /// <summary>A secondary TLB (SMMU, a mirror, UML's host mappings) filled its translation of <paramref name="address"/> now.</summary>
+    public void SecondaryFilled(MmId mm, ulong address) =>
+        _secondaryFills[(mm.Value, address >> PageGeometry.PageShift)] = _machine.Step;
+
+    /// <summary>
+    /// The step a secondary TLB's translation of <paramref name="address"/> was filled at: its last fill from the page
+    /// table (a secondary TLB holds nothing older than its last refill of the page), or -1 if none was seen.
+    /// </summary>
+    public long SecondaryFillStep(MmId mm, ulong address) =>
+        _secondaryFills.TryGetValue((mm.Value, address >> PageGeometry.PageShift), out long step) ? step : -1;
 
     /// <summary>
     /// O5: <paramref name="device"/> faulted on <paramref name="address"/>. Counted only when the CPU page table
@@ -176,16 +261,31 @@ public sealed class Oracle
         _machine.Scheduler.StopRequested = true;
     }
 
-    private bool CheckNotRevoked(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint gen)
+    private bool CheckNotRevoked(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint gen, long filledAt)
     {
+        bool stale = !(PageTablePermits(mm, address, access, out var target) && target == pfn);
+        if (!stale) return true;
         foreach (var r in _revocations)
         {
-            if (r.Mm != mm || address < r.Start || address >= r.End) continue;
-            if (PageTablePermits(mm, address, access, out var target) && target == pfn) return true;
-            Report(new Violation(InvariantId.O3, $"{access} uses a translation that {r.What} (returned at step {r.Step}) took away", agent, mm, address, pfn, gen, gen, _machine.Step));
+            if (r.Mm != mm || address < r.Start || address >= r.End || !Responsible(r, address, filledAt)) continue;
+            Report(new Violation(InvariantId.O3, $"{access} uses a translation (filled at step {filledAt}) that {r.What} (steps {r.Operation.Started}-{r.Step}) took away and did not flush", agent, mm, address, pfn, gen, gen, _machine.Step));
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Was <paramref name="r"/> responsible for flushing a translation of <paramref name="address"/> filled at
+    /// <paramref name="filledAt"/>: did a change it covers take that page's translation away after the fill?
+    /// </summary>
+    private bool Responsible(Revocation r, ulong address, long filledAt)
+    {
+        if (_changes.TryGetValue((r.Mm.Value, address >> PageGeometry.PageShift), out var list))
+            foreach (var (step, thread) in list)
+                if (step > filledAt && r.Operation.Covers(thread, step, r.Step)) return true;
+        foreach (var (mm, start, end, step, thread) in _wideChanges)
+            if (mm == r.Mm.Value && address >= start && address < end && step > filledAt && r.Operation.Covers(thread, step, r.Step)) return true;
+        return false;
     }
 
     /// <summary>Does the current page table of <paramref name="mm"/> allow <paramref name="access"/> at <paramref name="address"/>?</summary>

@@ -61,7 +61,7 @@ public static class HostMmu
                 m.Trace("host access", address, pfn.Value);
                 // A host mapping records no frame generation: what the oracle can tell here is a freed frame, a revoked
                 // device PFN, or a permission a returned munmap/mprotect took away; a reused frame shows as O6.
-                bool ok = m.Oracle.CheckAccess(m.CurrentAgent, mm.Id, address, access, pfn, m.Memory.GenerationOf(pfn), cached: true)
+                bool ok = m.Oracle.CheckAccess(m.CurrentAgent, mm.Id, address, access, pfn, m.Memory.GenerationOf(pfn), cached: true, m.HostMappings.FilledAt(mm.Id, address))
                     && (!kernel || CheckRange(m, mm, address & ~(PageGeometry.PageSize - 1), (address & ~(PageGeometry.PageSize - 1)) + PageGeometry.PageSize, "serves a kernel access"));
                 outcome.Access = ok ? AccessStatus.Ok : AccessStatus.Violation;
                 yield return Step.Yield;

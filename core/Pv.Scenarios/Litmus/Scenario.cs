@@ -135,6 +135,8 @@ public enum OpKind : byte
     UnmapMappingRange,
     /// <summary>A driver revokes its device PFNs.</summary>
     Revoke,
+    /// <summary><c>truncate_pagecache_range</c>: unmap a file's pages everywhere, then drop them from the page cache.</summary>
+    Truncate,
     /// <summary>The reclaimer discards clean MADV_FREE pages.</summary>
     Reclaim,
     /// <summary><c>vmalloc</c> in init_mm.</summary>

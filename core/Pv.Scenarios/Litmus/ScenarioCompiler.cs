@@ -164,8 +164,13 @@ public sealed class CompiledScenario : IDisposable
                 if (!file.Pages.TryGetValue(index, out page)) return;   // the driver has no PFN there: nothing to map
                 flags |= PteFlags.Special;
             }
-            else if (!file.Pages.TryGetValue(index, out page))
-                file.Pages[index] = page = m.Memory.Alloc(FrameKind.DataPage);
+            else
+            {
+                // The page cache holds a reference of its own (as a fault that reads the page in leaves it); the
+                // mapping takes another, so a zap never frees a page the cache still holds.
+                if (!file.Pages.TryGetValue(index, out page)) file.Pages[index] = page = m.Memory.Alloc(FrameKind.DataPage);
+                m.Memory.Get(page);
+            }
             if ((vma.Flags & VmaFlags.Shared) == 0) flags &= ~(PteFlags.Write | PteFlags.Dirty);   // private file page: COW on write
         }
         else page = m.Memory.Alloc(FrameKind.DataPage);
@@ -237,6 +242,7 @@ public sealed class CompiledScenario : IDisposable
             case OpKind.GupFast: return Gup.GetUserPagesFast(m, t, t.Mm!, op.Address, op.Write, new GupResult());
             case OpKind.UnmapMappingRange: return Munmap.UnmapMappingRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Revoke: return Munmap.RevokePfns(m, ctx.Files[op.Name!], op.Address2, op.Length);
+            case OpKind.Truncate: return Munmap.TruncatePagecacheRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Reclaim: return KernelMm.Reclaim(m, t);
             case OpKind.Vmalloc: return KernelMm.Vmalloc(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
             case OpKind.Vfree: return KernelMm.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));

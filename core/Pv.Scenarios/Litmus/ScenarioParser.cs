@@ -37,7 +37,7 @@ public sealed class ScenarioParser
         ["mmap"] = OpKind.Mmap, ["munmap"] = OpKind.Munmap, ["mprotect"] = OpKind.Mprotect, ["mremap"] = OpKind.Mremap,
         ["madvise"] = OpKind.MadviseDontneed, ["fork"] = OpKind.Fork, ["exit"] = OpKind.Exit,
         ["gup"] = OpKind.Gup, ["gup-fast"] = OpKind.GupFast,
-        ["unmap-mapping-range"] = OpKind.UnmapMappingRange, ["revoke"] = OpKind.Revoke, ["reclaim"] = OpKind.Reclaim,
+        ["unmap-mapping-range"] = OpKind.UnmapMappingRange, ["revoke"] = OpKind.Revoke, ["truncate"] = OpKind.Truncate, ["reclaim"] = OpKind.Reclaim,
         ["vmalloc"] = OpKind.Vmalloc, ["vfree"] = OpKind.Vfree, ["switch-mm"] = OpKind.SwitchMm, ["lazy"] = OpKind.Lazy,
         ["irq-off"] = OpKind.IrqOff, ["irq-on"] = OpKind.IrqOn, ["rcu-read-lock"] = OpKind.RcuReadLock,
         ["rcu-read-unlock"] = OpKind.RcuReadUnlock, ["speculate"] = OpKind.Speculate,
@@ -487,8 +487,8 @@ public sealed class ScenarioParser
                 if (kind == OpKind.Gup && c.Accept("pages")) length = (ulong)(c.Int("a page count", 1, 1 << 16) ?? 1);
                 write = c.Accept("write");
                 break;
-            case OpKind.UnmapMappingRange or OpKind.Revoke:
-                name = c.Next(kind == OpKind.Revoke ? "a device name" : "a file or device name")?.Text;
+            case OpKind.UnmapMappingRange or OpKind.Revoke or OpKind.Truncate:
+                name = c.Next(kind switch { OpKind.Revoke => "a device name", OpKind.Truncate => "a file name", _ => "a file or device name" })?.Text;
                 length = 1;
                 if (c.Accept("pgoff")) address2 = c.Number("a file page offset") ?? 0;
                 if (c.Accept("pages")) length = (ulong)(c.Int("a page count", 1, 1 << 20) ?? 1);
@@ -631,10 +631,11 @@ public sealed class ScenarioParser
                     case OpKind.Mmap:
                         CheckFile(op.Name, op.Flags, op.At, files);
                         continue;
-                    case OpKind.UnmapMappingRange or OpKind.Revoke:
+                    case OpKind.UnmapMappingRange or OpKind.Revoke or OpKind.Truncate:
                         if (op.Name is null) continue;
                         if (!files.TryGetValue(op.Name, out var f)) Error(op.At, $"unknown file or device '{op.Name}'; declared: {List(files.Keys)}");
                         else if (op.Kind == OpKind.Revoke && !f.IsDevice) Error(op.At, $"'{op.Name}' is a file, not a device: only a driver's device PFNs are revoked");
+                        else if (op.Kind == OpKind.Truncate && f.IsDevice) Error(op.At, $"'{op.Name}' is a device: its PFNs are the driver's, not page cache; truncate a file");
                         continue;
                     case OpKind.Vmalloc or OpKind.Vfree:
                         if (op.Address < Mmu.KernelStart) Error(op.At, $"address 0x{op.Address:x} is not a kernel address (>= 0x{Mmu.KernelStart:x}); vmalloc area starts at 0x{Pv.Engine.Mm.KernelMm.VmallocStart:x}");
