@@ -168,7 +168,15 @@ public sealed class Machine
     public RunResult Run(ISchedulePolicy policy)
     {
         Start();
-        var outcome = Scheduler.Run(policy, Options.MaxSteps);
+        RunOutcome outcome;
+        try
+        {
+            outcome = Scheduler.Run(policy, Options.MaxSteps);
+        }
+        catch (EngineBugException bug)
+        {
+            throw new SimulationInternalError(bug, CurrentAgent, Scheduler.CurrentStep, Scheduler.Schedule.ToArray());
+        }
         if (Oracle.Violation is not null) outcome = RunOutcome.Violation;
         ViolationReport? report = null;
         if (Oracle.Violation is { } v)

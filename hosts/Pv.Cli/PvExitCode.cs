@@ -12,4 +12,7 @@ public static class PvExitCode
 
     /// <summary>Bad input or usage: an unknown option, a missing file, any diagnostic in plugins.json.</summary>
     public const int BadInput = 2;
+
+    /// <summary>An internal error: an invariant of Pv itself failed (a bug in Pv, reported with what replays it).</summary>
+    public const int InternalError = 3;
 }

@@ -51,7 +51,7 @@ public sealed class PageTables : IPageTables
     public void Write(PteSlot slot, PageTableEntry entry)
     {
         var kind = _machine.Memory.KindOf(slot.Table);
-        if (kind != FrameKind.PageTable) throw new InvalidOperationException($"write to {slot.Table}, which is {kind}, not a page table");
+        if (kind != FrameKind.PageTable) throw new EngineBugException($"write to {slot.Table}, which is {kind}, not a page table");
         var entries = _machine.Memory.Entries(slot.Table);
         var old = new PageTableEntry(entries[slot.Index]);
         entries[slot.Index] = entry.Raw;

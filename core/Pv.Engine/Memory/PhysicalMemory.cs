@@ -98,7 +98,7 @@ public sealed class PhysicalMemory : IFrames
     public void Free(Pfn pfn)
     {
         int f = Index(pfn);
-        if (_kind[f] == FrameKind.Free) throw new InvalidOperationException($"double free of {pfn}");
+        if (_kind[f] == FrameKind.Free) throw new EngineBugException($"double free of {pfn}");
         _kind[f] = FrameKind.Free;
         _refs[f] = 0;
         if (_freeCount == _free.Length) Array.Resize(ref _free, _free.Length * 2);
@@ -116,7 +116,7 @@ public sealed class PhysicalMemory : IFrames
     public void Get(Pfn pfn)
     {
         int f = Index(pfn);
-        if (_kind[f] != FrameKind.DataPage) throw new InvalidOperationException($"get_page on {pfn}, which is {_kind[f]}");
+        if (_kind[f] != FrameKind.DataPage) throw new EngineBugException($"get_page on {pfn}, which is {_kind[f]}");
         _refs[f]++;
     }
 
@@ -124,7 +124,7 @@ public sealed class PhysicalMemory : IFrames
     public bool Put(Pfn pfn)
     {
         int f = Index(pfn);
-        if (_kind[f] != FrameKind.DataPage) throw new InvalidOperationException($"put_page on {pfn}, which is {_kind[f]}");
+        if (_kind[f] != FrameKind.DataPage) throw new EngineBugException($"put_page on {pfn}, which is {_kind[f]}");
         if (--_refs[f] > 0) return false;
         Free(pfn);
         return true;
@@ -143,7 +143,7 @@ public sealed class PhysicalMemory : IFrames
     public void Revoke(Pfn pfn)
     {
         int f = Index(pfn);
-        if (_kind[f] != FrameKind.DevicePfn) throw new InvalidOperationException($"{pfn} is {_kind[f]}, not a device PFN");
+        if (_kind[f] != FrameKind.DevicePfn) throw new EngineBugException($"{pfn} is {_kind[f]}, not a device PFN");
         _kind[f] = FrameKind.RevokedDevicePfn;
     }
 
@@ -152,7 +152,7 @@ public sealed class PhysicalMemory : IFrames
     /// contents: the oracle decides whether reading it was legitimate.
     /// </summary>
     internal ulong[] Entries(Pfn pfn) =>
-        _entries[Index(pfn)] ?? throw new InvalidOperationException($"{pfn} was never a page table");
+        _entries[Index(pfn)] ?? throw new EngineBugException($"{pfn} was never a page table");
 
     /// <summary>True if the frame ever held a page table (so it has entries to read, stale or not).</summary>
     internal bool HasEntries(Pfn pfn) => _entries[Index(pfn)] is not null;

@@ -40,6 +40,8 @@ public sealed class AddressSpace(string name)
     public SimRwSem IMmapRwsem { get; } = new($"i_mmap_rwsem({name})");
     /// <summary>Page cache (or a driver's PFNs): file page index to frame.</summary>
     public Dictionary<ulong, Pfn> Pages { get; } = [];
+    /// <summary>File page index to the thread whose <c>unmap_mapping_range</c> over it returned last (a driver's promise).</summary>
+    public Dictionary<ulong, string> UnmappedBy { get; } = [];
 }
 
 /// <summary>struct mm_struct.</summary>

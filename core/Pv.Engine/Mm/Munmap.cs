@@ -107,6 +107,8 @@ public static class Munmap
             yield return Step.Call(ZapPageRangeSingle(m, t, vma, s, e, MmuNotifierEvent.Clear));
         }
         file.IMmapRwsem.UpRead();
+        for (ulong p = pgoff; p < pgoff + pages; p++)
+            if (file.Pages.ContainsKey(p)) file.UnmappedBy[p] = t.Name;
         m.Trace("unmap_mapping_range returns", pgoff, pages);
         yield return Step.Yield;
     }
@@ -129,11 +131,19 @@ public static class Munmap
         }
     }
 
-    /// <summary>A driver revokes its device PFNs (after <c>unmap_mapping_range</c> returned): O4 watches them from now.</summary>
-    public static IEnumerable<Step> RevokePfns(Machine m, AddressSpace file, ulong pgoff, ulong pages)
+    /// <summary>
+    /// A driver revokes its device PFNs (after <c>unmap_mapping_range</c> returned): O4 watches them from now, blaming the
+    /// unmap_mapping_range that promised no mapping was left, or the driver itself if it never unmapped them.
+    /// </summary>
+    public static IEnumerable<Step> RevokePfns(Machine m, SimThread t, AddressSpace file, ulong pgoff, ulong pages)
     {
         for (ulong p = pgoff; p < pgoff + pages; p++)
-            if (file.Pages.TryGetValue(p, out var pfn) && m.Memory.KindOf(pfn) == FrameKind.DevicePfn) m.Memory.Revoke(pfn);
+            if (file.Pages.TryGetValue(p, out var pfn) && m.Memory.KindOf(pfn) == FrameKind.DevicePfn)
+            {
+                m.Memory.Revoke(pfn);
+                m.Oracle.Revoked(pfn, file.UnmappedBy.TryGetValue(p, out var unmapper)
+                    ? $"unmap_mapping_range by {unmapper}" : $"revoke by {t.Name} without unmap_mapping_range");
+            }
         m.Trace("driver revokes pfns", pgoff, pages);
         yield return Step.Yield;
     }

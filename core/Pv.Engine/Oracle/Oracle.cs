@@ -43,9 +43,12 @@ public enum InvariantId : byte
 /// <param name="ExpectedGeneration">The frame's generation when the translation or pointer was made.</param>
 /// <param name="ActualGeneration">Its generation at the access.</param>
 /// <param name="Step">The step at which it broke.</param>
+/// <param name="Check">Which check of the invariant fired (a cached or a page-table translation, the walker that read), so
+/// a shrunk counterexample can be required to show the same bug.</param>
+/// <param name="Culprit">For O3, the operation blamed and its thread.</param>
 public sealed record Violation(
     InvariantId Id, string Message, string Agent, MmId Mm, ulong Address, Pfn Pfn,
-    uint ExpectedGeneration, uint ActualGeneration, long Step)
+    uint ExpectedGeneration, uint ActualGeneration, long Step, string Check = "", string? Culprit = null)
 {
     /// <summary>The invariant's name.</summary>
     public string Name => Oracle.NameOf(Id);
@@ -115,6 +118,8 @@ public sealed class Oracle
     private readonly List<(int Mm, ulong Start, ulong End, long Step, int Thread)> _wideChanges = [];
     // The last step a secondary TLB (SMMU, mirror, host mappings) was filled for (mm, page) from the page table.
     private readonly Dictionary<(int Mm, ulong Page), long> _secondaryFills = [];
+    // Revoked device PFNs: whose promise an access to one breaks.
+    private readonly Dictionary<ulong, string> _revokedBy = [];
 
     internal Oracle(Machine machine) => _machine = machine;
 
@@ -149,7 +154,7 @@ public sealed class Oracle
         uint gen = mem.GenerationOf(table);
         if (kind == FrameKind.PageTable && gen == expectedGeneration) return true;
         string state = kind == FrameKind.Free ? "freed" : gen != expectedGeneration ? $"freed and reused as {kind}" : $"a {kind}";
-        Report(new Violation(InvariantId.O2, $"{via} reads page table {table}, which is {state}", agent, mm, address, table, expectedGeneration, gen, _machine.Step));
+        Report(new Violation(InvariantId.O2, $"{via} reads page table {table}, which is {state}", agent, mm, address, table, expectedGeneration, gen, _machine.Step, via));
         return false;
     }
 
@@ -166,13 +171,15 @@ public sealed class Oracle
         uint gen = mem.GenerationOf(pfn);
         if (kind == FrameKind.RevokedDevicePfn)
         {
-            Report(new Violation(InvariantId.O4, $"{access} reaches device {pfn} after its owner revoked it{(cached ? " (stale TLB entry)" : " (still mapped)")}", agent, mm, address, pfn, generationAtFill, gen, _machine.Step));
+            Report(new Violation(InvariantId.O4, $"{access} reaches device {pfn} after its owner revoked it{(cached ? " (stale TLB entry)" : " (still mapped)")}", agent, mm, address, pfn, generationAtFill, gen, _machine.Step,
+                cached ? "cached translation" : "page-table entry", _revokedBy.GetValueOrDefault(pfn.Value)));
             return false;
         }
         if (kind == FrameKind.Free || gen != generationAtFill)
         {
             string state = kind == FrameKind.Free ? "freed" : $"freed and reused as {kind}";
-            Report(new Violation(InvariantId.O1, $"{access} through a {(cached ? "cached translation" : "page-table entry")} reaches {pfn}, {state} since the translation was made", agent, mm, address, pfn, generationAtFill, gen, _machine.Step));
+            Report(new Violation(InvariantId.O1, $"{access} through a {(cached ? "cached translation" : "page-table entry")} reaches {pfn}, {state} since the translation was made", agent, mm, address, pfn, generationAtFill, gen, _machine.Step,
+                cached ? "cached translation" : "page-table entry"));
             return false;
         }
         if (cached && _revocations.Count > 0 && !CheckNotRevoked(agent, mm, address, access, pfn, gen, filledAt)) return false;
@@ -203,7 +210,8 @@ public sealed class Oracle
                 var access = (hit.Flags & PteFlags.Write) != 0 ? AccessKind.Write : AccessKind.Read;
                 if (PageTablePermits(op.Mm, probe, access, out var target) && target == Memory.PageTables.TargetPfn(PageTableEntry.Make(hit.Pfn, hit.Flags), hit.Level, probe)) continue;
                 if (!Responsible(r, probe, hit.FilledAt)) continue;
-                Report(new Violation(InvariantId.O3, $"{op.What} returned while {cpu} still caches a {access} translation the page table no longer grants (strict)", cpu.ToString(), op.Mm, probe, hit.Pfn, hit.Generation, hit.Generation, _machine.Step));
+                Report(new Violation(InvariantId.O3, $"{op.What} returned while {cpu} still caches a {access} translation the page table no longer grants (strict)", cpu.ToString(), op.Mm, probe, hit.Pfn, hit.Generation, hit.Generation, _machine.Step,
+                    "strict", Culprit(r)));
                 return;
             }
         }
@@ -225,6 +233,9 @@ public sealed class Oracle
         }
         else _wideChanges.Add((mm.Value, address, address + span, step, thread));
     }
+
+    /// <summary>A driver revoked device <paramref name="pfn"/>; an access that still reaches it breaks <paramref name="culprit"/>'s promise (O4).</summary>
+    public void Revoked(Pfn pfn, string culprit) => _revokedBy[pfn.Value] = culprit;
 
     /// <summary>A secondary TLB (SMMU, a mirror, UML's host mappings) filled its translation of <paramref name="address"/> now.</summary>
     public void SecondaryFilled(MmId mm, ulong address) =>
@@ -248,7 +259,7 @@ public sealed class Oracle
         _permittedFaults.TryGetValue(key, out int n);
         _permittedFaults[key] = ++n;
         if (n <= _machine.Options.O5FaultLimit) return true;
-        Report(new Violation(InvariantId.O5, $"device faulted {n} times on a {access} the CPU page table permits", agent, mm, address, Pfn.None, 0, 0, _machine.Step));
+        Report(new Violation(InvariantId.O5, $"device faulted {n} times on a {access} the CPU page table permits", agent, mm, address, Pfn.None, 0, 0, _machine.Step, "permitted faults"));
         return false;
     }
 
@@ -268,11 +279,15 @@ public sealed class Oracle
         foreach (var r in _revocations)
         {
             if (r.Mm != mm || address < r.Start || address >= r.End || !Responsible(r, address, filledAt)) continue;
-            Report(new Violation(InvariantId.O3, $"{access} uses a translation (filled at step {filledAt}) that {r.What} (steps {r.Operation.Started}-{r.Step}) took away and did not flush", agent, mm, address, pfn, gen, gen, _machine.Step));
+            Report(new Violation(InvariantId.O3, $"{access} uses a translation (filled at step {filledAt}) that {Culprit(r)} (steps {r.Operation.Started}-{r.Step}) took away and did not flush", agent, mm, address, pfn, gen, gen, _machine.Step,
+                "cached translation", Culprit(r)));
             return false;
         }
         return true;
     }
+
+    private string Culprit(Revocation r) =>
+        r.Operation.Thread >= 0 && r.Operation.Thread < _machine.Threads.Count ? $"{r.What} by {_machine.Threads[r.Operation.Thread].Name}" : r.What;
 
     /// <summary>
     /// Was <paramref name="r"/> responsible for flushing a translation of <paramref name="address"/> filled at

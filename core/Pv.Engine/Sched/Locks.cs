@@ -17,7 +17,7 @@ public sealed class SimMutex(string name) : IWaitCondition
     {
         while (Owner is not null)
         {
-            if (Owner == thread) throw new InvalidOperationException($"{thread.Name} takes {Name} recursively");
+            if (Owner == thread) throw new EngineBugException($"{thread.Name} takes {Name} recursively");
             yield return Step.Wait(this);
         }
         Owner = thread;
@@ -27,7 +27,7 @@ public sealed class SimMutex(string name) : IWaitCondition
     /// <summary>Release the lock (part of the caller's current step).</summary>
     public void Unlock(SimThread thread)
     {
-        if (Owner != thread) throw new InvalidOperationException($"{thread.Name} releases {Name} held by {Owner?.Name ?? "nobody"}");
+        if (Owner != thread) throw new EngineBugException($"{thread.Name} releases {Name} held by {Owner?.Name ?? "nobody"}");
         Owner = null;
     }
 
@@ -65,7 +65,7 @@ public sealed class SimRwSem(string name)
     /// <summary><c>up_read</c>.</summary>
     public void UpRead()
     {
-        if (Readers <= 0) throw new InvalidOperationException($"up_read of {Name} without readers");
+        if (Readers <= 0) throw new EngineBugException($"up_read of {Name} without readers");
         Readers--;
     }
 
@@ -75,7 +75,7 @@ public sealed class SimRwSem(string name)
         _writeWaiter.Sem = this;
         while (Writer is not null || Readers > 0)
         {
-            if (Writer == thread) throw new InvalidOperationException($"{thread.Name} takes {Name} for write recursively");
+            if (Writer == thread) throw new EngineBugException($"{thread.Name} takes {Name} for write recursively");
             yield return Step.Wait(_writeWaiter);
         }
         Writer = thread;
@@ -85,7 +85,7 @@ public sealed class SimRwSem(string name)
     /// <summary><c>up_write</c>.</summary>
     public void UpWrite(SimThread thread)
     {
-        if (Writer != thread) throw new InvalidOperationException($"{thread.Name} releases {Name} held by {Writer?.Name ?? "nobody"}");
+        if (Writer != thread) throw new EngineBugException($"{thread.Name} releases {Name} held by {Writer?.Name ?? "nobody"}");
         Writer = null;
     }
 

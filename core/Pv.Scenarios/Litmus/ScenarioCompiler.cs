@@ -241,7 +241,7 @@ public sealed class CompiledScenario : IDisposable
             case OpKind.Gup: return Gup.GetUserPages(m, t, t.Mm!, op.Address, (int)op.Length, op.Write, new GupResult());
             case OpKind.GupFast: return Gup.GetUserPagesFast(m, t, t.Mm!, op.Address, op.Write, new GupResult());
             case OpKind.UnmapMappingRange: return Munmap.UnmapMappingRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
-            case OpKind.Revoke: return Munmap.RevokePfns(m, ctx.Files[op.Name!], op.Address2, op.Length);
+            case OpKind.Revoke: return Munmap.RevokePfns(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Truncate: return Munmap.TruncatePagecacheRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Reclaim: return KernelMm.Reclaim(m, t);
             case OpKind.Vmalloc: return KernelMm.Vmalloc(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));

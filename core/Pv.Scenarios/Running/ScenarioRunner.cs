@@ -169,12 +169,14 @@ public static class ScenarioRunner
 
     /// <summary>
     /// Shrinks <paramref name="violation"/> of <paramref name="bound"/> (workload seed <paramref name="seed"/>): leaves out
-    /// threads, then operations, then runs of schedule entries, each only while the same invariant still breaks.
+    /// threads, then operations, then runs of schedule entries, each only while the same bug still shows: the same
+    /// invariant and check, by the same agent at the same address, blaming the same operation. Dropping an operation
+    /// the bug depends on (the driver's unmap_mapping_range before a revoke, say) changes one of these and is refused.
     /// At most <paramref name="maxAttempts"/> runs.
     /// </summary>
     public static Minimised Minimise(BoundScenario bound, ulong seed, RunResult violation, int maxAttempts = 400)
     {
-        var invariant = violation.Report!.Violation.Id;
+        var original = violation.Report!.Violation;
         var scenario = WorkloadGenerator.Expand(bound.Scenario, seed);
         var threads = new List<string>();
         var ops = new List<(string, int)>();
@@ -190,11 +192,11 @@ public static class ScenarioRunner
             var m = compiled.Build();
             RunResult r;
             try { r = m.Run(new LenientReplayPolicy(s)); }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or ArgumentException)
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or ArgumentException or SimulationInternalError)
             {
                 return false;   // a shortened run an operation cannot take (an exit of a child never forked)
             }
-            if (r.Outcome != RunOutcome.Violation || r.Report!.Violation.Id != invariant) return false;
+            if (r.Outcome != RunOutcome.Violation || !SameBug(r.Report!.Violation, original)) return false;
             // Dropping schedule entries must shorten the run: the lenient replay may just fill the gap.
             if (t.Count == threads.Count && o.Count == ops.Count && r.Schedule.Count >= schedule.Count) return false;
             best = r;
@@ -230,6 +232,10 @@ public static class ScenarioRunner
             }
         return new Minimised(new Omissions(threads, ops), best, attempts);
     }
+
+    /// <summary>Two violations show the same bug: invariant, check, agent, address and the operation blamed.</summary>
+    public static bool SameBug(Violation a, Violation b) =>
+        a.Id == b.Id && a.Check == b.Check && a.Agent == b.Agent && a.Address == b.Address && a.Culprit == b.Culprit;
 }
 
 /// <summary>

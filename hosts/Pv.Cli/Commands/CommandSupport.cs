@@ -1,10 +1,12 @@
 // What the scenario commands share: the --config/--json/--db options, loading plugins.json and a scenario
 // file with every problem printed as file:line:column (exit 2, nothing run), the results store, JSON output,
 // and the metrics table. A failure inside an operation (an mmap over an existing VMA, say) is a problem of
-// the scenario, reported as bad input with the thread named, never a crash.
+// the scenario, reported as bad input with the thread named, never a crash. A failed invariant of the engine
+// itself is an internal error (exit 3) with the schedule that reaches it.
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Pv.Engine;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
@@ -55,6 +57,17 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
         {
             foreach (var d in e.Diagnostics) Error.WriteLine($"pv: {d}");
             return PvExitCode.BadInput;
+        }
+        catch (SimulationInternalError e)
+        {
+            Error.WriteLine($"pv: internal error (a bug in Pv, not in the scenario): {e.Message}");
+            Error.WriteLine($"pv: the schedule that reaches it: {string.Join(' ', e.Schedule)}");
+            return PvExitCode.InternalError;
+        }
+        catch (EngineBugException e)
+        {
+            Error.WriteLine($"pv: internal error (a bug in Pv, not in the scenario): {e.Message}");
+            return PvExitCode.InternalError;
         }
         catch (SqliteException e)
         {
