@@ -164,8 +164,11 @@ public sealed class CompiledScenario : IDisposable
                 if (!file.Pages.TryGetValue(index, out page)) return;   // the driver has no PFN there: nothing to map
                 flags |= PteFlags.Special;
             }
-            else if (!file.Pages.TryGetValue(index, out page))
-                file.Pages[index] = page = m.Memory.Alloc(FrameKind.DataPage);
+            else
+            {
+                if (!file.Pages.TryGetValue(index, out page)) file.Pages[index] = page = m.Memory.Alloc(FrameKind.DataPage);
+                m.Memory.Get(page); // the mapping's reference, beside the page cache's, as the fault path takes it
+            }
             if ((vma.Flags & VmaFlags.Shared) == 0) flags &= ~(PteFlags.Write | PteFlags.Dirty);   // private file page: COW on write
         }
         else page = m.Memory.Alloc(FrameKind.DataPage);
@@ -238,6 +241,7 @@ public sealed class CompiledScenario : IDisposable
             case OpKind.UnmapMappingRange: return Munmap.UnmapMappingRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Revoke: return Munmap.RevokePfns(m, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Reclaim: return KernelMm.Reclaim(m, t);
+            case OpKind.Collapse: return Khugepaged.CollapsePteMappedThp(m, t, t.Mm!, op.Address);
             case OpKind.Vmalloc: return KernelMm.Vmalloc(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
             case OpKind.Vfree: return KernelMm.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
             case OpKind.SwitchMm: return KernelMm.SwitchMm(m, t, Mm());
