@@ -1,4 +1,5 @@
-// arch/x86/mm/tlb.c's flush_tlb_mm_range and flush_tlb_kernel_range, shared by every x86 backend: the
+// arch/x86/mm/tlb.c's flush_tlb_mm_range and flush_tlb_kernel_range (and asm/tlbflush.h's flush_tlb_range
+// macro on top of the former), shared by every x86 backend: the
 // range-versus-full decision (tlb_single_page_flush_ceiling), the mm's tlb_gen bump, the choice between
 // flush_tlb_multi (another CPU may cache the mm) and a local flush_tlb_func, and, at the end,
 // mmu_notifier_arch_invalidate_secondary_tlbs so secondary MMUs drop the range too (v6.6+). What differs
@@ -41,6 +42,18 @@ public abstract class X86ArchMmu(IPvMmuOps pvOps, ICpus cpus, IIpi ipi, IMmuNoti
         else if (self.LoadedMm == mm) X86Tlb.FlushTlbFunc(cpus, pvOps, self, info);
         notifiers.ArchInvalidateSecondaryTlbs(mm, start, end);
     }
+
+    /// <summary>
+    /// Whether the <c>flush_tlb_range</c> macro passes freed_tables to flush_tlb_mm_range. True since 3ef938c35035 (v6.14,
+    /// backported as the CVE-2025-22045 fix): the macro is used after clearing a PMD that points to a PTE table
+    /// (pmdp_collapse_flush), so lazy CPUs must drop their paging-structure caches too. From 016c4d92cd16 (4.19) until
+    /// then it passed false.
+    /// </summary>
+    protected virtual bool FlushTlbRangeFreedTables => true;
+
+    /// <inheritdoc/>
+    public void FlushTlbRange(MmId mm, ulong start, ulong end, int strideShift) =>
+        FlushTlbMmRange(mm, start, end, strideShift, FlushTlbRangeFreedTables);
 
     /// <inheritdoc/>
     public void FlushTlbKernelRange(ulong start, ulong end)

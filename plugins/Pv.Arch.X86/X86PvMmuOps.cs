@@ -1,5 +1,7 @@
 // The x86 pv_mmu_ops every x86 backend starts from: the bare-metal local flush primitives (INVLPG, CR3
-// reload, CR4.PGE toggle) and switch_mm_irqs_off with its tlb_gen catch-up. A backend adds how a flush
+// reload, CR4.PGE toggle) and switch_mm_irqs_off with its tlb_gen catch-up, in two parts: CR3 is written
+// while cpu_tlbstate.loaded_mm says LOADED_MM_SWITCHING, and only a step later does loaded_mm name the next
+// mm, so a remote flush can run in between (what the 6.12+ should_flush_tlb must not skip). A backend adds how a flush
 // reaches other CPUs (flush_tlb_multi) and how a page-table page leaves an mmu_gather (tlb_remove_table).
 //
 // cpu_tlbstate: a CPU remembers, for each mm it ran and left, the tlb_gen it had caught up with. A CPU that
@@ -18,6 +20,7 @@ namespace Pv.Arch.X86;
 public abstract class X86PvMmuOps : IPvMmuOps
 {
     private readonly Dictionary<MmId, ulong>[] _ctxs;
+    private readonly bool[] _switching;
 
     /// <summary>Creates the per-CPU state for <paramref name="cpus"/>.</summary>
     protected X86PvMmuOps(ICpus cpus)
@@ -25,6 +28,7 @@ public abstract class X86PvMmuOps : IPvMmuOps
         Cpus = cpus;
         _ctxs = new Dictionary<MmId, ulong>[cpus.Count];
         for (int i = 0; i < _ctxs.Length; i++) _ctxs[i] = [];
+        _switching = new bool[cpus.Count];
     }
 
     /// <summary>The machine's CPUs.</summary>
@@ -57,15 +61,30 @@ public abstract class X86PvMmuOps : IPvMmuOps
     public abstract void TlbRemoveTable(IMmuGather tlb, Pfn table);
 
     /// <summary>
-    /// <c>switch_mm_irqs_off</c>: leaving an mm records its generation and stops remote flushes to this CPU (the
-    /// 4.19–6.x clearing of mm_cpumask); entering one flushes first if this CPU is behind its tlb_gen, including the
-    /// return of a lazy CPU to the mm it held.
+    /// Whether switch_mm_irqs_off leaves the CPU in the previous mm's mm_cpumask, to be trimmed later (209954cbc7d0,
+    /// v6.12: "x86/mm/tlb: Update mm_cpumask lazily"); before, leaving an mm cleared its bit. Remote flushes then
+    /// skip CPUs whose loaded_mm is another mm (should_flush_tlb), which only the 6.12+ flush_tlb_multi does.
     /// </summary>
-    public void SwitchMm(MmId prev, MmId next)
+    protected virtual bool LazyMmCpumask => false;
+
+    /// <summary>
+    /// <c>cpu_tlbstate.loaded_mm == LOADED_MM_SWITCHING</c> on <paramref name="cpu"/>: it is between joining the next
+    /// mm's cpumask (and its CR3 write) and recording the next mm as loaded. <see cref="ICpu.LoadedMm"/> is CR3, which
+    /// already names the next mm in that window.
+    /// </summary>
+    protected bool IsSwitching(int cpu) => _switching[cpu];
+
+    /// <summary>
+    /// <c>switch_mm_irqs_off</c> up to the write of loaded_mm: leaving an mm records its generation (and, before 6.12,
+    /// clears its mm_cpumask bit); entering one joins its mm_cpumask, reads its tlb_gen and writes CR3, flushing
+    /// first if this CPU is behind, including the return of a lazy CPU to the mm it held. A real switch returns true
+    /// with loaded_mm left LOADED_MM_SWITCHING; the lazy return and init_mm complete here (no window matters there).
+    /// </summary>
+    public bool SwitchMmBegin(MmId prev, MmId next)
     {
         var cpu = Cpus.Current;
         var real = cpu.LoadedMm;
-        if (real == next && !cpu.IsLazy) return;
+        if (real == next && !cpu.IsLazy) return false;
         var ctxs = _ctxs[cpu.Id];
         bool known;
         ulong seen;
@@ -75,15 +94,25 @@ public abstract class X86PvMmuOps : IPvMmuOps
             if (!real.IsInitMm)
             {
                 ctxs[real] = cpu.LoadedTlbGen;
-                Cpus.ClearMmCpumask(real, cpu.Id);
+                if (!LazyMmCpumask) Cpus.ClearMmCpumask(real, cpu.Id);
             }
             known = ctxs.Remove(next, out seen);
         }
         // Joining mm_cpumask before reading tlb_gen: a flush that misses this CPU has already bumped the generation.
         cpu.LoadMm(next);
-        if (next.IsInitMm) return;
+        if (next.IsInitMm) return false;
         ulong nextGen = Cpus.MmTlbGen(next);
         if (!known || seen < nextGen) FlushTlbUser();
         cpu.LoadedTlbGen = nextGen;
+        _switching[cpu.Id] = real != next;
+        return _switching[cpu.Id];
+    }
+
+    /// <summary><c>switch_mm_irqs_off</c>: complete the switch <see cref="SwitchMmBegin"/> began (loaded_mm = next), or do all of it.</summary>
+    public void SwitchMm(MmId prev, MmId next)
+    {
+        int id = Cpus.Current.Id;
+        if (!_switching[id]) SwitchMmBegin(prev, next);
+        _switching[id] = false;
     }
 }

@@ -95,6 +95,13 @@ internal static class PluginMachines
         yield return Step.Wait(new Until(condition, what));
     }
 
+    /// <summary>An operation of one step that runs <paramref name="action"/>.</summary>
+    public static IEnumerable<Step> Mark(Action action)
+    {
+        action();
+        yield return Step.Yield;
+    }
+
     /// <summary>The value of counter <paramref name="name"/>.</summary>
     public static long Count(Machine m, string name) => m.Metrics.Counter(name).Value;
 

@@ -27,6 +27,20 @@ public interface IArchMmu
     /// <param name="freedTables">Page tables were freed: walk caches (and lazy CPUs) must be flushed too.</param>
     void FlushTlbMmRange(MmId mm, ulong start, ulong end, int strideShift, bool freedTables);
 
+    /// <summary>
+    /// <c>flush_tlb_range(vma, start, end)</c>: the generic mm cleared entries of one VMA in [start, end) itself, with no
+    /// mmu_gather to say whether page tables went with them. Documentation/core-api/cachetlb.rst lets a caller use it
+    /// after clearing an entry that points to a page table (pmdp_collapse_flush), so the default flushes walk caches
+    /// too (<c>freedTables</c>), as arm64's flush_tlb_range does. An arch decides this itself because in the kernel it
+    /// is the arch's macro that picks the flush_tlb_mm_range arguments (x86 passed false until v6.14).
+    /// Added in contract 1.0 without a version bump: a default member, so existing backends keep compiling and working.
+    /// </summary>
+    /// <param name="mm">The address space.</param>
+    /// <param name="start">First address.</param>
+    /// <param name="end">End address (exclusive).</param>
+    /// <param name="strideShift">log2 of the VMA's page size (PAGE_SHIFT, or the hugetlb page shift).</param>
+    void FlushTlbRange(MmId mm, ulong start, ulong end, int strideShift) => FlushTlbMmRange(mm, start, end, strideShift, freedTables: true);
+
     /// <summary><c>flush_tlb_kernel_range</c>: kernel (init_mm) translations on every CPU.</summary>
     void FlushTlbKernelRange(ulong start, ulong end);
 

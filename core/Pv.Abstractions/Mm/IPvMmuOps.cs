@@ -90,7 +90,18 @@ public interface IPvMmuOps
 
     /// <summary>
     /// <c>switch_mm_irqs_off</c> on the current CPU: load <paramref name="next"/> (use
-    /// <see cref="ICpu.LoadMm"/>) and catch up on flushes it missed while away (<c>tlb_gen</c>).
+    /// <see cref="ICpu.LoadMm"/>) and catch up on flushes it missed while away (<c>tlb_gen</c>). After
+    /// <see cref="SwitchMmBegin"/> returned true, it only completes that switch.
     /// </summary>
     void SwitchMm(MmId prev, MmId next);
+
+    /// <summary>
+    /// The part of <c>switch_mm_irqs_off</c> that other CPUs can see before the switch is complete, for a backend whose
+    /// flush looks at it: x86 joins next's mm_cpumask, reads its <c>tlb_gen</c> and writes CR3 while
+    /// <c>cpu_tlbstate.loaded_mm</c> still says LOADED_MM_SWITCHING. Return true to leave the switch half done: the
+    /// engine then takes one step (IRQs still off, so other CPUs' flushes can run but no IPI is taken here) before
+    /// calling <see cref="SwitchMm"/> to complete it. Default: false, and <see cref="SwitchMm"/> does the whole switch
+    /// in one step. Added in contract 1.0 without a version bump: a default member.
+    /// </summary>
+    bool SwitchMmBegin(MmId prev, MmId next) => false;
 }

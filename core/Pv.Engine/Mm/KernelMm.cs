@@ -1,7 +1,7 @@
 // Kernel-side address-space work: vmalloc/vfree in init_mm (vfree unmaps, flushes with
 // flush_tlb_kernel_range, and frees the pages only in a later step), the scheduler's context switch
-// (switch_mm through the backend's pv op), a kernel thread taking over a CPU in lazy TLB mode (the previous
-// user mm stays loaded), and MADV_FREE with the reclaimer that discards clean lazily-freed pages.
+// (switch_mm through the backend's pv op, in two steps when the backend's switch has a visible window), a
+// kernel thread taking over a CPU in lazy TLB mode (the previous user mm stays loaded), and MADV_FREE with the reclaimer that discards clean lazily-freed pages.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -56,12 +56,17 @@ public static class KernelMm
         yield return Step.Yield;
     }
 
-    /// <summary>The scheduler switches the thread's CPU to <paramref name="next"/> (<c>switch_mm_irqs_off</c> through the pv op).</summary>
+    /// <summary>
+    /// The scheduler switches the thread's CPU to <paramref name="next"/> (<c>switch_mm_irqs_off</c> through the pv op),
+    /// IRQs off throughout. A backend whose switch has a window other CPUs can see (SwitchMmBegin) gets a step there.
+    /// </summary>
     public static IEnumerable<Step> SwitchMm(Machine m, SimThread t, MmStruct next)
     {
         var cpu = t.Cpu ?? throw new InvalidOperationException("switch_mm needs a CPU");
+        var prev = cpu.LoadedMm;
         cpu.IrqDisable();
-        m.PvOps.SwitchMm(cpu.LoadedMm, next.Id);
+        if (m.PvOps.SwitchMmBegin(prev, next.Id)) yield return Step.Yield;
+        m.PvOps.SwitchMm(prev, next.Id);
         cpu.IrqEnable();
         t.Mm = next;
         yield return Step.Yield;

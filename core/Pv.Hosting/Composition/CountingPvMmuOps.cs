@@ -103,4 +103,8 @@ public sealed class CountingPvMmuOps(IPvMmuOps inner, IMetrics metrics) : IPvMmu
 
     /// <inheritdoc/>
     public void SwitchMm(MmId prev, MmId next) { _switchMm.Increment(); inner.SwitchMm(prev, next); }
+
+    /// <inheritdoc/>
+    /// <remarks>Forwarded uncounted: it is the first half of the one switch_mm that <see cref="SwitchMm"/> counts.</remarks>
+    public bool SwitchMmBegin(MmId prev, MmId next) => inner.SwitchMmBegin(prev, next);
 }

@@ -165,6 +165,8 @@ public enum OpKind : byte
     Unbind,
     /// <summary>Wait until another thread has finished all its operations.</summary>
     WaitFor,
+    /// <summary>khugepaged retires the PTE table of the PMD range around an address (<c>collapse_pte_mapped_thp</c>).</summary>
+    Collapse,
 }
 
 /// <summary>How CPU accesses translate.</summary>

@@ -244,6 +244,7 @@ public sealed class CompiledScenario : IDisposable
             case OpKind.Revoke: return Munmap.RevokePfns(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Truncate: return Munmap.TruncatePagecacheRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Reclaim: return KernelMm.Reclaim(m, t);
+            case OpKind.Collapse: return Khugepaged.CollapsePteMappedThp(m, t, t.Mm!, op.Address);
             case OpKind.Vmalloc: return KernelMm.Vmalloc(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
             case OpKind.Vfree: return KernelMm.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
             case OpKind.SwitchMm: return KernelMm.SwitchMm(m, t, Mm());

@@ -37,7 +37,7 @@ public sealed class ScenarioParser
         ["mmap"] = OpKind.Mmap, ["munmap"] = OpKind.Munmap, ["mprotect"] = OpKind.Mprotect, ["mremap"] = OpKind.Mremap,
         ["madvise"] = OpKind.MadviseDontneed, ["fork"] = OpKind.Fork, ["exit"] = OpKind.Exit,
         ["gup"] = OpKind.Gup, ["gup-fast"] = OpKind.GupFast,
-        ["unmap-mapping-range"] = OpKind.UnmapMappingRange, ["revoke"] = OpKind.Revoke, ["truncate"] = OpKind.Truncate, ["reclaim"] = OpKind.Reclaim,
+        ["unmap-mapping-range"] = OpKind.UnmapMappingRange, ["revoke"] = OpKind.Revoke, ["truncate"] = OpKind.Truncate, ["reclaim"] = OpKind.Reclaim, ["collapse"] = OpKind.Collapse,
         ["vmalloc"] = OpKind.Vmalloc, ["vfree"] = OpKind.Vfree, ["switch-mm"] = OpKind.SwitchMm, ["lazy"] = OpKind.Lazy,
         ["irq-off"] = OpKind.IrqOff, ["irq-on"] = OpKind.IrqOn, ["rcu-read-lock"] = OpKind.RcuReadLock,
         ["rcu-read-unlock"] = OpKind.RcuReadUnlock, ["speculate"] = OpKind.Speculate,
@@ -451,7 +451,7 @@ public sealed class ScenarioParser
         var addresses = new List<ulong>();
         switch (kind)
         {
-            case OpKind.Read or OpKind.Write or OpKind.Exec:
+            case OpKind.Read or OpKind.Write or OpKind.Exec or OpKind.Collapse:
                 address = Address(c) ?? 0;
                 break;
             case OpKind.Mmap:
@@ -641,7 +641,7 @@ public sealed class ScenarioParser
                         if (op.Address < Mmu.KernelStart) Error(op.At, $"address 0x{op.Address:x} is not a kernel address (>= 0x{Mmu.KernelStart:x}); vmalloc area starts at 0x{Pv.Engine.Mm.KernelMm.VmallocStart:x}");
                         continue;
                     case OpKind.Read or OpKind.Write or OpKind.Exec or OpKind.Munmap or OpKind.Mprotect or OpKind.Mremap
-                        or OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.Gup or OpKind.GupFast:
+                        or OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.Gup or OpKind.GupFast or OpKind.Collapse:
                         ulong len = op.Kind is OpKind.Gup or OpKind.GupFast ? op.Length * PageGeometry.PageSize : Math.Max(op.Length, 1);
                         CheckAddress(op, op.Address, len, mm, ranges, vmalloc, t.Kind);
                         continue;

@@ -1,5 +1,5 @@
 // The x86 arch TLB interface on bare metal: arch/x86/mm/tlb.c as shared with the Xen backend, with the gather
-// knobs of the chosen era (or of the profile named by gatherProfile).
+// knobs of the chosen era (or of the profile named by gatherProfile) and the flush_tlb_range macro of its era.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
@@ -16,4 +16,7 @@ internal sealed class NativeX86ArchMmu(IPvMmuOps pvOps, ICpus cpus, IIpi ipi, IM
 {
     /// <inheritdoc/>
     public override MmuGatherConfig GatherConfig => options.Gather;
+
+    /// <inheritdoc/>
+    protected override bool FlushTlbRangeFreedTables => options.FlushTlbRangeFreedTables;
 }

@@ -5,7 +5,8 @@
 // wait is what lets the 4.19–6.14 era free page tables like pages right after the flush. CPUs in lazy TLB
 // mode are left out (they catch up through tlb_gen when they switch back) unless page tables were freed:
 // their hardware may still walk the mm speculatively through cached upper-level entries, so they must drop
-// to init_mm first.
+// to init_mm first. From 6.12 mm_cpumask is trimmed lazily and a CPU running another mm is skipped too,
+// and (since fea4e317f9e7) a CPU in the middle of switch_mm_irqs_off is not.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -20,21 +21,38 @@ namespace Pv.Plugins.Native.X86;
 internal sealed class NativeX86PvMmuOps(ICpus cpus, IIpi ipi, NativeOptions options) : X86PvMmuOps(cpus)
 {
     /// <inheritdoc/>
+    protected override bool LazyMmCpumask => options.Era >= X86Era.V6_12;
+
+    /// <inheritdoc/>
     public override void FlushTlbMulti(CpuMask cpus, in TlbFlushInfo info)
     {
         var f = info;
         var targets = cpus;
-        // should_flush_tlb: a lazy CPU will flush when it switches back, unless it could walk freed tables meanwhile.
+        // Freed tables: every CPU of the mask, lazy ones included, since they could walk the freed tables meanwhile.
         if (!(f.FreedTables && options.LazyFreedTablesIpi))
             foreach (int cpu in cpus)
-                if (Cpus[cpu].IsLazy) targets.Clear(cpu);
+                if (!ShouldFlushTlb(cpu, f.Mm)) targets.Clear(cpu);
         ipi.SendIpi(targets, cpu => X86Tlb.FlushTlbFunc(Cpus, this, cpu, f), wait: true);
+    }
+
+    /// <summary>
+    /// <c>should_flush_tlb</c> (before 6.12 <c>tlb_is_not_lazy</c>): a lazy CPU catches up when it switches back. From
+    /// 6.12 a CPU left in the lazily trimmed mm_cpumask that runs another mm catches up the same way; one whose loaded_mm
+    /// is LOADED_MM_SWITCHING may already run on the new CR3 with a tlb_gen read before this flush, so it must be
+    /// flushed too (fea4e317f9e7). The periodic trim_cpumask flush is not modelled: skipping is always safe here.
+    /// </summary>
+    private bool ShouldFlushTlb(int cpu, MmId mm)
+    {
+        if (Cpus[cpu].IsLazy) return false;
+        if (!LazyMmCpumask) return true;
+        if (IsSwitching(cpu)) return options.FlushSwitchingCpu;
+        return Cpus[cpu].LoadedMm == mm;
     }
 
     /// <inheritdoc/>
     public override void TlbRemoveTable(IMmuGather tlb, Pfn table)
     {
-        if (options.Era == X86Era.V4_19) tlb.RemovePage(table);
+        if (options.Era < X86Era.V6_15) tlb.RemovePage(table);
         else tlb.RemoveTable(table);
     }
 }
