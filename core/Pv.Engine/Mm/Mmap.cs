@@ -152,7 +152,8 @@ public static class Mmap
                 if (present)
                 {
                     m.Trace("move_ptes", from, to);
-                    m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
+                    // A guard marker moves like any entry, but only a present one can be cached (move_ptes' force_flush).
+                    if (e.IsPresent) m.Arch.FlushTlbMmRange(mm.Id, from, from + PageGeometry.PageSize, PageGeometry.PageShift, false);
                 }
             }
             mm.Ptl.Unlock(t);
@@ -167,7 +168,8 @@ public static class Mmap
 
     /// <summary>
     /// <c>fork</c>'s dup_mmap: a new mm with copies of every VMA; private writable pages are write-protected in the
-    /// parent and shared read-only with the child (COW); then flush_tlb_mm(parent). The child is returned in
+    /// parent and shared read-only with the child (COW), guard markers are copied as they are; then
+    /// flush_tlb_mm(parent). The child is returned in
     /// <paramref name="child"/>[0].
     /// </summary>
     public static IEnumerable<Step> Fork(Machine m, SimThread t, MmStruct parent, MmStruct[] child)
@@ -198,6 +200,12 @@ public static class Mmap
                     }
                     var dst = EnsurePte(m, mm, a);
                     PteOps.SetPteAt(m, mm, a, dst, e.Without(PteFlags.Accessed));
+                }
+                else if (e.Has(PteFlags.GuardMarker))
+                {
+                    // copy_nonpresent_pte: copy_pte_marker always carries a guard marker to the child; the parent's
+                    // entry is untouched and, not being present, needs no flush.
+                    PteOps.SetPteAt(m, mm, a, EnsurePte(m, mm, a), e);
                 }
                 parent.Ptl.Unlock(t);
                 yield return Step.Yield;

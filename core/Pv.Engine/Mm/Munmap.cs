@@ -2,7 +2,8 @@
 // unmap_vmas, free_pgtables with unlink_file_vma, tlb_finish_mmu), exit_mmap (fullmm), madvise(MADV_DONTNEED)
 // and unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather
 // so a gather already in flight on the mm forces a full flush at tlb_finish_mmu). When each returns, the
-// oracle is told (O3 watches for later use of what it took away).
+// oracle is told (O3 watches for later use of what it took away). munmap and exit drop guard markers with
+// everything else; MADV_DONTNEED and unmap_mapping_range leave them.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -26,7 +27,7 @@ public static class Munmap
         if (vmas.Count > 0)
         {
             var tlb = MmuGather.TlbGatherMmu(m, mm);
-            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap));
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap, dropMarkers: true));
             yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, floor, ceiling));
             yield return Step.Call(tlb.TlbFinishMmu());
         }
@@ -50,7 +51,7 @@ public static class Munmap
         if (vmas.Count > 0)
         {
             ulong start = vmas[0].Start, end = vmas[^1].End;
-            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Release));
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Release, dropMarkers: true));
             mm.Vmas.Clear();
             yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, 0, 0));
         }
@@ -78,11 +79,11 @@ public static class Munmap
         yield return Step.Yield;
     }
 
-    /// <summary><c>zap_page_range_single</c>: one VMA's range with a gather of its own.</summary>
+    /// <summary><c>zap_page_range_single</c> with no zap_details: one VMA's range with a gather of its own; guard markers stay.</summary>
     public static IEnumerable<Step> ZapPageRangeSingle(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmuNotifierEvent ev)
     {
         var tlb = MmuGather.TlbGatherMmu(m, vma.Mm);
-        yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev));
+        yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev, dropMarkers: false));
         yield return Step.Call(tlb.TlbFinishMmu());
     }
 
