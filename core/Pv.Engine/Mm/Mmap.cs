@@ -169,8 +169,7 @@ public static class Mmap
     /// <summary>
     /// <c>fork</c>'s dup_mmap: a new mm with copies of every VMA; private writable pages are write-protected in the
     /// parent and shared read-only with the child (COW), guard markers are copied as they are; then
-    /// flush_tlb_mm(parent). The child is returned in
-    /// <paramref name="child"/>[0].
+    /// flush_tlb_mm(parent). The child is returned in <paramref name="child"/>[0].
     /// </summary>
     public static IEnumerable<Step> Fork(Machine m, SimThread t, MmStruct parent, MmStruct[] child)
     {
