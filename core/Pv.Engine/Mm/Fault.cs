@@ -137,6 +137,7 @@ public static class Fault
         {
             // handle_pte_marker: a guard region (MADV_GUARD_INSTALL) is never populated.
             outcome.Result = FaultResult.Sigsegv;
+            m.Trace("SIGSEGV guard marker", address, (ulong)access);
         }
         else if (!pte.IsPresent)
         {

@@ -164,7 +164,8 @@ public static class Mmap
                 if (present && e.IsPresent)
                 {
                     m.Trace("move_ptes", from, to);
-                    // Before the fix only a dirty PTE forced the flush here; a clean one set need_flush for later.
+                    // Before the fix only a dirty PTE forced the flush here; a clean one set need_flush for later. A guard
+                    // marker moves like any entry, but only a present one can be cached (move_ptes' force_flush).
                     if (m.Options.MremapFlush || e.Has(PteFlags.Dirty)) flush = true;
                     else deferredFlush = true;
                 }
@@ -198,8 +199,8 @@ public static class Mmap
 
     /// <summary>
     /// <c>fork</c>'s dup_mmap: a new mm with copies of every VMA; private writable pages are write-protected in the
-    /// parent and shared read-only with the child (COW); then flush_tlb_mm(parent). The child is returned in
-    /// <paramref name="child"/>[0].
+    /// parent and shared read-only with the child (COW), guard markers are copied as they are; then
+    /// flush_tlb_mm(parent). The child is returned in <paramref name="child"/>[0].
     /// </summary>
     public static IEnumerable<Step> Fork(Machine m, SimThread t, MmStruct parent, MmStruct[] child)
     {
@@ -229,6 +230,12 @@ public static class Mmap
                     }
                     var dst = EnsurePte(m, mm, a);
                     PteOps.SetPteAt(m, mm, a, dst, e.Without(PteFlags.Accessed));
+                }
+                else if (e.Has(PteFlags.GuardMarker))
+                {
+                    // copy_nonpresent_pte: copy_pte_marker always carries a guard marker to the child; the parent's
+                    // entry is untouched and, not being present, needs no flush.
+                    PteOps.SetPteAt(m, mm, a, EnsurePte(m, mm, a), e);
                 }
                 parent.Ptl.Unlock(t);
                 yield return Step.Yield;

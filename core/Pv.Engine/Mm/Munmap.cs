@@ -1,8 +1,9 @@
 // The operations that take mappings away, as the kernel orders them: munmap (detach VMAs under mmap_lock,
 // unmap_vmas, free_pgtables with unlink_file_vma, tlb_finish_mmu), exit_mmap (fullmm), madvise(MADV_DONTNEED),
-// truncate_pagecache_range (unmap every mapping, then drop the pages from the page cache) and unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather
-// so a gather already in flight on the mm forces a full flush at tlb_finish_mmu). When each returns, the
-// oracle is told (O3 watches for later use of what it took away).
+// truncate_pagecache_range (unmap every mapping, then drop the pages from the page cache) and
+// unmap_mapping_range (the file's i_mmap walked under i_mmap_rwsem, each VMA zapped with its own gather so a
+// gather already in flight on the mm forces a full flush at tlb_finish_mmu). When each returns, the oracle is told (O3 watches for later use of what it took away). munmap and exit drop guard markers with
+// everything else; MADV_DONTNEED and unmap_mapping_range leave them.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -28,7 +29,7 @@ public static class Munmap
         if (vmas.Count > 0)
         {
             var tlb = MmuGather.TlbGatherMmu(m, mm, op);
-            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap));
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Unmap, dropMarkers: true));
             yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, floor, ceiling));
             yield return Step.Call(tlb.TlbFinishMmu());
         }
@@ -53,7 +54,7 @@ public static class Munmap
         if (vmas.Count > 0)
         {
             ulong start = vmas[0].Start, end = vmas[^1].End;
-            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Release));
+            yield return Step.Call(Zap.UnmapVmas(m, t, tlb, vmas, start, end, MmuNotifierEvent.Release, dropMarkers: true));
             mm.Vmas.Clear();
             yield return Step.Call(Zap.FreePgtables(m, t, tlb, vmas, 0, 0));
         }
@@ -82,11 +83,14 @@ public static class Munmap
         yield return Step.Yield;
     }
 
-    /// <summary><c>zap_page_range_single</c>: one VMA's range with a gather of its own (serving <paramref name="op"/>, if any).</summary>
+    /// <summary>
+    /// <c>zap_page_range_single</c> with no zap_details: one VMA's range with a gather of its own (serving
+    /// <paramref name="op"/>, if any); guard markers stay.
+    /// </summary>
     public static IEnumerable<Step> ZapPageRangeSingle(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmuNotifierEvent ev, MmOperation? op = null)
     {
         var tlb = MmuGather.TlbGatherMmu(m, vma.Mm, op);
-        yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev));
+        yield return Step.Call(Zap.UnmapVmas(m, t, tlb, [vma], start, end, ev, dropMarkers: false));
         yield return Step.Call(tlb.TlbFinishMmu());
     }
 

@@ -1,7 +1,8 @@
 // Tearing down mappings: unmap_vmas / zap_pte_range (clear each entry in its own step under the PTL, tell
 // the gather, queue the page) and free_pgtables (unlink the VMA from its file's i_mmap, then unhook and free
 // the page-table pages whose whole span is unused between floor and ceiling). Both feed one mmu_gather; the
-// caller finishes it. Notifier start/end bracket the zap as unmap_vmas does.
+// caller finishes it. Notifier start/end bracket the zap as unmap_vmas does. Guard markers survive a zap
+// unless the caller drops markers (ZAP_FLAG_DROP_MARKER: munmap and exit, whose tables go anyway).
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -16,9 +17,10 @@ public static class Zap
 {
     /// <summary>
     /// <c>unmap_vmas</c>: for each VMA overlapping [start, end): tlb_start_vma, zap its PTEs, tlb_end_vma; bracketed
-    /// by <c>mmu_notifier_invalidate_range_start/end</c> with <paramref name="notifyEvent"/>.
+    /// by <c>mmu_notifier_invalidate_range_start/end</c> with <paramref name="notifyEvent"/>. <paramref name="dropMarkers"/>
+    /// is zap_details' ZAP_FLAG_DROP_MARKER: the kernel's unmap_vmas sets it, zap_page_range_single from madvise does not.
     /// </summary>
-    public static IEnumerable<Step> UnmapVmas(Machine m, SimThread t, MmuGather tlb, IReadOnlyList<Vma> vmas, ulong start, ulong end, MmuNotifierEvent notifyEvent)
+    public static IEnumerable<Step> UnmapVmas(Machine m, SimThread t, MmuGather tlb, IReadOnlyList<Vma> vmas, ulong start, ulong end, MmuNotifierEvent notifyEvent, bool dropMarkers)
     {
         var range = new MmuNotifierRange(tlb.Mm, start, end, notifyEvent);
         m.Notifiers.InvalidateRangeStart(range);
@@ -28,7 +30,7 @@ public static class Zap
             ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
             if (s >= e) continue;
             tlb.TlbStartVma(vma);
-            yield return Step.Call(ZapRange(m, t, tlb, vma, s, e));
+            yield return Step.Call(ZapRange(m, t, tlb, vma, s, e, dropMarkers));
             tlb.TlbEndVma();
             yield return Step.Yield;
         }
@@ -39,9 +41,10 @@ public static class Zap
     /// <summary>
     /// <c>zap_pmd_range</c>/<c>zap_pte_range</c> over [start, end) of one VMA: under the PTL, each present entry is
     /// cleared (one step), recorded in the gather and its page queued (device PFNs have no page to put). With
-    /// MMU_GATHER_NO_GATHER the arch flushes inside the clear (s390's IPTE) and the page is put at once.
+    /// MMU_GATHER_NO_GATHER the arch flushes inside the clear (s390's IPTE) and the page is put at once. A guard
+    /// marker is left in place unless <paramref name="dropMarkers"/> (zap_nonpresent_ptes); clearing one needs no flush.
     /// </summary>
-    public static IEnumerable<Step> ZapRange(Machine m, SimThread t, MmuGather tlb, Vma vma, ulong start, ulong end)
+    public static IEnumerable<Step> ZapRange(Machine m, SimThread t, MmuGather tlb, Vma vma, ulong start, ulong end, bool dropMarkers)
     {
         var mm = vma.Mm;
         ulong addr = start;
@@ -73,6 +76,8 @@ public static class Zap
                 var pteSlot = PageTables.SlotOf(slot.Table, addr, PageTableLevel.Pte);
                 var old = PteOps.Read(m, pteSlot);
                 if (PteOps.IsNone(old)) continue;
+                // Ordinary zapping (MADV_DONTNEED, guard install's own zap) keeps guard markers: only teardown drops them.
+                if (!old.IsPresent && old.Has(PteFlags.GuardMarker) && !dropMarkers) continue;
                 PteOps.GetAndClear(m, pteSlot);
                 m.Trace("zap pte", addr, old.Raw);
                 if (old.IsPresent)

@@ -128,6 +128,24 @@ public static class PageWalk
     }
 
     /// <summary>
+    /// <c>walk_page_range_vma</c>: walk [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="vma"/>
+    /// (no <c>test_walk</c>). -EINVAL if the range is empty or leaves the VMA, or with <c>install_pte</c>.
+    /// </summary>
+    public static IEnumerable<Step> WalkPageRangeVma(Machine m, SimThread t, Vma vma, ulong start, ulong end, MmWalkOps ops, object? @private, WalkResult result)
+    {
+        result.Value = 0;
+        if (start >= end || start < vma.Start || end > vma.End || !CheckOpsValid(ops))
+        {
+            result.Value = -EINVAL;
+            yield break;
+        }
+        ProcessMmWalkLock(t, vma.Mm, ops.WalkLock);
+        ProcessVmaWalkLock(t, vma, ops.WalkLock);
+        var walk = new MmWalk(m, t, ops, vma.Mm, @private) { Vma = vma };
+        yield return Step.Call(WalkPageRangeInner(walk, start, end, result));
+    }
+
+    /// <summary>
     /// <c>walk_page_mapping</c>: walk every VMA of <paramref name="mapping"/>'s i_mmap over file pages
     /// [<paramref name="firstIndex"/>, <paramref name="firstIndex"/> + <paramref name="nr"/>). The caller holds
     /// i_mmap_rwsem, not mmap_lock. A positive <c>test_walk</c> result ends the walk (as the kernel's does).

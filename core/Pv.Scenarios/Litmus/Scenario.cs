@@ -123,6 +123,8 @@ public enum OpKind : byte
     MadviseFree,
     /// <summary><c>madvise(MADV_GUARD_INSTALL)</c>.</summary>
     MadviseGuard,
+    /// <summary><c>madvise(MADV_GUARD_REMOVE)</c>.</summary>
+    MadviseGuardRemove,
     /// <summary><c>fork</c> (dup_mmap); the child mm is named.</summary>
     Fork,
     /// <summary><c>exit_mmap</c> of the thread's mm or a named one.</summary>

@@ -236,6 +236,7 @@ public sealed class CompiledScenario : IDisposable
             case OpKind.MadviseDontneed: return Munmap.MadviseDontneed(m, t, t.Mm!, op.Address, op.Length);
             case OpKind.MadviseFree: return KernelMm.MadviseFree(m, t, t.Mm!, op.Address, op.Length);
             case OpKind.MadviseGuard: return Madvise.GuardInstall(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
+            case OpKind.MadviseGuardRemove: return Madvise.GuardRemove(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
             case OpKind.Fork: return Fork(ctx, t, op.Name!);
             case OpKind.Exit: return Munmap.ExitMmap(m, t, Mm());
             case OpKind.Gup: return Gup.GetUserPages(m, t, t.Mm!, op.Address, (int)op.Length, op.Write, new GupResult());

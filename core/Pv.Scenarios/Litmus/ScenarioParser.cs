@@ -470,9 +470,14 @@ public sealed class ScenarioParser
                 address2 = Address(c) ?? 0;
                 break;
             case OpKind.MadviseDontneed:
-                var advice = c.Next("dontneed, free or guard");
-                kind = advice?.Text switch { "dontneed" => OpKind.MadviseDontneed, "free" => OpKind.MadviseFree, "guard" => OpKind.MadviseGuard, _ => kind };
-                if (advice is { } a && a.Text is not ("dontneed" or "free" or "guard")) Error(a.At, $"expected dontneed, free or guard, found '{a.Text}'");
+                var advice = c.Next("dontneed, free, guard or guard-remove");
+                kind = advice?.Text switch
+                {
+                    "dontneed" => OpKind.MadviseDontneed, "free" => OpKind.MadviseFree, "guard" => OpKind.MadviseGuard,
+                    "guard-remove" => OpKind.MadviseGuardRemove, _ => kind,
+                };
+                if (advice is { } a && a.Text is not ("dontneed" or "free" or "guard" or "guard-remove"))
+                    Error(a.At, $"expected dontneed, free, guard or guard-remove, found '{a.Text}'");
                 if (Range(c) is { } ar) (address, length) = ar;
                 break;
             case OpKind.Fork:
@@ -641,7 +646,7 @@ public sealed class ScenarioParser
                         if (op.Address < Mmu.KernelStart) Error(op.At, $"address 0x{op.Address:x} is not a kernel address (>= 0x{Mmu.KernelStart:x}); vmalloc area starts at 0x{Pv.Engine.Mm.KernelMm.VmallocStart:x}");
                         continue;
                     case OpKind.Read or OpKind.Write or OpKind.Exec or OpKind.Munmap or OpKind.Mprotect or OpKind.Mremap
-                        or OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.Gup or OpKind.GupFast or OpKind.Collapse:
+                        or OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.MadviseGuardRemove or OpKind.Gup or OpKind.GupFast or OpKind.Collapse:
                         ulong len = op.Kind is OpKind.Gup or OpKind.GupFast ? op.Length * PageGeometry.PageSize : Math.Max(op.Length, 1);
                         CheckAddress(op, op.Address, len, mm, ranges, vmalloc, t.Kind);
                         continue;
