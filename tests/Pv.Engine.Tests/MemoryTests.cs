@@ -53,7 +53,7 @@ public class MemoryTests
         var mem = New();
         var a = mem.Alloc(FrameKind.DataPage);
         mem.Free(a);
-        Assert.Throws<InvalidOperationException>(() => mem.Free(a));
+        Assert.Throws<EngineBugException>(() => mem.Free(a));
     }
 
     [Fact]
@@ -76,6 +76,6 @@ public class MemoryTests
         var d = mem.Alloc(FrameKind.DevicePfn);
         mem.Revoke(d);
         Assert.Equal(FrameKind.RevokedDevicePfn, mem.KindOf(d));
-        Assert.Throws<InvalidOperationException>(() => mem.Revoke(mem.Alloc(FrameKind.DataPage)));
+        Assert.Throws<EngineBugException>(() => mem.Revoke(mem.Alloc(FrameKind.DataPage)));
     }
 }
