@@ -134,7 +134,9 @@ public static class SoakGenerator
             _seed = seed;
             _target = target;
             _rng = new SplitMix64(seed ^ 0x50A4_50A4_50A4_50A4);
-            _cpus = 2 + Int(3);
+            // UML is uniprocessor (as the zoo's UML entries): under host mappings every thread shares CPU 0.
+            int cpus = 2 + Int(3);
+            _cpus = target.HostMappings ? 1 : cpus;
             int threads = 2 + Int(3);
             int mms = Chance(3) ? 2 : 1;
             int rounds = 3 + Int(4);
@@ -150,7 +152,7 @@ public static class SoakGenerator
                 (mms, _filePages, rounds) = (1, 0, Int(2));
                 // Z3's window (munmap's deferred flush vs. the driver's zap and revoke vs. a reader) is about one
                 // schedule in a few hundred even alone: a one-page device, three threads, nothing else.
-                if (_devicePages > 0) (threads, _cpus, _devicePages, _failTableBatch, rounds) = (3, 3, 1, 0, 0);
+                if (_devicePages > 0) (threads, _cpus, _devicePages, _failTableBatch, rounds) = (3, target.HostMappings ? 1 : Math.Max(_cpus, 3), 1, 0, 0);
             }
 
             for (int i = 0; i < mms; i++) _mms.Add(DeclareMm($"m{i}", first: i == 0));
