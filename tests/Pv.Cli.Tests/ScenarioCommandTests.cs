@@ -77,4 +77,26 @@ public sealed class ScenarioCommandTests
         Assert.Contains("x86-native", output.ToString());
         Assert.Contains("1 run(s)", output.ToString());
     }
+    [Fact]
+    public void Soak_reports_counts_as_json_and_exits_0_or_1()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N"));
+        var (exit, output, _) = Run("soak", "--scenarios", "2", "--schedules", "10", "--backend", "x86-native", "--out", dir, "--json");
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal(2, root.GetProperty("scenarios").GetInt32());
+        Assert.True(root.GetProperty("schedules").GetInt64() > 0);
+        Assert.Equal(root.GetProperty("findings").GetArrayLength() > 0 ? PvExitCode.Violation : PvExitCode.Ok, exit);
+    }
+
+    [Theory]
+    [InlineData("--option", "no-such-toggle=off", "unknown option 'no-such-toggle'")]
+    [InlineData("--option", "pfnmap-force-flush", "expected NAME=on or NAME=off")]
+    [InlineData("--backend", "no-such-backend", "unknown backend 'no-such-backend'")]
+    public void Soak_bad_usage_is_exit_2(string flag, string value, string message)
+    {
+        var (exit, _, error) = Run("soak", "--scenarios", "1", "--schedules", "1", flag, value);
+        Assert.Equal(PvExitCode.BadInput, exit);
+        Assert.Contains(message, error);
+    }
 }

@@ -76,11 +76,22 @@ public sealed class CompiledScenario : IDisposable
 
     private readonly Dictionary<string, int> _threadIds = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The machine <see cref="Build"/> made last: after an exception escapes a run, its scheduler still holds the
+    /// schedule up to the failing step (pv soak saves it as an internal-error finding).
+    /// </summary>
+    public Machine? Last { get; private set; }
+
+    /// <summary>Machines built so far (schedules started).</summary>
+    public long Built { get; private set; }
+
     /// <summary>A new machine, set up and with every thread queued; the previous one is disposed.</summary>
     public Machine Build()
     {
         Dispose();
         (var m, _last) = _machines.Create(_options);
+        Last = m;
+        Built++;
         foreach (var (site, n) in Scenario.FailAlloc) m.Memory.InjectFailures(site, n);
         var files = new Dictionary<string, AddressSpace>(StringComparer.Ordinal);
         foreach (var f in Scenario.Files)

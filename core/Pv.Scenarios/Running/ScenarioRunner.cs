@@ -24,9 +24,16 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     /// Loads <paramref name="path"/> and resolves its backend (or <paramref name="backendOverride"/>) in <paramref name="catalog"/>.
     /// </summary>
     /// <exception cref="ScenarioException">The file has problems, or names a backend plugins.json does not offer.</exception>
-    public static BoundScenario Load(string path, PluginCatalog catalog, string? backendOverride = null)
+    public static BoundScenario Load(string path, PluginCatalog catalog, string? backendOverride = null) =>
+        Bind(ScenarioParser.ParseFile(path), catalog, backendOverride);
+
+    /// <summary>
+    /// Resolves the backend of an already parsed <paramref name="scenario"/> (or <paramref name="backendOverride"/>) in
+    /// <paramref name="catalog"/>: what <see cref="Load"/> does after reading the file (pv soak parses generated text).
+    /// </summary>
+    /// <exception cref="ScenarioException">The scenario names a backend plugins.json does not offer.</exception>
+    public static BoundScenario Bind(Scenario scenario, PluginCatalog catalog, string? backendOverride = null)
     {
-        var scenario = ScenarioParser.ParseFile(path);
         string name = backendOverride ?? scenario.Backend;
         var backend = Resolve(catalog, name, scenario.BackendAt, backendOverride is null ? "" : " (from --backend)");
         var smmu = scenario.Smmu is { } s ? Resolve(catalog, s, scenario.SmmuAt, "") : null;

@@ -1,0 +1,202 @@
+// The soak: generated scenarios (SoakGenerator) × backends, each searched with PCT and with random for a budget
+// of schedules (ScenarioRunner.Search, schedule seeds from 0 as `pv explore` uses by default). A violation is
+// minimised (ScenarioRunner.Minimise) and saved the way `pv explore` saves it: the scenario's .pvl next to a
+// counterexample JSON that `pv replay` reads. An exception escaping a run of a valid scenario is a finding too
+// ("internal-error"), saved with the schedule up to the failing step, and the soak goes on; so is a generated
+// scenario the parser refuses ("invalid-scenario", a generator bug). Scenario i uses generator seed seed + i; the
+// whole soak is a function of its options, only the elapsed time differs between two runs.
+using System.Diagnostics;
+using Pv.Hosting;
+using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Running;
+using Pv.Scenarios.Store;
+
+namespace Pv.Scenarios.Soak;
+
+/// <summary>What to soak.</summary>
+/// <param name="Scenarios">Scenarios to generate (generator seeds Seed .. Seed + Scenarios - 1).</param>
+/// <param name="Schedules">Schedules per scenario, per backend, per strategy.</param>
+/// <param name="Seed">The first generator seed.</param>
+/// <param name="Backends">CPU backends to run every scenario on (names from plugins.json).</param>
+/// <param name="Options">Era toggles written into every scenario.</param>
+/// <param name="OutDir">Where findings go (created on the first one).</param>
+public sealed record SoakOptions(int Scenarios, long Schedules, ulong Seed, IReadOnlyList<string> Backends,
+    IReadOnlyList<KeyValuePair<string, bool>> Options, string OutDir);
+
+/// <summary>One finding.</summary>
+/// <param name="ScenarioSeed">The generator seed.</param>
+/// <param name="Backend">The backend.</param>
+/// <param name="Strategy">pct or random.</param>
+/// <param name="Verdict">The invariant (O1..O7), internal-error or invalid-scenario.</param>
+/// <param name="Message">The oracle's violation, or the exception or diagnostics.</param>
+/// <param name="ScenarioFile">The saved .pvl.</param>
+/// <param name="CounterexampleFile">The saved counterexample (null for invalid-scenario).</param>
+/// <param name="Schedules">Schedules run by this search up to the finding.</param>
+public sealed record SoakFinding(ulong ScenarioSeed, string Backend, string Strategy, string Verdict, string Message,
+    string ScenarioFile, string? CounterexampleFile, long Schedules)
+{
+    /// <summary>An oracle verdict (not an internal error or a generator bug).</summary>
+    public bool IsViolation => Verdict.StartsWith('O');
+}
+
+/// <summary>One backend's share of a soak.</summary>
+/// <param name="Backend">The backend.</param>
+/// <param name="Schedules">Schedules run on it.</param>
+/// <param name="ScenariosWithViolation">Scenarios where some strategy found an oracle violation.</param>
+public sealed record SoakBackendResult(string Backend, long Schedules, int ScenariosWithViolation);
+
+/// <summary>What a soak did and found.</summary>
+/// <param name="Scenarios">Scenarios generated.</param>
+/// <param name="Backends">Per backend.</param>
+/// <param name="Findings">Every finding, in the order found.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record SoakResult(int Scenarios, IReadOnlyList<SoakBackendResult> Backends, IReadOnlyList<SoakFinding> Findings, TimeSpan Elapsed)
+{
+    /// <summary>Schedules run in all.</summary>
+    public long SchedulesRun => Backends.Sum(b => b.Schedules);
+
+    /// <summary>Schedules per second of wall time.</summary>
+    public double Rate => SchedulesRun / Math.Max(Elapsed.TotalSeconds, 1e-9);
+
+    /// <summary>Scenarios with an oracle violation on some backend.</summary>
+    public int ScenariosWithViolation => Findings.Where(f => f.IsViolation).Select(f => f.ScenarioSeed).Distinct().Count();
+
+    /// <summary>Scenarios with a violation / scenarios: how often the soak catches a bug toggled off.</summary>
+    public double DetectionRate => Scenarios == 0 ? 0 : (double)ScenariosWithViolation / Scenarios;
+}
+
+/// <summary>Runs soaks.</summary>
+public static class SoakRunner
+{
+    /// <summary>
+    /// Runs the minimiser may spend per finding: fewer than pv explore's default, since a soak may find hundreds and
+    /// each is still replayable unminimised.
+    /// </summary>
+    public const int MinimiseAttempts = 150;
+
+    /// <summary>The strategies every scenario is searched with, in order.</summary>
+    public static IReadOnlyList<string> Strategies { get; } = ["pct", "random"];
+
+    /// <summary>
+    /// The fixed (latest-era, no bug toggled) CPU backends of the repository's plugins.json: x86 bare metal in both
+    /// table-free eras, arm64 bare metal, Xen PV, and UML 2024 under host mappings. Left out: the SMMU backends
+    /// (secondary MMUs, driven by sva threads, not CPU scenarios) and the entries that exist to show a zoo bug
+    /// (x86-native-no-lazy-ipi, arm64-native-immediate-free, xen-pv-2012, uml-no-*) or an older era the fixed
+    /// ones supersede (arm64-native-pre-6.6 differs only toward secondary MMUs; uml-pre-2024).
+    /// </summary>
+    public static IReadOnlyList<string> DefaultBackends { get; } = ["x86-native", "x86-native-6.15", "arm64-native", "xen-pv", "uml"];
+
+    /// <summary>The target a backend's scenarios are written for: UML backends run under <c>mmu host-mappings</c>.</summary>
+    public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
+        new(backend.Name, backend.ArchProfile == "uml", options);
+
+    /// <summary>
+    /// Runs the soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
+    /// </summary>
+    /// <exception cref="ArgumentException">A backend is not in <paramref name="catalog"/>, or an option is unknown.</exception>
+    public static SoakResult Run(SoakOptions o, PluginCatalog catalog, Action<int>? scenarioDone = null)
+    {
+        var backends = o.Backends.Select(name => catalog.Backends.FirstOrDefault(b => b.Name == name)
+            ?? throw new ArgumentException($"unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(b => b.Name))}")).ToList();
+        foreach (var (name, _) in o.Options)
+            if (!ScenarioParser.Toggles.ContainsKey(name))
+                throw new ArgumentException($"unknown option '{name}'; expected one of: {string.Join(", ", ScenarioParser.Toggles.Keys)}");
+
+        var clock = Stopwatch.StartNew();
+        var findings = new List<SoakFinding>();
+        var schedules = new long[backends.Count];
+        var violating = new int[backends.Count];
+        for (int i = 0; i < o.Scenarios; i++)
+        {
+            ulong seed = o.Seed + (ulong)i;
+            for (int b = 0; b < backends.Count; b++)
+            {
+                var found = RunOne(o, seed, backends[b], catalog, ref schedules[b]);
+                findings.AddRange(found);
+                if (found.Any(f => f.IsViolation)) violating[b]++;
+            }
+            scenarioDone?.Invoke(i);
+        }
+        var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, schedules[k], violating[k])).ToList();
+        return new SoakResult(o.Scenarios, perBackend, findings, clock.Elapsed);
+    }
+
+    /// <summary>Scenario <paramref name="seed"/> on one backend, every strategy; its findings.</summary>
+    private static List<SoakFinding> RunOne(SoakOptions o, ulong seed, ResolvedBackend backend, PluginCatalog catalog, ref long schedules)
+    {
+        var findings = new List<SoakFinding>();
+        string text = SoakGenerator.Generate(seed, TargetFor(backend, o.Options));
+        string stem = Path.Combine(Path.GetFullPath(o.OutDir), $"{SoakGenerator.Name(seed)}.{backend.Name}");
+        string pvl = stem + ".pvl";
+        // The text is parsed under the path it is saved to on a finding, so the counterexample names that file and its hash.
+        BoundScenario bound;
+        try
+        {
+            bound = BoundScenario.Bind(ScenarioParser.Parse(pvl, text), catalog);
+        }
+        catch (ScenarioException e)
+        {
+            Save(pvl, text);
+            findings.Add(new SoakFinding(seed, backend.Name, "-", "invalid-scenario", string.Join("; ", e.Diagnostics), pvl, null, 0));
+            return findings;
+        }
+        foreach (var strategy in Strategies)
+        {
+            using var compiled = bound.Compile(0);
+            var search = new SearchOptions(strategy, o.Schedules, 0, bound.Scenario.Search.PctDepth, bound.Scenario.Search.PreemptionBound);
+            SearchResult result;
+            try
+            {
+                result = ScenarioRunner.Search(compiled, search);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // An engine exception from a valid scenario: keep the schedule up to the step that threw, so
+                // `pv replay` of the file reaches the same throw.
+                schedules += compiled.Built;
+                var partial = compiled.Last!.Scheduler.Schedule.ToList();
+                string message = $"{e.GetType().Name}: {e.Message}";
+                findings.Add(Record(seed, backend, strategy, "internal-error", message, pvl, text, stem, partial, null, compiled.Built, bound.Scenario));
+                continue;
+            }
+            schedules += result.SchedulesRun;
+            if (result.Violation is not { } violation) continue;
+            ScenarioRunner.Minimised? minimised = null;
+            try
+            {
+                minimised = ScenarioRunner.Minimise(bound, 0, violation, MinimiseAttempts);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Minimising runs shortened variants; one that throws leaves the counterexample as found.
+            }
+            var final = minimised?.Result ?? violation;
+            var v = final.Report!.Violation;
+            findings.Add(Record(seed, backend, strategy, v.Id.ToString(), v.ToString(), pvl, text, stem, final.Schedule, minimised?.Omitted,
+                result.SchedulesRun, bound.Scenario));
+        }
+        return findings;
+    }
+
+    private static SoakFinding Record(ulong seed, ResolvedBackend backend, string strategy, string verdict, string message, string pvl,
+        string text, string stem, IReadOnlyList<int> schedule, Omissions? omitted, long schedules, Scenario scenario)
+    {
+        Save(pvl, text);
+        string cxPath = $"{stem}.{strategy}.cx.json";
+        new Counterexample
+        {
+            Scenario = pvl, ScenarioHash = scenario.Hash, Backend = backend.Name, Seed = 0, Strategy = strategy,
+            Invariant = verdict, Violation = message,
+            OmitThreads = omitted?.Threads ?? [], OmitOps = omitted?.Ops.Select(op => new OmittedOp(op.Thread, op.Op)).ToList() ?? [],
+            Schedule = schedule, PvVersion = StoredRuns.PvVersion,
+        }.Save(cxPath);
+        return new SoakFinding(seed, backend.Name, strategy, verdict, message, pvl, cxPath, schedules);
+    }
+
+    /// <summary>Writes the scenario as UTF-8 without a BOM: the bytes whose SHA-256 the parser computed from the text.</summary>
+    private static void Save(string path, string text)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+    }
+}
