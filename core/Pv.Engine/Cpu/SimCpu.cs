@@ -155,9 +155,19 @@ public sealed class SimCpu : ICpu
         _machine.Trace("enter lazy tlb", (ulong)LoadedMm.Value, 0);
     }
 
+    /// <summary>The thread that ran the last step on this CPU (a different one next is a context switch).</summary>
+    internal SimThread? LastThread { get; set; }
+
+    /// <summary>
+    /// The thread that disabled interrupts here, while they are off: nothing preempts it, so no other thread of this CPU
+    /// runs until it enables them again.
+    /// </summary>
+    public SimThread? IrqOffOwner { get; private set; }
+
     /// <summary><c>local_irq_disable</c> (nests).</summary>
     public void IrqDisable()
     {
+        if (_irqOffDepth == 0) IrqOffOwner = _machine.CurrentThread;
         _irqOffDepth++;
         _machine.Trace("local_irq_disable", 0, (ulong)_irqOffDepth);
     }
@@ -167,6 +177,7 @@ public sealed class SimCpu : ICpu
     {
         if (_irqOffDepth == 0) throw new InvalidOperationException($"cpu{Id}: local_irq_enable with IRQs on");
         _irqOffDepth--;
+        if (_irqOffDepth == 0) IrqOffOwner = null;
         _machine.Trace("local_irq_enable", 0, (ulong)_irqOffDepth);
         if (!InRcuReader) _machine.Rcu.QuiescentState(this);
     }

@@ -234,6 +234,25 @@ public sealed class Oracle
         else _wideChanges.Add((mm.Value, address, address + span, step, thread));
     }
 
+    /// <summary>
+    /// Was the last change that took away the translation of <paramref name="address"/> made by a gather still in flight
+    /// on <paramref name="mm"/>? Its flush is legally deferred to its own <c>tlb_finish_mmu</c>, so a TLB (or UML host
+    /// mapping) that still holds the old translation is not yet stale.
+    /// </summary>
+    public bool ChangeAwaitsFlush(Mm.MmStruct mm, ulong address)
+    {
+        long step = -1;
+        int thread = -1;
+        if (_changes.TryGetValue((mm.Id.Value, address >> PageGeometry.PageShift), out var list) && list.Count > 0)
+            (step, thread) = list[^1];
+        foreach (var w in _wideChanges)
+            if (w.Mm == mm.Id.Value && address >= w.Start && address < w.End && w.Step > step) (step, thread) = (w.Step, w.Thread);
+        if (step < 0) return false;
+        foreach (var g in mm.ActiveGathers)
+            if (g.Thread == thread && g.Started <= step) return true;
+        return false;
+    }
+
     /// <summary>A driver revoked device <paramref name="pfn"/>; an access that still reaches it breaks <paramref name="culprit"/>'s promise (O4).</summary>
     public void Revoked(Pfn pfn, string culprit) => _revokedBy[pfn.Value] = culprit;
 

@@ -55,6 +55,9 @@ public sealed class SimThread : ISchedulable
     /// <summary>All operations finished.</summary>
     public bool IsDone => _stack.Count == 0 && _continuations.Count == 0;
 
+    /// <summary>This step is the first on its CPU since another thread ran there: the scheduler switched to it.</summary>
+    public bool SwitchedIn { get; private set; }
+
     /// <summary>Steps taken so far.</summary>
     public long StepsTaken { get; private set; }
 
@@ -85,6 +88,8 @@ public sealed class SimThread : ISchedulable
         get
         {
             if (IsDone) return false;
+            // Another thread of this CPU runs with interrupts off: nothing can switch to this one until it is done.
+            if (Cpu?.IrqOffOwner is { } owner && owner != this) return false;
             for (int i = 0; i < _waits.Count; i++)
                 if (!_waits[i].IsSatisfied) return false;
             return true;
@@ -107,6 +112,11 @@ public sealed class SimThread : ISchedulable
     {
         _waits.Clear();
         StepsTaken++;
+        if (Cpu is { } cpu)
+        {
+            SwitchedIn = cpu.LastThread != this;
+            cpu.LastThread = this;
+        }
         if (_continuations.Count > 0)
         {
             _continuations.Dequeue()();

@@ -43,8 +43,8 @@ public static class HostMmu
 
     /// <summary>
     /// One access by <paramref name="t"/> through its host process's mappings: on a host SEGV run UML's fault path and
-    /// retry, at most <paramref name="maxFaults"/> times. A user fault that was handled resumes through
-    /// <see cref="ReturnToUser"/> before the retry.
+    /// retry, at most <paramref name="maxFaults"/> times. A user fault, handled or ending in a signal, resumes through
+    /// <see cref="ReturnToUser"/>; so does a task the scheduler switches to.
     /// </summary>
     public static IEnumerable<Step> Access(Machine m, SimThread t, ulong address, AccessKind access, FaultOutcome? outcome = null, int maxFaults = 4)
     {
@@ -54,6 +54,13 @@ public static class HostMmu
         var cpu = t.Cpu ?? m.Cpus[0];
         for (int i = 0; ; i++)
         {
+            if (!kernel && t.SwitchedIn)
+            {
+                // Switched to after another task ran on this CPU: the task resumes its host process through UML's sync
+                // point (userspace() -> current_mm_sync) before its next user instruction runs.
+                m.Arch.ReturnToUser(mm.Id);
+                m.Trace("resume after context switch", (ulong)mm.Id.Value, 0);
+            }
             if (m.HostMappings.TryLookup(mm.Id, address, out var hm) && Allows(hm.Prot, access))
             {
                 var pfn = FrameAt(hm, address);
@@ -89,9 +96,9 @@ public static class HostMmu
                 yield break;
             }
             yield return Step.Call(Fault.HandleMmFault(m, t, mm, address, access, outcome));
-            if (outcome.Result != FaultResult.Handled) yield break;
+            // Handled or not, the task resumes in user mode (a SIGSEGV/SIGBUS is delivered to a handler there).
             yield return Step.Call(ReturnToUser(m, t));
-            if (m.Oracle.Violation is not null) yield break;
+            if (outcome.Result != FaultResult.Handled || m.Oracle.Violation is not null) yield break;
         }
     }
 
@@ -126,7 +133,8 @@ public static class HostMmu
 
     /// <summary>
     /// O6 over [start, end) of <paramref name="mm"/>: the host must give exactly the rule's prot on the frame each present
-    /// PTE maps, and nothing where no PTE is present. False if it reported a violation.
+    /// PTE maps, and nothing where no PTE is present, except where a gather still in flight took the translation away.
+    /// False if it reported a violation.
     /// </summary>
     public static bool CheckRange(Machine m, MmStruct mm, ulong start, ulong end, string when)
     {
@@ -139,6 +147,9 @@ public static class HostMmu
             var have = mapped ? hm.Prot : HostProt.None;
             var hostFrame = mapped ? FrameAt(hm, a) : Pfn.None;
             if (have == want && (have == HostProt.None || hostFrame == frame)) continue;
+            // A host mapping that still grants what a PTE change took away is stale only once the change's gather has
+            // flushed (marked the range): until its tlb_finish_mmu the deferral is legal, as for a CPU's TLB.
+            if (mapped && m.Oracle.ChangeAwaitsFlush(mm, a)) continue;
             string pte = present ? $"the PTE maps {frame} with prot {want}" : "no PTE is present";
             string host = mapped ? $"the host maps {hostFrame} with prot {have}" : "the host maps nothing";
             m.Oracle.Report(new Violation(InvariantId.O6, $"{host} where {pte}, {when}", m.CurrentAgent, mm.Id, a,

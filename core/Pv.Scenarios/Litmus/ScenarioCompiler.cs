@@ -213,7 +213,7 @@ public sealed class CompiledScenario : IDisposable
         }
         var work = Syscall(ctx, t, op, Mm);
         // Under host mappings a user thread's syscall returns to user mode through UML's sync point.
-        return host && t.Kind == ThreadKind.User && op.Kind is not (OpKind.Fork or OpKind.IrqOff or OpKind.IrqOn or OpKind.RcuReadLock or OpKind.RcuReadUnlock)
+        return host && t.Kind == ThreadKind.User && op.Kind is not (OpKind.IrqOff or OpKind.IrqOn or OpKind.RcuReadLock or OpKind.RcuReadUnlock)
             ? ReturnToUser(m, t, work) : work;
     }
 

@@ -617,6 +617,16 @@ public sealed class ScenarioParser
                 }
             }
         }
+        // A CPU's hardware translates through the one mm loaded on it: user threads sharing a CPU must share its mm
+        // (a context switch to another mm is a switch-mm operation). Under host mappings each process has its own.
+        var cpuMm = new Dictionary<int, (string Mm, string Thread)>();
+        foreach (var t in _threads)
+        {
+            if (_mmu != MmuKind.Hardware || t.Kind != ThreadKind.User || t.Mm is not { } um) continue;
+            if (!cpuMm.TryGetValue(t.Cpu, out var first)) cpuMm[t.Cpu] = (um, t.Name);
+            else if (first.Mm != um)
+                Error(t.CpuAt, $"thread '{t.Name}' runs mm '{um}' on CPU {t.Cpu}, where '{first.Thread}' runs mm '{first.Mm}': a CPU has one mm loaded (give it another CPU, or switch-mm)");
+        }
         foreach (var t in _threads)
         {
             if (t.Mm is { } tm && !ranges.ContainsKey(tm)) Error(t.At, $"unknown mm '{tm}'; declared: {List(ranges.Keys)}");

@@ -158,7 +158,8 @@ public static class SoakGenerator
             for (int i = 0; i < mms; i++) _mms.Add(DeclareMm($"m{i}", first: i == 0));
             for (int i = 0; i < threads; i++)
             {
-                var t = new ThreadPlan($"t{i}", i, i % _cpus, _mms[i % mms]);
+                // Threads sharing a CPU share its mm (a CPU has one mm loaded); under host mappings each has its own.
+                var t = new ThreadPlan($"t{i}", i, i % _cpus, _mms[(target.HostMappings ? i : i % _cpus) % mms]);
                 _threads.Add(t);
                 DeclareOwned(t);
             }
