@@ -43,6 +43,7 @@ public static class SoakGenerator
     private const ulong OwnedStride = 0x40_0000;
     private const ulong LandingOffset = 0x20_0000;       // its mremap landing area: the next 2 MiB
     private const int AreaPages = 8;
+    private const ulong PmdSize = 0x20_0000;
     private const string FileName = "lib", DeviceName = "gpu";
 
     private enum Kind : byte { Anon, File, Device }
@@ -110,11 +111,8 @@ public static class SoakGenerator
         new("fork", 4, (b, t) => b.Fork(t)),
         new("exit", 5, (b, t) => b.Exit(t)),
         new("unmap-mapping-range", 4, (b, t) => b.UnmapFileRange(t)),
-        // ---- Operations being added on other branches: their generators go here. ----
-        // truncate FILE [pgoff N] [pages N]: any thread, on the file (like unmap-mapping-range); file pages past
-        //   the new size go away, so a later fault of an owned/shared file VMA there must be a valid outcome.
-        // collapse ADDR: the owner only, on a page of its own anonymous VMAs (khugepaged needs the layout held).
-        // madvise guard-remove ADDR LEN: like madvise guard (owned non-device VMAs or the shared anon/file region).
+        new("truncate", 3, (b, t) => b.Truncate(t)),
+        new("collapse", 2, (b, t) => b.Collapse(t)),
     ];
 
     private sealed class Builder
@@ -167,6 +165,8 @@ public static class SoakGenerator
             for (int r = 0; r < rounds; r++)
                 foreach (var t in _threads) Draw(t);
             if (_devicePages > 0) DeviceRace();
+            if (!focused && Chance(4)) ZapRace();
+            if (!focused && _filePages > 0 && Chance(4)) MoveRace();
             foreach (var t in _threads)
                 foreach (var child in t.Children) t.Ops.Add($"exit {child}");
             if (!target.HostMappings && (_failTableBatch > 0 || !focused && Chance(2))) Walker();
@@ -182,7 +182,11 @@ public static class SoakGenerator
             var mm = new MmPlan(name);
             Declare(mm, new Vma(SharedAnonBase, SharedAnonBase + (ulong)(2 + Int(5)) * Page, Kind.Anon, "rw", false, 0), populate: true);
             if (_filePages > 0 && (first || Chance(2)))
-                Declare(mm, new Vma(SharedFileBase, SharedFileBase + (ulong)(1 + Int(_filePages)) * Page, Kind.File, Pick(["r", "rw"]), Chance(2), 0), populate: !Chance(4));
+            {
+                // Sometimes a whole PMD of the file, so khugepaged (collapse) has a range it may retire the table of.
+                ulong pages = Chance(4) ? PmdSize / Page : (ulong)(1 + Int(_filePages));
+                Declare(mm, new Vma(SharedFileBase, SharedFileBase + pages * Page, Kind.File, Pick(["r", "rw"]), Chance(2), 0), populate: !Chance(4));
+            }
             if (_devicePages > 0 && (first || Chance(2)))
                 Declare(mm, new Vma(DeviceBase, DeviceBase + (ulong)_devicePages * Page, Kind.Device, "rw", true, 0), populate: true);
             return mm;
@@ -194,7 +198,7 @@ public static class SoakGenerator
             mm.Mappable.Add((v.Start, v.End));
             if (!populate) return;
             // Populate all or a prefix; an anonymous page sometimes read-only and clean (its first write takes the wp fault).
-            ulong pages = v.Kind != Kind.Device && Chance(3) ? 1 + (ulong)Int((int)v.Pages) : v.Pages;
+            ulong pages = Math.Min(v.Kind != Kind.Device && Chance(3) ? 1 + (ulong)Int((int)v.Pages) : v.Pages, 16);
             bool ro = v.Kind == Kind.Anon && Chance(4);
             // Under host mappings, setup writes PTEs but no host mapping (a populated page would diverge, O6, before
             // anything ran): UML scenarios start unpopulated; the draws above still happen so every target gets the
@@ -362,7 +366,7 @@ public static class SoakGenerator
         /// </summary>
         public bool Madvise(ThreadPlan t)
         {
-            string advice = Pick(["dontneed", "dontneed", "free", "guard"]);
+            string advice = Pick(["dontneed", "dontneed", "free", "guard", "guard-remove"]);
             Func<Vma, bool> fits = advice == "free" ? v => v.Kind == Kind.Anon : v => v.Kind != Kind.Device;
             var range = Chance(3) ? SharedRange(t, fits) : SubRange(t.Owned.Where(fits).ToList());
             return range is (var start, var end) && Add(t, $"madvise {advice} 0x{start:x} {Len(end - start)}");
@@ -389,6 +393,53 @@ public static class SoakGenerator
             if (_filePages == 0) return false;
             int pgoff = Int(_filePages);
             return Add(t, $"unmap-mapping-range {FileName}{(pgoff > 0 ? $" pgoff {pgoff}" : "")} pages {1 + Int(_filePages - pgoff)}");
+        }
+
+        /// <summary>truncate_pagecache_range of part of the file (a hole punched): any thread, any layout.</summary>
+        public bool Truncate(ThreadPlan t)
+        {
+            if (_filePages == 0) return false;
+            int pgoff = Int(_filePages);
+            return Add(t, $"truncate {FileName}{(pgoff > 0 ? $" pgoff {pgoff}" : "")} pages {1 + Int(_filePages - pgoff)}");
+        }
+
+        /// <summary>khugepaged on the shared file region when it spans a whole PMD (else the kernel skips the range).</summary>
+        public bool Collapse(ThreadPlan t) =>
+            t.Mm.Region(SharedFileBase) is { } v && v.Pages * Page >= PmdSize && Add(t, $"collapse 0x{v.Start:x}");
+
+        /// <summary>
+        /// Two threads of one mm zap the same shared anonymous range while a third keeps reading it: the race
+        /// mm_tlb_flush_nested settles (a zap that finds the PTEs already cleared must not return before their flush).
+        /// </summary>
+        private void ZapRace()
+        {
+            var mm = _mms[0];
+            var users = _threads.Where(t => t.Mm == mm).ToList();
+            if (users.Count < 3 || mm.Region(SharedAnonBase) is not { } anon) return;
+            string zap = $"madvise dontneed 0x{anon.Start:x} {Len(anon.End - anon.Start)}";
+            users[0].Ops.Insert(Int(users[0].Ops.Count + 1), zap);
+            users[1].Ops.Insert(Int(users[1].Ops.Count + 1), Chance(2) ? zap : $"munmap 0x{anon.Start:x} {Len(anon.End - anon.Start)}");
+            users[2].Ops.Insert(0, $"read 0x{anon.Start + (ulong)Int((int)anon.Pages) * Page:x} times {6 + Int(10)}");
+        }
+
+        /// <summary>
+        /// An owner mremaps a file VMA of its area while another thread truncates the file and a third reads the old
+        /// address: mremap must flush the old address before an rmap walker can find and free the moved page.
+        /// </summary>
+        private void MoveRace()
+        {
+            // A file VMA the owner declared (so it exists when the owner starts), moved to its landing area, which stays
+            // free: only an owner that maps and moves nothing else qualifies.
+            var owner = _threads.FirstOrDefault(t => t.Mm.Declared.Any(v => v.Kind == Kind.File && v.Start >= t.Area && v.Start < t.Landing)
+                && !t.Ops.Any(op => op.StartsWith("mremap ", StringComparison.Ordinal) || op.StartsWith("mmap ", StringComparison.Ordinal)));
+            if (owner is null) return;
+            var others = _threads.Where(t => t != owner && t.Mm == owner.Mm).ToList();
+            if (others.Count < 2) return;
+            var v = owner.Mm.Declared.First(v => v.Kind == Kind.File && v.Start >= owner.Area && v.Start < owner.Landing);
+            owner.Ops.Insert(0, $"mremap 0x{v.Start:x} {Len(v.End - v.Start)} 0x{owner.Landing:x}");
+            owner.Mm.Mappable.Add((owner.Landing, owner.Landing + (v.End - v.Start)));
+            others[0].Ops.Insert(Int(others[0].Ops.Count + 1), $"truncate {FileName}{(v.PgOff > 0 ? $" pgoff {v.PgOff}" : "")} pages {v.Pages}");
+            others[1].Ops.Insert(0, $"read 0x{v.Start:x} times {6 + Int(10)}");
         }
 
         /// <summary>
