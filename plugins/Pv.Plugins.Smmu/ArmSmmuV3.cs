@@ -1,4 +1,4 @@
-// ARM SMMUv3 shared virtual addressing (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-sva.c, KERNEL.md §6).
+// ARM SMMUv3 shared virtual addressing (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-sva.c).
 // Devices are bound to an mm by PASID; all devices of one mm share its context descriptor and the CPU's ASID
 // (arm_smmu_alloc_shared_cd), and the driver subscribes one mmu notifier per mm. The hardware side: an SMMU
 // TLB keyed by (ASID, page) and, for an ATS device, its ATC keyed by page. A translation is served from the

@@ -1,5 +1,5 @@
 // The bug zoo is these files: every scenario of scenarios/zoo is searched as `pv zoo` does and must behave as
-// its `expect` line says (KERNEL.md §9, fix off: the invariant; fix on: clean over the whole budget). How fast a
+// its `expect` line says (docs/model.md's bug zoo, fix off: the invariant; fix on: clean over the whole budget). How fast a
 // counterexample comes is a figure `pv zoo` reports, not something a unit test times.
 using Pv.Hosting;
 using Pv.Scenarios.Running;

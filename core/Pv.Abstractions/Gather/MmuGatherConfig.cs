@@ -1,4 +1,4 @@
-// The arch knobs of asm-generic/tlb.h (KERNEL.md §2) as data, and the arch profiles that select them.
+// The arch knobs of asm-generic/tlb.h (docs/model.md) as data, and the arch profiles that select them.
 // The engine's mmu_gather honours every knob; a backend picks a profile or builds its own.
 namespace Pv.Abstractions.Gather;
 
@@ -30,7 +30,7 @@ public sealed record MmuGatherConfig(
     public bool EffectiveMergeVmas => MergeVmas || NoRange;
 }
 
-/// <summary>The arch profiles of KERNEL.md §2, by name. A backend selects one; a user can A/B them.</summary>
+/// <summary>The arch profiles (docs/model.md), by name. A backend selects one; a user can A/B them.</summary>
 public static class ArchProfiles
 {
     /// <summary>x86 bare metal 4.19–6.14: MERGE_VMAS; tables freed through the <c>tlb_remove_table</c> pv op.</summary>

@@ -1,4 +1,4 @@
-// The cost figures of KERNEL.md §10, in simulated nanoseconds. Every figure is a default that a backend's
+// The cost figures, in simulated nanoseconds. Every figure is a default that a backend's
 // "cost" section in plugins.json may override by property name. The engine charges the hardware and host
 // mechanisms itself (TLB hits, walk levels, local and broadcast invalidations, IPIs sent and taken,
 // hypercalls, host syscalls and stub round trips); a plugin charges through ICost only work of its own that

@@ -1,5 +1,5 @@
 // pv_mmu_ops (arch/x86/include/asm/paravirt_types.h), generalised: every backend implements this table;
-// for UML and arm64 it is their arch TLB interface under the same names (KERNEL.md §3).
+// for UML and arm64 it is their arch TLB interface under the same names.
 //
 // Execution model every plugin method relies on: a call runs atomically, as one step of the simulated
 // thread that made it, on the CPU that ICpus.Current names. A method never blocks inside; when it needs

@@ -1,4 +1,4 @@
-// mmu_notifier_ops (include/linux/mmu_notifier.h, KERNEL.md §5): how a secondary MMU hears that CPU page
+// mmu_notifier_ops (include/linux/mmu_notifier.h): how a secondary MMU hears that CPU page
 // tables changed. Range invalidations come in start/end pairs; no secondary mapping may be established in
 // the range between them (O7). arch_invalidate_secondary_tlbs comes from the arch TLB flush (v6.6+).
 using Pv.Abstractions.Mm;

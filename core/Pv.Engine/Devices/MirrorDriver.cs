@@ -1,5 +1,5 @@
 // A driver that mirrors part of an mm into its device's own page table (the HMM pattern: nouveau, amdgpu
-// SVM) and keeps it coherent with an interval notifier (mm/mmu_notifier.c, KERNEL.md §5):
+// SVM) and keeps it coherent with an interval notifier (mm/mmu_notifier.c):
 //   again: seq = mmu_interval_read_begin(sub)   (waits while an invalidation of the interval runs)
 //          collect the PTEs (hmm_range_fault: under mmap_lock for read, faulting missing pages in)
 //          take the driver lock; if mmu_interval_read_retry(sub, seq): unlock, goto again

@@ -1,5 +1,5 @@
 // get_user_pages: the slow path under mmap_lock (follow the page table, fault in what is missing, take a
-// reference), and GUP-fast (mm/gup.c, KERNEL.md §4): with IRQs off, walk pgd → ... → pte reading each entry
+// reference), and GUP-fast (mm/gup.c): with IRQs off, walk pgd → ... → pte reading each entry
 // once without locks (one step per level, every table read checked by the oracle against the generation the
 // pointer had when it was read), grab a reference on a present page, then re-check that the PMD and the PTE
 // did not change, else drop it and fall back. Safe only if page tables are freed after waited IPIs or RCU.

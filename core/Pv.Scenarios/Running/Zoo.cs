@@ -1,4 +1,4 @@
-// The bug zoo: every scenario file of a folder (scenarios/zoo: KERNEL.md §9's Z1–Z6, each with the fix off
+// The bug zoo: every scenario file of a folder (scenarios/zoo: the bug zoo of docs/model.md, each with the fix off
 // and on) searched with its own `explore` line from seed 0; an entry behaves when what the oracle found is
 // what the file expects (an invariant, or clean over the whole budget).
 using Pv.Hosting;

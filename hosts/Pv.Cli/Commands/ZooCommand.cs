@@ -14,7 +14,7 @@ internal static class ZooCommand
     {
         var backend = new Option<string>("--backend", "-b") { Description = "Only the entries that run on this backend." };
         var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo of the Pv repository)." };
-        var command = new Command("zoo", "Run the bug zoo (KERNEL.md §9, fix off and on) and check every entry's expectation.") { backend, dir, s.Config, s.Json };
+        var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.") { backend, dir, s.Config, s.Json };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
