@@ -66,6 +66,27 @@ public sealed class SoakTests
     }
 
     [Fact]
+    public void A_soak_of_every_fixed_backend_finds_nothing()
+    {
+        // The project's false-positive soak, a small budget of it: `pv soak` runs the large one (docs/soak.md).
+        var o = new SoakOptions(12, 60, 100, SoakRunner.DefaultBackends, [], OutDir());
+        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        Assert.True(r.Findings.Count == 0, string.Join("\n", r.Findings.Select(f => $"{f.Backend} seed {f.ScenarioSeed}: {f.Message}")));
+        Assert.All(r.Backends, b => Assert.True(b.Schedules > 0));
+    }
+
+    [Theory]
+    [InlineData(13UL, "nested-flush", "O3")]
+    [InlineData(25UL, "pfnmap-force-flush", "O4")]
+    public void The_generator_finds_a_kernel_toggle_turned_off_and_nothing_with_it_on(ulong seed, string toggle, string invariant)
+    {
+        var off = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [new(toggle, false)], OutDir()), ZooTests.Catalog.Value);
+        Assert.Contains(off.Findings, f => f.Verdict == invariant);
+        var on = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [], OutDir()), ZooTests.Catalog.Value);
+        Assert.Empty(on.Findings);
+    }
+
+    [Fact]
     public void A_toggle_turned_off_is_found_by_the_oracle()
     {
         // batch-failure-invalidate off (Z6): a failing table batch frees a PTE table a CPU's walk cache still holds.

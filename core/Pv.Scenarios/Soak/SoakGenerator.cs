@@ -417,8 +417,9 @@ public static class SoakGenerator
             var users = _threads.Where(t => t.Mm == mm).ToList();
             if (users.Count < 3 || mm.Region(SharedAnonBase) is not { } anon) return;
             string zap = $"madvise dontneed 0x{anon.Start:x} {Len(anon.End - anon.Start)}";
-            users[0].Ops.Insert(Int(users[0].Ops.Count + 1), zap);
-            users[1].Ops.Insert(Int(users[1].Ops.Count + 1), Chance(2) ? zap : $"munmap 0x{anon.Start:x} {Len(anon.End - anon.Start)}");
+            // First in each thread, so the zaps overlap as often as the scheduler lets them.
+            users[0].Ops.Insert(0, zap);
+            users[1].Ops.Insert(0, Chance(2) ? zap : $"munmap 0x{anon.Start:x} {Len(anon.End - anon.Start)}");
             users[2].Ops.Insert(0, $"read 0x{anon.Start + (ulong)Int((int)anon.Pages) * Page:x} times {6 + Int(10)}");
         }
 
@@ -438,7 +439,7 @@ public static class SoakGenerator
             var v = owner.Mm.Declared.First(v => v.Kind == Kind.File && v.Start >= owner.Area && v.Start < owner.Landing);
             owner.Ops.Insert(0, $"mremap 0x{v.Start:x} {Len(v.End - v.Start)} 0x{owner.Landing:x}");
             owner.Mm.Mappable.Add((owner.Landing, owner.Landing + (v.End - v.Start)));
-            others[0].Ops.Insert(Int(others[0].Ops.Count + 1), $"truncate {FileName}{(v.PgOff > 0 ? $" pgoff {v.PgOff}" : "")} pages {v.Pages}");
+            others[0].Ops.Insert(0, $"truncate {FileName}{(v.PgOff > 0 ? $" pgoff {v.PgOff}" : "")} pages {v.Pages}");
             others[1].Ops.Insert(0, $"read 0x{v.Start:x} times {6 + Int(10)}");
         }
 

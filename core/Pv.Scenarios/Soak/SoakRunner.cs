@@ -84,7 +84,7 @@ public static class SoakRunner
     /// (x86-native-no-lazy-ipi, arm64-native-immediate-free, xen-pv-2012, uml-no-*) or an older era the fixed
     /// ones supersede (arm64-native-pre-6.6 differs only toward secondary MMUs; uml-pre-2024).
     /// </summary>
-    public static IReadOnlyList<string> DefaultBackends { get; } = ["x86-native", "x86-native-6.15", "arm64-native", "xen-pv", "uml"];
+    public static IReadOnlyList<string> DefaultBackends { get; } = ["x86-native", "x86-native-6.12", "x86-native-6.15", "arm64-native", "xen-pv", "uml"];
 
     /// <summary>The target a backend's scenarios are written for: UML backends run under <c>mmu host-mappings</c>.</summary>
     public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
