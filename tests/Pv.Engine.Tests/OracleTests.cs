@@ -113,6 +113,84 @@ public class OracleTests
         Assert.Equal("cpu0", r.Report.Violation.Agent);
     }
 
+    /// <summary>
+    /// O3's attribution, one mechanism at a time: "munmap" on CPU1 clears the PTE, flushes and returns; CPU0 then maps a
+    /// fresh page there (a refault) and caches it; a third thread clears that PTE without flushing (an operation still
+    /// deferring its flush); CPU0 reads through its entry. Only <paramref name="munmapForgetsFlush"/> makes it munmap's
+    /// fault: an entry filled after munmap's change, and a change munmap did not make, are not.
+    /// </summary>
+    private static RunResult StaleAfterRefault(bool munmapForgetsFlush)
+    {
+        var t = new TestMachine(cpus: 3);
+        var (_, slot) = t.Map();
+        var fresh = t.M.Memory.Alloc(FrameKind.DataPage);
+        Gate returned = new(), refaulted = new(), cleared = new();
+        t.Thread("user", 0,
+            th => t.Access(th, TestMachine.Va, AccessKind.Read),
+            th => Wait(returned),
+            th => TestMachine.Do(() => t.M.PageTables.Write(slot, PageTableEntry.Make(fresh, TestMachine.UserRw))),
+            th => t.Access(th, TestMachine.Va, AccessKind.Read),
+            th => TestMachine.Do(refaulted.Open),
+            th => Wait(cleared),
+            th => t.Access(th, TestMachine.Va, AccessKind.Read));
+        t.Thread("munmap", 1, th => Munmap());
+        t.Thread("other", 2, th => Wait(refaulted), th => TestMachine.Do(() => { t.M.PageTables.Write(slot, PageTableEntry.Empty); cleared.Open(); }));
+        IEnumerable<Step> Munmap()
+        {
+            var op = t.M.Oracle.BeginOperation(t.Mm.Id, "munmap");
+            t.M.PageTables.Write(slot, PageTableEntry.Empty);
+            if (!munmapForgetsFlush) t.Backend.FlushTlbMmRange(t.Mm.Id, TestMachine.Va, TestMachine.Va + 4096, 12, false);
+            yield return Step.Yield;
+            t.M.Oracle.OperationReturned(op, TestMachine.Va, TestMachine.Va + 4096);
+            returned.Open();
+            yield return Step.Yield;
+        }
+        return t.M.Run(new SequentialPolicy());
+    }
+
+    [Fact]
+    public void O3_does_not_blame_a_returned_munmap_for_an_entry_filled_after_it_and_cleared_by_another_operation()
+    {
+        var r = StaleAfterRefault(munmapForgetsFlush: false);
+        Assert.Equal(RunOutcome.Completed, r.Outcome);
+    }
+
+    [Fact]
+    public void O3_blames_a_returned_munmap_for_an_entry_it_left_behind()
+    {
+        // The same run with munmap's flush forgotten: CPU0's first entry survives and its refault is a TLB hit on the
+        // page munmap took away, before anything else changed it.
+        var r = StaleAfterRefault(munmapForgetsFlush: true);
+        Assert.Equal(InvariantId.O3, r.Report!.Violation.Id);
+        Assert.Equal("munmap by munmap", r.Report.Violation.Culprit);
+    }
+
+    [Fact]
+    public void A_page_table_write_is_logged_at_the_mm_and_address_the_table_maps_kernel_half_included()
+    {
+        // The oracle finds (mm, address) of a changed entry through the tables' reverse map: a vfree-like operation on
+        // init_mm that clears a kernel PTE and forgets to flush is blamed at the canonical kernel address.
+        var t = new TestMachine();
+        const ulong kva = 0xffff_c900_0000_3000;
+        var kslot = t.M.PageTables.Populate(MmId.InitMm, kva, PageTableEntry.Make(t.M.Memory.Alloc(FrameKind.DataPage), TestMachine.UserRw | PteFlags.Global));
+        var freed = new Gate();
+        t.Thread("reader", 0, th => t.Access(th, kva, AccessKind.Read), th => Wait(freed), th => t.Access(th, kva, AccessKind.Read));
+        t.Thread("vfree", 1, th => Vfree());
+        IEnumerable<Step> Vfree()
+        {
+            var op = t.M.Oracle.BeginOperation(MmId.InitMm, "vfree");
+            t.M.PageTables.Write(kslot, PageTableEntry.Empty);
+            yield return Step.Yield;
+            t.M.Oracle.OperationReturned(op, kva, kva + 4096);
+            freed.Open();
+            yield return Step.Yield;
+        }
+        var r = t.M.Run(new SequentialPolicy());
+        Assert.Equal(InvariantId.O3, r.Report!.Violation.Id);
+        Assert.Equal(kva, r.Report.Violation.Address);
+        Assert.Equal("vfree by vfree", r.Report.Violation.Culprit);
+    }
+
     [Fact]
     public void O4_fires_when_a_stale_entry_reaches_a_revoked_device_pfn()
     {
