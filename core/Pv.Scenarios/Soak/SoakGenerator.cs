@@ -170,6 +170,8 @@ public static class SoakGenerator
             foreach (var t in _threads)
                 foreach (var child in t.Children) t.Ops.Add($"exit {child}");
             if (!target.HostMappings && (_failTableBatch > 0 || !focused && Chance(2))) Walker();
+            if (!target.HostMappings && !focused && _threads.Count < _cpus && Chance(2)) LazyWalker();
+            if (!target.HostMappings && !focused && mms > 1 && Chance(3)) SwitchAway();
         }
 
         private int Int(int n) => _rng.NextInt(n);
@@ -488,6 +490,38 @@ public static class SoakGenerator
             }
             _hardware.Add($"thread walker cpu {cpu} mm {mm.Name} hardware");
             _hardware.Add($"  speculate {string.Join(',', addresses.Distinct().Select(a => $"0x{a:x}"))} walks {8 + Int(9)}");
+        }
+
+        /// <summary>
+        /// A CPU no user thread runs on: a kernel thread takes it over lazily (enter_lazy_tlb, the first mm stays
+        /// loaded) and the CPU's hardware keeps walking that mm speculatively, so a page table freed without sending
+        /// lazy CPUs the flush would still be reachable through its walk cache.
+        /// </summary>
+        private void LazyWalker()
+        {
+            int cpu = _cpus - 1;
+            var mm = _mms[0];
+            var candidates = mm.Declared.Where(v => v.Kind != Kind.Device).ToList();
+            var addresses = Enumerable.Range(0, 1 + Int(3)).Select(_ => Pick(candidates)).Select(v => v.Start + (ulong)Int((int)Math.Min(v.Pages, 16)) * Page);
+            _hardware.Add($"thread kthread cpu {cpu} mm {mm.Name} kernel");
+            _hardware.Add("  lazy");
+            _hardware.Add($"thread lazy-walker cpu {cpu} mm {mm.Name} hardware");
+            _hardware.Add("  wait-for kthread");
+            _hardware.Add($"  speculate {string.Join(',', addresses.Distinct().Select(a => $"0x{a:x}"))} walks {8 + Int(9)}");
+        }
+
+        /// <summary>
+        /// A thread alone on its CPU switches to another mm and back between two of its operations (switch_mm_irqs_off
+        /// twice), so a flush of its mm can race the CPU's switching window.
+        /// </summary>
+        private void SwitchAway()
+        {
+            var alone = _threads.Where(t => _threads.Count(o => o.Cpu == t.Cpu) == 1).ToList();
+            if (alone.Count == 0) return;
+            var t = Pick(alone);
+            var other = _mms.First(m => m != t.Mm);
+            int at = Int(t.Ops.Count + 1);
+            t.Ops.InsertRange(at, [$"switch-mm {other.Name}", $"switch-mm {t.Mm.Name}"]);
         }
 
         public string Write()
