@@ -502,7 +502,14 @@ public static class SoakGenerator
             int cpu = _cpus - 1;
             var mm = _mms[0];
             var candidates = mm.Declared.Where(v => v.Kind != Kind.Device).ToList();
-            var addresses = Enumerable.Range(0, 1 + Int(3)).Select(_ => Pick(candidates)).Select(v => v.Start + (ulong)Int((int)Math.Min(v.Pages, 16)) * Page);
+            var addresses = Enumerable.Range(0, 1 + Int(3)).Select(_ => Pick(candidates)).Select(v => v.Start + (ulong)Int((int)Math.Min(v.Pages, 16)) * Page).ToList();
+            if (mm.Region(SharedFileBase) is { } file && file.Pages * Page >= PmdSize)
+            {
+                // khugepaged retires the PTE table under the file's PMD while the lazy CPU's walk cache may point at it.
+                var user = Pick(_threads.Where(t => t.Mm == mm).ToList());
+                user.Ops.Insert(Int(user.Ops.Count + 1), $"collapse 0x{file.Start:x}");
+                addresses.Insert(0, file.Start);
+            }
             _hardware.Add($"thread kthread cpu {cpu} mm {mm.Name} kernel");
             _hardware.Add("  lazy");
             _hardware.Add($"thread lazy-walker cpu {cpu} mm {mm.Name} hardware");
@@ -520,8 +527,13 @@ public static class SoakGenerator
             if (alone.Count == 0) return;
             var t = Pick(alone);
             var other = _mms.First(m => m != t.Mm);
-            int at = Int(t.Ops.Count + 1);
-            t.Ops.InsertRange(at, [$"switch-mm {other.Name}", $"switch-mm {t.Mm.Name}"]);
+            // It reads a shared page before it switches away and after it is back, while another thread of its mm
+            // zaps that page: the flush must reach the CPU even in the middle of its switch.
+            var anon = t.Mm.Region(SharedAnonBase)!;
+            ulong page = anon.Start + (ulong)Int((int)Math.Min(anon.Pages, 16)) * Page;
+            t.Ops.InsertRange(0, [$"read 0x{page:x}", $"switch-mm {other.Name}", $"switch-mm {t.Mm.Name}", $"read 0x{page:x}"]);
+            if (_threads.Where(o => o != t && o.Mm == t.Mm).ToList() is { Count: > 0 } zappers)
+                Pick(zappers).Ops.Insert(0, $"madvise dontneed 0x{page:x} 4K");
         }
 
         public string Write()
