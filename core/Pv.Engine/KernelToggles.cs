@@ -26,6 +26,8 @@ public static class KernelToggles
             (o, v) => o with { NestedFlush = v }),
         new Toggle("mremapFlush", "CVE-2018-18281: mremap's move_ptes flushes the old range before dropping the PTL and the rmap locks",
             (o, v) => o with { MremapFlush = v }),
+        new Toggle("collapseSyncOne", "2022 (2ba99c5e0881): khugepaged sends tlb_remove_table_sync_one before freeing a collapsed PTE table, so GUP-fast is not walking it",
+            (o, v) => o with { CollapseSyncOne = v }),
         new Toggle("strictO3", "oracle: flag a latent stale TLB entry at the moment munmap/mprotect/madvise returns",
             (o, v) => o with { StrictO3 = v }),
     }.ToDictionary(t => t.Key, StringComparer.Ordinal);

@@ -55,6 +55,12 @@ public sealed record MachineOptions
     /// can find the moved PTEs, zap and free the pages while a TLB still maps them at the old address.
     /// </summary>
     public bool MremapFlush { get; init; } = true;
+    /// <summary>
+    /// Era toggle <c>collapse-sync-one</c> (2ba99c5e0881, 2022): khugepaged's <c>collapse_and_free_pmd</c> calls
+    /// <c>tlb_remove_table_sync_one</c> after <c>pmdp_collapse_flush</c> on arches that free tables through RCU, so
+    /// GUP-fast cannot be walking the PTE table <c>pte_free</c> then frees. Off reproduces the race it closed.
+    /// </summary>
+    public bool CollapseSyncOne { get; init; } = true;
     /// <summary>Tables per mmu_gather table batch (MAX_TABLE_BATCH: a page of pointers).</summary>
     public int MaxTableBatch { get; init; } = 509;
     /// <summary>Pages per mmu_gather page batch before a forced flush (MAX_GATHER_BATCH).</summary>

@@ -4,8 +4,10 @@
 // map the page-cache page of its index (else the collapse is abandoned, as for a COWed page); their rmap and
 // references go (the page cache keeps its own); then pmdp_collapse_flush clears the PMD that points to the
 // PTE table and flushes the PMD-sized range with the arch's flush_tlb_range, and pte_free frees the table at
-// once, outside any mmu_gather. Whether lazy CPUs drop their paging-structure caches before that free is
-// the arch's flush_tlb_range's business (x86 before v6.14 did not: CVE-2025-22045).
+// once, outside any mmu_gather, after tlb_remove_table_sync_one where page tables are RCU-freed (the flush
+// alone may not have interrupted GUP-fast; era toggle collapse-sync-one). Whether lazy CPUs drop their
+// paging-structure caches before that free is the arch's flush_tlb_range's business (x86 before v6.14 did
+// not: CVE-2025-22045).
 //
 // Anonymous ranges: collapse_huge_page copies into a new huge page and deposits the old PTE table with the
 // huge PMD instead of freeing it; Pv has no huge pages, so `collapse` on an anonymous range is skipped, as
@@ -71,6 +73,14 @@ public static class Khugepaged
         m.Arch.FlushTlbRange(mm.Id, haddr, haddr + span, PageGeometry.PageShift);
         mm.Ptl.Unlock(t);
         yield return Step.Yield; // the flush's waits are over before the table is freed
+        if (m.Options.CollapseSyncOne && m.Arch.GatherConfig.RcuTableFree)
+        {
+            // tlb_remove_table_sync_one (2ba99c5e0881): a flush that did not interrupt GUP-fast (a hypercall, a
+            // broadcast TLBI) leaves it free to walk the table; an IPI to every CPU, waited for, waits it out.
+            m.Trace("tlb_remove_table_sync_one", haddr, table.Value);
+            m.Ipi.SendIpi(m.Cpus.Online, static _ => { }, wait: true);
+            yield return Step.Yield;
+        }
         m.Notifiers.InvalidateRangeEnd(range);
         // pte_free: straight back to the allocator, no gather and no grace period.
         m.Memory.Free(table);
