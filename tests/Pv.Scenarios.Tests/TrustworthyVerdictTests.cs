@@ -76,6 +76,22 @@ public sealed class TrustworthyVerdictTests
               truncate lib pages 1
               read 0x40001000
             """,
+        // munmap of part of a device VMA splits it; the split takes i_mmap_rwsem, so the driver's rmap walk sees the
+        // VMA either whole or split, never a shrunk VMA without its tail (found by pv soak).
+        ["split-vs-unmap-mapping-range"] = """
+            cpus 3
+            device gpu pages 2
+            mm proc
+              vma 0x50000000 8K rw shared pfnmap device gpu
+              populate 0x50000000 8K
+            thread a cpu 0 mm proc
+              munmap 0x50000000 4K
+            thread b cpu 1 mm proc
+              unmap-mapping-range gpu pgoff 1 pages 1
+              revoke gpu pgoff 1 pages 1
+            thread c cpu 2 mm proc
+              read 0x50001000 times 12
+            """,
         ["mremap-vs-truncate"] = """
             cpus 3
             file lib pages 1

@@ -65,6 +65,7 @@ public static class Mmap
         var op = m.Oracle.BeginOperation(mm.Id, "mprotect");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
         const VmaFlags access = VmaFlags.Read | VmaFlags.Write | VmaFlags.Exec;
+        yield return Step.Call(Vmas.SplitRange(m, t, mm, start, end));
         var vmas = Vmas.Within(mm, start, end);
         var tlb = MmuGather.TlbGatherMmu(m, mm, op);
         var range = new MmuNotifierRange(mm.Id, start, end, MmuNotifierEvent.ProtectionVma);
@@ -117,6 +118,7 @@ public static class Mmap
     {
         var op = m.Oracle.BeginOperation(mm.Id, "mremap");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
+        yield return Step.Call(Vmas.SplitRange(m, t, mm, oldStart, oldStart + length));
         var vmas = Vmas.Within(mm, oldStart, oldStart + length);
         if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
             throw new InvalidOperationException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
@@ -210,7 +212,10 @@ public static class Mmap
         child[0] = mm;
         foreach (var vma in parent.Vmas.ToList())
         {
+            // dup_mmap links the child's VMA into the file's i_mmap (after the parent's) under i_mmap_rwsem.
+            if (vma.File is { } file) yield return Step.Call(file.IMmapRwsem.DownWrite(t));
             mm.InsertVma(new Vma(mm, vma.Start, vma.End, vma.Flags, vma.File, vma.PgOff));
+            vma.File?.IMmapRwsem.UpWrite(t);
             bool cow = (vma.Flags & (VmaFlags.Shared | VmaFlags.Write)) == VmaFlags.Write;
             var range = new MmuNotifierRange(parent.Id, vma.Start, vma.End, MmuNotifierEvent.ProtectionPage);
             if (cow) m.Notifiers.InvalidateRangeStart(range);

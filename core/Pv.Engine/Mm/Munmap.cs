@@ -22,6 +22,7 @@ public static class Munmap
         ulong end = start + length;
         var op = m.Oracle.BeginOperation(mm.Id, "munmap");
         yield return Step.Call(mm.MmapLock.DownWrite(t));
+        yield return Step.Call(Vmas.SplitRange(m, t, mm, start, end));
         var vmas = Vmas.Detach(mm, start, end);
         // The neighbours bound which page tables may go (free_pgtables' floor and ceiling).
         ulong floor = mm.Vmas.Where(v => v.End <= start).Select(v => v.End).DefaultIfEmpty(0UL).Max();

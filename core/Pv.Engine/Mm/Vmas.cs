@@ -1,10 +1,30 @@
 // VMA bookkeeping the operations share: splitting at a boundary (__split_vma) and detaching the VMAs of a
-// range from the mm. Part of the caller's step, under mmap_lock held for write.
+// range from the mm, under mmap_lock held for write. Splitting a file VMA changes what its file's i_mmap holds,
+// so, as vma_prepare does, it takes i_mmap_rwsem for write: an rmap walker (unmap_mapping_range, truncate)
+// holding it for read never sees a VMA change under it. SplitRange does that as steps; Detach and Within then
+// find the edges already split.
 namespace Pv.Engine.Mm;
 
 /// <summary>VMA list operations.</summary>
 public static class Vmas
 {
+    /// <summary>
+    /// Split the VMAs at both ends of [start, end) (__split_vma), each split of a file VMA under its file's i_mmap_rwsem
+    /// (write), one step to take it.
+    /// </summary>
+    public static IEnumerable<Sched.Step> SplitRange(Machine m, Sched.SimThread t, MmStruct mm, ulong start, ulong end)
+    {
+        foreach (ulong at in (ulong[])[start, end])
+        {
+            var vma = mm.FindVma(at);
+            if (vma is null || vma.Start == at) continue;
+            if (vma.File is { } file) yield return Sched.Step.Call(file.IMmapRwsem.DownWrite(t));
+            SplitAt(mm, at);
+            m.Trace("__split_vma", at, 0);
+            vma.File?.IMmapRwsem.UpWrite(t);
+        }
+    }
+
     /// <summary>Split the VMA containing <paramref name="address"/> so that a VMA starts there (no-op at an edge).</summary>
     public static void SplitAt(MmStruct mm, ulong address)
     {

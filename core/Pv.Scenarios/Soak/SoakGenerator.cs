@@ -405,9 +405,10 @@ public static class SoakGenerator
             return Add(t, $"truncate {FileName}{(pgoff > 0 ? $" pgoff {pgoff}" : "")} pages {1 + Int(_filePages - pgoff)}");
         }
 
-        /// <summary>khugepaged on the shared file region when it spans a whole PMD (else the kernel skips the range).</summary>
+        /// <summary>khugepaged on the shared file region when it spans a whole PMD (else the kernel skips the range); not on UML.</summary>
         public bool Collapse(ThreadPlan t) =>
-            t.Mm.Region(SharedFileBase) is { } v && v.Pages * Page >= PmdSize && Add(t, $"collapse 0x{v.Start:x}");
+            !_target.HostMappings // UML has no transparent huge pages, so no khugepaged
+            && t.Mm.Region(SharedFileBase) is { } v && v.Pages * Page >= PmdSize && Add(t, $"collapse 0x{v.Start:x}");
 
         /// <summary>
         /// Two threads of one mm zap the same shared anonymous range while a third keeps reading it: the race
