@@ -506,10 +506,14 @@ public static class SoakGenerator
             var addresses = Enumerable.Range(0, 1 + Int(3)).Select(_ => Pick(candidates)).Select(v => v.Start + (ulong)Int((int)Math.Min(v.Pages, 16)) * Page).ToList();
             if (mm.Region(SharedFileBase) is { } file && file.Pages * Page >= PmdSize)
             {
-                // khugepaged retires the PTE table under the file's PMD while the lazy CPU's walk cache may point at it.
-                var user = Pick(_threads.Where(t => t.Mm == mm).ToList());
+                // khugepaged retires the PTE table under the file's PMD while the lazy CPU's walk cache may point at it,
+                // and while another thread's GUP-fast may be walking it.
+                var users = _threads.Where(t => t.Mm == mm).ToList();
+                var user = Pick(users);
                 user.Ops.Insert(Int(user.Ops.Count + 1), $"collapse 0x{file.Start:x}");
                 addresses.Insert(0, file.Start);
+                if (users.Where(u => u != user).ToList() is { Count: > 0 } walkers)
+                    Pick(walkers).Ops.Insert(0, $"gup-fast 0x{file.Start:x}");
             }
             _hardware.Add($"thread kthread cpu {cpu} mm {mm.Name} kernel");
             _hardware.Add("  lazy");
