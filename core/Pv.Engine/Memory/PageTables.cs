@@ -18,8 +18,9 @@ public sealed class PageTables : IPageTables
 {
     private readonly Machine _machine;
 
-    // Table frame -> (mm, first virtual address it maps), set when a pointer to the table is written.
-    private readonly Dictionary<ulong, (MmId Mm, ulong Base)> _rmap = [];
+    // Table frame (by frame number) -> (mm + 1, first virtual address it maps), set when a pointer to the table is
+    // written; 0 means unknown. An array, not a dictionary: every page-table write looks its table up.
+    private (int MmPlusOne, ulong Base)[] _rmap = new (int, ulong)[64];
 
     internal PageTables(Machine machine, int levels)
     {
@@ -56,11 +57,12 @@ public sealed class PageTables : IPageTables
         var old = new PageTableEntry(entries[slot.Index]);
         entries[slot.Index] = entry.Raw;
         _machine.Trace("set entry", ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw);
-        if (old.Raw == entry.Raw || !_rmap.TryGetValue(slot.Table.Value, out var owner)) return;
+        if (old.Raw == entry.Raw || slot.Table.Value >= (ulong)_rmap.Length || _rmap[slot.Table.Value] is not { MmPlusOne: > 0 } owner) return;
+        var mm = new MmId(owner.MmPlusOne - 1);
         ulong va = Canonical(owner.Base + (ulong)slot.Index * PageGeometry.Span(slot.Level));
         bool leaf = slot.Level == PageTableLevel.Pte || old.IsHuge;
-        if (!leaf && entry.IsPresent && !entry.IsHuge) _rmap[entry.Pfn.Value] = (owner.Mm, va);
-        if (old.IsPresent && TakesAway(old, entry, leaf)) _machine.Oracle.TranslationChanged(owner.Mm, va, PageGeometry.Span(slot.Level));
+        if (!leaf && entry.IsPresent && !entry.IsHuge) SetOwner(entry.Pfn, mm, va);
+        if (old.IsPresent && TakesAway(old, entry, leaf)) _machine.Oracle.TranslationChanged(mm, va, PageGeometry.Span(slot.Level));
     }
 
     /// <summary>
@@ -82,7 +84,13 @@ public sealed class PageTables : IPageTables
     }
 
     /// <summary>Record that <paramref name="pgd"/> is the top table of <paramref name="mm"/> (mm creation).</summary>
-    internal void AddPgd(MmId mm, Pfn pgd) => _rmap[pgd.Value] = (mm, 0);
+    internal void AddPgd(MmId mm, Pfn pgd) => SetOwner(pgd, mm, 0);
+
+    private void SetOwner(Pfn table, MmId mm, ulong baseVa)
+    {
+        if (table.Value >= (ulong)_rmap.Length) Array.Resize(ref _rmap, Math.Max(_rmap.Length * 2, (int)table.Value + 1));
+        _rmap[table.Value] = (mm.Value + 1, baseVa);
+    }
 
     /// <summary>The slot for <paramref name="address"/> in <paramref name="table"/> at <paramref name="level"/>.</summary>
     public static PteSlot SlotOf(Pfn table, ulong address, PageTableLevel level) => new(table, PageGeometry.Index(address, level), level);

@@ -113,9 +113,9 @@ public sealed class Oracle
     private readonly Machine _machine;
     private readonly List<Revocation> _revocations = [];
     private readonly Dictionary<(int Device, ulong Page), int> _permittedFaults = [];
-    // Changes that took a translation away: per 4 KiB page, and (rarer) whole huge or table spans.
-    private readonly Dictionary<(int Mm, ulong Page), List<(long Step, int Thread)>> _changes = [];
-    private readonly List<(int Mm, ulong Start, ulong End, long Step, int Thread)> _wideChanges = [];
+    // Changes that took a translation away, in step order: appending is all the common path pays; only O3's and O6's
+    // rare second looks (a stale translation was found) scan them.
+    private readonly List<(int Mm, ulong Start, ulong End, long Step, int Thread)> _changes = [];
     // The last step a secondary TLB (SMMU, mirror, host mappings) was filled for (mm, page) from the page table.
     private readonly Dictionary<(int Mm, ulong Page), long> _secondaryFills = [];
     // Revoked device PFNs: whose promise an access to one breaks.
@@ -223,15 +223,7 @@ public sealed class Oracle
     /// </summary>
     internal void TranslationChanged(MmId mm, ulong address, ulong span)
     {
-        int thread = _machine.CurrentThread?.Id ?? -1;
-        long step = _machine.Step;
-        if (span == PageGeometry.PageSize)
-        {
-            var key = (mm.Value, address >> PageGeometry.PageShift);
-            if (!_changes.TryGetValue(key, out var list)) _changes[key] = list = [];
-            list.Add((step, thread));
-        }
-        else _wideChanges.Add((mm.Value, address, address + span, step, thread));
+        _changes.Add((mm.Value, address, address + span, _machine.Step, _machine.CurrentThread?.Id ?? -1));
     }
 
     /// <summary>
@@ -241,15 +233,14 @@ public sealed class Oracle
     /// </summary>
     public bool ChangeAwaitsFlush(Mm.MmStruct mm, ulong address)
     {
-        long step = -1;
-        int thread = -1;
-        if (_changes.TryGetValue((mm.Id.Value, address >> PageGeometry.PageShift), out var list) && list.Count > 0)
-            (step, thread) = list[^1];
-        foreach (var w in _wideChanges)
-            if (w.Mm == mm.Id.Value && address >= w.Start && address < w.End && w.Step > step) (step, thread) = (w.Step, w.Thread);
-        if (step < 0) return false;
-        foreach (var g in mm.ActiveGathers)
-            if (g.Thread == thread && g.Started <= step) return true;
+        for (int i = _changes.Count - 1; i >= 0; i--)
+        {
+            var c = _changes[i];
+            if (c.Mm != mm.Id.Value || address < c.Start || address >= c.End) continue;
+            foreach (var g in mm.ActiveGathers)
+                if (g.Thread == c.Thread && g.Started <= c.Step) return true;
+            return false;
+        }
         return false;
     }
 
@@ -314,10 +305,7 @@ public sealed class Oracle
     /// </summary>
     private bool Responsible(Revocation r, ulong address, long filledAt)
     {
-        if (_changes.TryGetValue((r.Mm.Value, address >> PageGeometry.PageShift), out var list))
-            foreach (var (step, thread) in list)
-                if (step > filledAt && r.Operation.Covers(thread, step, r.Step)) return true;
-        foreach (var (mm, start, end, step, thread) in _wideChanges)
+        foreach (var (mm, start, end, step, thread) in _changes)
             if (mm == r.Mm.Value && address >= start && address < end && step > filledAt && r.Operation.Covers(thread, step, r.Step)) return true;
         return false;
     }
