@@ -1,5 +1,5 @@
-// Reads which Pv.Abstractions a plugin assembly was compiled against, from its metadata, without loading
-// it. The host refuses a plugin built against another major or a newer minor than PvContract.Version:
+// Reads which Pv.Abstractions a plugin assembly was compiled against (and what else it references), from its
+// metadata, without loading it. The host refuses a plugin built against another major or a newer minor than PvContract.Version:
 // loading it would either fail late (a missing member) or create a silent second copy of the contract.
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
@@ -28,6 +28,17 @@ public static class ContractReference
             if (metadata.StringComparer.Equals(reference.Name, PvContract.AssemblyName)) return reference.Version;
         }
         return null;
+    }
+
+    /// <summary>The simple names of every assembly the assembly at <paramref name="path"/> references.</summary>
+    /// <exception cref="BadImageFormatException">The file is not a .NET assembly.</exception>
+    public static IReadOnlyList<string> References(string path)
+    {
+        using var stream = File.OpenRead(path);
+        using var pe = new PEReader(stream);
+        if (!pe.HasMetadata) throw new BadImageFormatException("the file has no .NET metadata", path);
+        var metadata = pe.GetMetadataReader();
+        return [.. metadata.AssemblyReferences.Select(h => metadata.GetString(metadata.GetAssemblyReference(h).Name))];
     }
 
     /// <summary>

@@ -2,24 +2,24 @@
 // drops every reference this object holds into the plugin's context, so once the caller drops theirs too
 // (service providers built from it included) the GC frees the context.
 using System.Reflection;
-using System.Runtime.Loader;
 using Pv.Abstractions.Plugins;
+using McPluginLoader = McMaster.NETCore.Plugins.PluginLoader;
 
 namespace Pv.Hosting.Loading;
 
 /// <summary>A loaded plugin. Owns its load context; <see cref="Unload"/> (or Dispose) releases it.</summary>
 public sealed class LoadedPlugin : IDisposable
 {
-    private AssemblyLoadContext? _context;
+    private McPluginLoader? _loader;
     private Assembly? _assembly;
     private IPvPlugin? _instance;
 
-    internal LoadedPlugin(string name, string assemblyPath, Version contractVersion, AssemblyLoadContext context, Assembly assembly, IPvPlugin instance)
+    internal LoadedPlugin(string name, string assemblyPath, Version contractVersion, McPluginLoader loader, Assembly assembly, IPvPlugin instance)
     {
         Name = name;
         AssemblyPath = assemblyPath;
         ContractVersion = contractVersion;
-        _context = context;
+        _loader = loader;
         _assembly = assembly;
         _instance = instance;
         try
@@ -63,16 +63,17 @@ public sealed class LoadedPlugin : IDisposable
     public IPvPlugin Instance => _instance ?? throw Unloaded();
 
     /// <summary>False once <see cref="Unload"/> was called.</summary>
-    public bool IsLoaded => _context is not null;
+    public bool IsLoaded => _loader is not null;
 
     /// <summary>Starts unloading the plugin's context; the GC frees it once nothing else refers into it.</summary>
     public void Unload()
     {
-        var context = _context;
-        _context = null;
+        var loader = _loader;
+        _loader = null;
         _assembly = null;
         _instance = null;
-        context?.Unload();
+        loader?.Dispose(); // an unloadable McMaster loader unloads its context
+
     }
 
     /// <summary>Same as <see cref="Unload"/>.</summary>

@@ -1,16 +1,16 @@
-// The plugin loader: the one type that knows how a plugin assembly gets into the process. It follows
-// McMaster.NETCore.Plugins (prescribed, but not restorable from this machine's NuGet source), so swapping
-// McMaster in is a change to this file only:
-//   - one collectible AssemblyLoadContext per plugin; unloading the plugin lets the GC free it;
-//   - private dependencies resolve from the plugin's own folder through its deps.json
-//     (AssemblyDependencyResolver), native libraries too;
-//   - the contract surface (Pv.Abstractions, everything it references, any Microsoft.Extensions.*.Abstractions
-//     the host can load) always comes from the host's default context, so IPvPlugin, IServiceCollection and
-//     IConfiguration are the same types on both sides.
-// Before any code of the plugin runs: the assembly must be .NET metadata and must reference a compatible
-// Pv.Abstractions. After loading: exactly one public IPvPlugin class with a public parameterless constructor.
+// The plugin loader: the one type that knows how a plugin assembly gets into the process, on
+// McMaster.NETCore.Plugins:
+//   - one unloadable load context per plugin (McMaster's PluginLoader); disposing it lets the GC free it;
+//   - private dependencies resolve from the plugin's own folder through its deps.json, native libraries too;
+//   - the contract surface (Pv.Abstractions, everything it references, and any Microsoft.Extensions.*.Abstractions
+//     the plugin references that the host can load) is shared from the host's default context, so IPvPlugin,
+//     IServiceCollection and IConfiguration are the same types on both sides.
+// What Pv adds to McMaster: before any code of the plugin runs, the assembly must be .NET metadata and must
+// reference a compatible Pv.Abstractions; after loading, exactly one public IPvPlugin class with a public
+// parameterless constructor; every failure is a PluginLoadException naming the plugin.
 using System.Reflection;
 using System.Runtime.Loader;
+using McPluginLoader = McMaster.NETCore.Plugins.PluginLoader;
 using Pv.Abstractions;
 using Pv.Abstractions.Plugins;
 
@@ -38,23 +38,49 @@ public sealed class PluginLoader
         if (!File.Exists(assemblyPath)) throw new PluginLoadException(name, $"assembly not found: {assemblyPath}");
         var contract = CheckContract(name, assemblyPath);
 
-        var context = new PluginLoadContext(name, assemblyPath, this);
+        var shared = SharedWith(assemblyPath);
+        var loader = McPluginLoader.CreateFromAssemblyFile(assemblyPath, isUnloadable: true, sharedTypes: [typeof(IPvPlugin)],
+            config => { foreach (var n in shared) config.SharedAssemblies.Add(n); });
         try
         {
-            var assembly = context.LoadFromAssemblyPath(assemblyPath);
+            var assembly = loader.LoadDefaultAssembly();
             var plugin = CreateEntryType(name, assembly);
-            return new LoadedPlugin(name, assemblyPath, contract, context, assembly, plugin);
+            return new LoadedPlugin(name, assemblyPath, contract, loader, assembly, plugin);
         }
         catch (PluginLoadException)
         {
-            context.Unload();
+            loader.Dispose();
             throw;
         }
         catch (Exception e) when (e is BadImageFormatException or FileLoadException or FileNotFoundException)
         {
-            context.Unload();
+            loader.Dispose();
             throw new PluginLoadException(name, $"cannot load {assemblyPath}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The assemblies the plugin takes from the host: the contract surface, and each Microsoft.Extensions.*.Abstractions
+    /// the plugin references (from its metadata) that the host can load. Anything else the plugin brings stays private.
+    /// </summary>
+    private List<AssemblyName> SharedWith(string assemblyPath)
+    {
+        var names = _contractSurface.Select(n => new AssemblyName(n)).ToList();
+        foreach (var reference in ContractReference.References(assemblyPath))
+        {
+            if (!reference.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal) || !reference.EndsWith(".Abstractions", StringComparison.Ordinal)
+                || _contractSurface.Contains(reference)) continue;
+            try
+            {
+                AssemblyLoadContext.Default.LoadFromAssemblyName(new AssemblyName(reference));
+                names.Add(new AssemblyName(reference));
+            }
+            catch (Exception e) when (e is FileNotFoundException or FileLoadException)
+            {
+                // The host does not have it: the plugin's own copy is not shared.
+            }
+        }
+        return names;
     }
 
     private static Version CheckContract(string name, string assemblyPath)
@@ -133,37 +159,5 @@ public sealed class PluginLoader
             }
         }
         return names;
-    }
-
-    /// <summary>True for an assembly a plugin must take from the host.</summary>
-    private bool IsShared(string name) =>
-        _contractSurface.Contains(name)
-        || (name.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal) && name.EndsWith(".Abstractions", StringComparison.Ordinal));
-
-    /// <summary>One plugin's context: shared assemblies from the host, the rest from the plugin's folder.</summary>
-    private sealed class PluginLoadContext(string name, string assemblyPath, PluginLoader loader)
-        : AssemblyLoadContext($"pv-plugin:{name}", isCollectible: true)
-    {
-        private readonly AssemblyDependencyResolver _resolver = new(assemblyPath);
-
-        protected override Assembly? Load(AssemblyName assemblyName)
-        {
-            if (loader.IsShared(assemblyName.Name!))
-            {
-                try
-                {
-                    // By simple name: the host's version wins (the contract version was checked before loading).
-                    return Default.LoadFromAssemblyName(new AssemblyName(assemblyName.Name!));
-                }
-                catch (FileNotFoundException)
-                {
-                    // A Microsoft.Extensions.*.Abstractions the host does not have: the plugin's own copy is not shared.
-                }
-            }
-            return _resolver.ResolveAssemblyToPath(assemblyName) is { } path ? LoadFromAssemblyPath(path) : null;
-        }
-
-        protected override IntPtr LoadUnmanagedDll(string unmanagedDllName) =>
-            _resolver.ResolveUnmanagedDllToPath(unmanagedDllName) is { } path ? LoadUnmanagedDllFromPath(path) : IntPtr.Zero;
     }
 }
