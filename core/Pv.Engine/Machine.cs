@@ -105,6 +105,9 @@ public sealed class Machine
     }
 
     private IArchMmu? _arch;
+
+    /// <summary>A CPU backend is attached (a secondary-MMU-only backend attaches none).</summary>
+    public bool HasCpuBackend => _arch is not null;
     private IPvMmuOps? _pvOps;
 
     /// <summary>Threads, in the order they were added.</summary>

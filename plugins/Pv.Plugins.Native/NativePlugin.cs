@@ -1,7 +1,7 @@
 // The bare-metal backends: x86 (TLB shootdown by IPIs the initiator waits for) and arm64 (broadcast TLBI,
 // which interrupts nobody). What each guarantees follows from how its flush synchronises with lockless
-// walkers (docs/model.md, the rule everything serves): a waited IPI cannot complete while a target has IRQs off, so x86 before 6.15 may
-// free page tables right after the flush; a broadcast TLBI waits for nobody, so arm64 needs RCU table
+// walkers (docs/model.md, the rule everything serves): a waited IPI cannot complete while a target has IRQs
+// off, so x86 before 6.15 may free page tables right after the flush; a broadcast TLBI waits for nobody, so arm64 needs RCU table
 // free. Both take the gather knobs of any arch profile (gatherProfile) so the knobs can be A/B tested alone
 // on one flush mechanism.
 using Microsoft.Extensions.Configuration;

@@ -68,7 +68,7 @@ public class HotPathBreakdownBenchmarks
     public bool OracleCheckTableRead() => _m.Oracle.CheckTableRead("setup", _mm, Address, _table, _tableGen, "hardware walk");
 
     [Benchmark]
-    public bool OracleCheckAccess() => _m.Oracle.CheckAccess("setup", _mm, Address, AccessKind.Read, _data, _dataGen, cached: true);
+    public bool OracleCheckAccess() => _m.Oracle.CheckAccess("setup", _mm, Address, AccessKind.Read, _data, _dataGen, cached: true, filledAt: -1);
 
     [Benchmark]
     public bool WalkCacheLookupMiss() => _cpu.WalkCache.TryLookup(_mm.Value, Address, out _);

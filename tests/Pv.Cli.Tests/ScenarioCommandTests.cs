@@ -93,6 +93,7 @@ public sealed class ScenarioCommandTests
     [InlineData("--option", "no-such-toggle=off", "unknown option 'no-such-toggle'")]
     [InlineData("--option", "pfnmap-force-flush", "expected NAME=on or NAME=off")]
     [InlineData("--backend", "no-such-backend", "unknown backend 'no-such-backend'")]
+    [InlineData("--backend", "arm64-smmu-v6.6", "is a secondary MMU")]
     public void Soak_bad_usage_is_exit_2(string flag, string value, string message)
     {
         var (exit, _, error) = Run("soak", "--scenarios", "1", "--schedules", "1", flag, value);

@@ -6,6 +6,7 @@
 using Pv.Engine;
 using Pv.Engine.Oracle;
 using Pv.Engine.Sched;
+using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Tests;
@@ -116,52 +117,42 @@ public sealed class TrustworthyVerdictTests
         return data;
     }
 
+    /// <summary>Scenario text bound to the repository's plugins.json.</summary>
+    private static BoundScenario Bind(string text) => BoundScenario.Bind(ScenarioParser.Parse("test.pvl", text), ZooTests.Catalog.Value);
+
+    /// <summary>A zoo file bound to the repository's plugins.json.</summary>
+    private static BoundScenario Zoo(string file) => BoundScenario.Load(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", file), ZooTests.Catalog.Value);
+
+    /// <summary>The first violation of a search from seed 0, or null.</summary>
+    private static RunResult? FirstViolation(BoundScenario bound, string strategy, long schedules)
+    {
+        using var compiled = bound.Compile(0);
+        return ScenarioRunner.Search(compiled, new SearchOptions(strategy, schedules, 0)).Violation;
+    }
+
     [Theory]
     [MemberData(nameof(ValidOnFixedBackends))]
     public void A_valid_concurrent_scenario_is_clean_on_a_fixed_backend(string name, string backend)
     {
-        using var file = new ScenarioFile($"backend {backend}\n" + Valid[name]);
-        var bound = BoundScenario.Load(file.Path, ZooTests.Catalog.Value);
-        using var compiled = bound.Compile(0);
+        var bound = Bind($"backend {backend}\n" + Valid[name]);
         foreach (var strategy in new[] { "pct", "random" })
         {
-            var r = ScenarioRunner.Search(compiled, new SearchOptions(strategy, 1500, 0));
-            Assert.True(r.Violation is null, $"{name} on {backend} ({strategy}): {r.Violation?.Report?.Format()}");
+            var v = FirstViolation(bound, strategy, 1500);
+            Assert.True(v is null, $"{name} on {backend} ({strategy}): {v?.Report?.Format()}");
         }
     }
 
     [Theory]
     [InlineData("two-zaps-and-a-refault", "nested-flush", "O3")]
     [InlineData("mremap-vs-truncate", "mremap-flush", "O1")]
-    public void The_same_shape_with_the_era_toggle_off_is_found(string name, string toggle, string invariant)
-    {
-        using var file = new ScenarioFile($"backend x86-native\noption {toggle} off\n" + Valid[name]);
-        var bound = BoundScenario.Load(file.Path, ZooTests.Catalog.Value);
-        using var compiled = bound.Compile(0);
-        var r = ScenarioRunner.Search(compiled, new SearchOptions("pct", 10_000, 0));
-        Assert.Equal(invariant, r.Violation?.Report?.Violation.Id.ToString());
-    }
+    public void The_same_shape_with_the_era_toggle_off_is_found(string name, string toggle, string invariant) =>
+        Assert.Equal(invariant, FirstViolation(Bind($"backend x86-native\noption {toggle} off\n" + Valid[name]), "pct", 10_000)?.Report?.Violation.Id.ToString());
 
     [Fact]
     public void O3_blames_the_madvise_that_returned_while_a_nested_zap_still_held_the_flush()
     {
-        using var file = new ScenarioFile("""
-            backend x86-native
-            cpus 3
-            option nested-flush off
-            mm proc
-              vma 0x40000000 8K rw
-              populate 0x40000000 8K
-            thread first cpu 0 mm proc
-              madvise dontneed 0x40000000 8K
-            thread second cpu 1 mm proc
-              madvise dontneed 0x40000000 8K
-            thread reader cpu 2 mm proc
-              read 0x40000000 times 8
-            """);
-        var bound = BoundScenario.Load(file.Path, ZooTests.Catalog.Value);
-        using var compiled = bound.Compile(0);
-        var v = ScenarioRunner.Search(compiled, new SearchOptions("pct", 10_000, 0)).Violation!.Report!.Violation;
+        // Z9 with the fix off: two MADV_DONTNEEDs of one range, a third CPU reading it.
+        var v = FirstViolation(Zoo("z9-nested-flush-dontneed-race.pvl"), "pct", 10_000)!.Report!.Violation;
         Assert.Equal(InvariantId.O3, v.Id);
         Assert.Equal("reader", v.Agent);
         // The culprit returned; the other zap had cleared the PTEs and was still deferring its flush.
@@ -171,27 +162,10 @@ public sealed class TrustworthyVerdictTests
     [Fact]
     public void The_minimiser_keeps_the_driver_unmap_the_revoke_depends_on()
     {
-        // Z3's shape: dropping unmap_mapping_range would leave a revoke of a still-mapped PFN, a driver bug, not the
-        // stale TLB entry munmap left behind. The shrunk counterexample must blame the same promise.
-        using var file = new ScenarioFile("""
-            backend x86-native
-            cpus 3
-            option pfnmap-force-flush off
-            device gpu pages 1
-            mm proc
-              vma 0x40000000 4K rw shared pfnmap device gpu
-              populate 0x40000000 4K
-            thread unmapper cpu 0 mm proc
-              munmap 0x40000000 4K
-            thread driver cpu 1 mm proc
-              unmap-mapping-range gpu pages 1
-              revoke gpu pages 1
-            thread toucher cpu 2 mm proc
-              read 0x40000000 times 40
-            """);
-        var bound = BoundScenario.Load(file.Path, ZooTests.Catalog.Value);
-        using var compiled = bound.Compile(0);
-        var found = ScenarioRunner.Search(compiled, new SearchOptions("pct", 10_000, 0)).Violation!;
+        // Z3 with the fix off: dropping unmap_mapping_range would leave a revoke of a still-mapped PFN, a driver bug,
+        // not the stale TLB entry munmap left behind. The shrunk counterexample must blame the same promise.
+        var bound = Zoo("z3-pfnmap-unmap-mapping-range.pvl");
+        var found = FirstViolation(bound, "pct", 10_000)!;
         Assert.Equal("unmap_mapping_range by driver", found.Report!.Violation.Culprit);
         var min = ScenarioRunner.Minimise(bound, 0, found);
         Assert.DoesNotContain(("driver", 0), min.Omitted.Ops);
@@ -205,9 +179,7 @@ public sealed class TrustworthyVerdictTests
     [Fact]
     public void An_engine_invariant_failure_is_an_internal_error_with_its_schedule()
     {
-        using var file = new ScenarioFile("backend x86-native\ncpus 2\nmm proc\n  vma 0x40000000 4K rw\n  populate 0x40000000 4K\nthread a cpu 0 mm proc\n  read 0x40000000\n");
-        var bound = BoundScenario.Load(file.Path, ZooTests.Catalog.Value);
-        using var compiled = bound.Compile(0);
+        using var compiled = Bind("backend x86-native\ncpus 2\nmm proc\n  vma 0x40000000 4K rw\n  populate 0x40000000 4K\nthread a cpu 0 mm proc\n  read 0x40000000\n").Compile(0);
         var m = compiled.Build();
         var page = m.Memory.Alloc(Pv.Abstractions.Memory.FrameKind.DataPage);
         m.Memory.Free(page);
@@ -224,19 +196,5 @@ public sealed class TrustworthyVerdictTests
     {
         m.Memory.Put(page);
         yield return Step.Yield;
-    }
-
-    /// <summary>A scenario written to a temporary .pvl file (BoundScenario loads files), deleted afterwards.</summary>
-    private sealed class ScenarioFile : IDisposable
-    {
-        public ScenarioFile(string text)
-        {
-            Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"pv-{Guid.NewGuid():N}.pvl");
-            File.WriteAllText(Path, text);
-        }
-
-        public string Path { get; }
-
-        public void Dispose() => File.Delete(Path);
     }
 }

@@ -109,7 +109,7 @@ public static class Mmu
                 result.Pfn = target;
                 result.Status = AccessStatus.Ok;
                 // The access itself happens in the step that read the leaf: what it reaches is checked now.
-                if (performAccess && !m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, target, mem.GenerationOf(target), cached: false))
+                if (performAccess && !m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, target, mem.GenerationOf(target), cached: false, filledAt: m.Step))
                     result.Status = AccessStatus.Violation;
                 yield return Step.Yield;
                 yield break;

@@ -192,8 +192,7 @@ public sealed class MmuGather : IMmuGather
                 // tlb_remove_table_sync_one, an IPI to every CPU that waits for lockless walkers to finish.
                 _m.Trace("tlb_remove_table_one", 0, table.Value);
                 if (_m.Options.BatchFailureInvalidate && Config.TableInvalidate) TlbFlushMmuTlbonly();
-                if (Config.RcuTableFree)
-                    _m.Ipi.SendIpi(_m.Cpus.Online, static _ => { }, wait: true);
+                TlbRemoveTableSyncOne(_m);
                 _m.Waits.Then(() => FreeTableNow(table));
                 return;
             }
@@ -208,6 +207,18 @@ public sealed class MmuGather : IMmuGather
             var batch = DetachBatch();
             _m.Waits.Then(() => FreeBatch(batch));
         }
+    }
+
+    /// <summary>
+    /// <c>tlb_remove_table_sync_one</c>: with MMU_GATHER_RCU_TABLE_FREE, an IPI to every online CPU, waited for (the wait
+    /// takes effect when the step returns), so no lockless walker that could have seen a table is still inside it;
+    /// without it, nothing (the flush's waited IPIs already did that).
+    /// </summary>
+    public static void TlbRemoveTableSyncOne(Machine m)
+    {
+        if (!m.Arch.GatherConfig.RcuTableFree) return;
+        m.Trace("tlb_remove_table_sync_one", 0, 0);
+        m.Ipi.SendIpi(m.Cpus.Online, static _ => { }, wait: true);
     }
 
     /// <summary>

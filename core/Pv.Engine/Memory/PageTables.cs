@@ -58,11 +58,14 @@ public sealed class PageTables : IPageTables
         entries[slot.Index] = entry.Raw;
         _machine.Trace("set entry", ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw);
         if (old.Raw == entry.Raw || slot.Table.Value >= (ulong)_rmap.Length || _rmap[slot.Table.Value] is not { MmPlusOne: > 0 } owner) return;
+        bool leaf = slot.Level == PageTableLevel.Pte || old.IsHuge;
+        bool linksTable = !leaf && entry.IsPresent && !entry.IsHuge;
+        bool takesAway = old.IsPresent && TakesAway(old, entry, leaf);
+        if (!linksTable && !takesAway) return; // a new leaf over an empty slot, the common case: nothing to note
         var mm = new MmId(owner.MmPlusOne - 1);
         ulong va = Canonical(owner.Base + (ulong)slot.Index * PageGeometry.Span(slot.Level));
-        bool leaf = slot.Level == PageTableLevel.Pte || old.IsHuge;
-        if (!leaf && entry.IsPresent && !entry.IsHuge) SetOwner(entry.Pfn, mm, va);
-        if (old.IsPresent && TakesAway(old, entry, leaf)) _machine.Oracle.TranslationChanged(mm, va, PageGeometry.Span(slot.Level));
+        if (linksTable) SetOwner(entry.Pfn, mm, va);
+        if (takesAway) _machine.Oracle.TranslationChanged(mm, va, PageGeometry.Span(slot.Level));
     }
 
     /// <summary>

@@ -15,6 +15,7 @@
 // range again (the kernel with one huge PMD, Pv through a new PTE table).
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Notifiers;
+using Pv.Engine.Gather;
 using Pv.Engine.Memory;
 using Pv.Engine.Sched;
 
@@ -75,10 +76,9 @@ public static class Khugepaged
         yield return Step.Yield; // the flush's waits are over before the table is freed
         if (m.Options.CollapseSyncOne && m.Arch.GatherConfig.RcuTableFree)
         {
-            // tlb_remove_table_sync_one (2ba99c5e0881): a flush that did not interrupt GUP-fast (a hypercall, a
-            // broadcast TLBI) leaves it free to walk the table; an IPI to every CPU, waited for, waits it out.
-            m.Trace("tlb_remove_table_sync_one", haddr, table.Value);
-            m.Ipi.SendIpi(m.Cpus.Online, static _ => { }, wait: true);
+            // 2ba99c5e0881: a flush that did not interrupt GUP-fast (a hypercall, a broadcast TLBI) leaves it free to
+            // walk the table; the waited IPI of tlb_remove_table_sync_one waits it out.
+            MmuGather.TlbRemoveTableSyncOne(m);
             yield return Step.Yield;
         }
         m.Notifiers.InvalidateRangeEnd(range);

@@ -164,7 +164,7 @@ public sealed class Oracle
     /// a TLB (CPU or secondary) rather than a walk of the current page table; <paramref name="filledAt"/> is the step
     /// the cached translation was filled at (-1: before the run).
     /// </summary>
-    public bool CheckAccess(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint generationAtFill, bool cached, long filledAt = -1)
+    public bool CheckAccess(string agent, MmId mm, ulong address, AccessKind access, Pfn pfn, uint generationAtFill, bool cached, long filledAt)
     {
         var mem = _machine.Memory;
         var kind = mem.KindOf(pfn);

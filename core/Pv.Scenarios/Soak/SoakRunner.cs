@@ -6,7 +6,9 @@
 // scenario the parser refuses ("invalid-scenario", a generator bug). Scenario i uses generator seed seed + i; the
 // whole soak is a function of its options, only the elapsed time differs between two runs.
 using System.Diagnostics;
+using Pv.Engine;
 using Pv.Hosting;
+using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Store;
@@ -90,18 +92,32 @@ public static class SoakRunner
     public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
         new(backend.Name, backend.ArchProfile == "uml", options);
 
-    /// <summary>
-    /// Runs the soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
-    /// </summary>
-    /// <exception cref="ArgumentException">A backend is not in <paramref name="catalog"/>, or an option is unknown.</exception>
-    public static SoakResult Run(SoakOptions o, PluginCatalog catalog, Action<int>? scenarioDone = null)
+    /// <summary>The backends <paramref name="o"/> names, checked: each in <paramref name="catalog"/> and a CPU backend, every option known.</summary>
+    /// <exception cref="ArgumentException">What is wrong, as a message for the user.</exception>
+    public static IReadOnlyList<ResolvedBackend> Validate(SoakOptions o, PluginCatalog catalog)
     {
-        var backends = o.Backends.Select(name => catalog.Backends.FirstOrDefault(b => b.Name == name)
-            ?? throw new ArgumentException($"unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(b => b.Name))}")).ToList();
         foreach (var (name, _) in o.Options)
             if (!ScenarioParser.Toggles.ContainsKey(name))
                 throw new ArgumentException($"unknown option '{name}'; expected one of: {string.Join(", ", ScenarioParser.Toggles.Keys)}");
+        var backends = o.Backends.Select(name => catalog.Backends.FirstOrDefault(b => b.Name == name)
+            ?? throw new ArgumentException($"unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(b => b.Name))}")).ToList();
+        foreach (var b in backends)
+        {
+            // The generated threads run on CPUs: a secondary MMU (an SMMU backend) has no pv_mmu_ops to run them with.
+            using var probe = PvMachine.Create(b, new MachineOptions());
+            if (!probe.Machine.HasCpuBackend)
+                throw new ArgumentException($"backend '{b.Name}' is a secondary MMU ({b.ArchProfile}, no pv_mmu_ops): pv soak runs CPU backends");
+        }
+        return backends;
+    }
 
+    /// <summary>
+    /// Runs the soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
+    /// </summary>
+    /// <exception cref="ArgumentException">See <see cref="Validate"/>.</exception>
+    public static SoakResult Run(SoakOptions o, PluginCatalog catalog, Action<int>? scenarioDone = null)
+    {
+        var backends = Validate(o, catalog);
         var clock = Stopwatch.StartNew();
         var findings = new List<SoakFinding>();
         var schedules = new long[backends.Count];

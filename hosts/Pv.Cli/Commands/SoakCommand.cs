@@ -42,23 +42,21 @@ internal static class SoakCommand
                     s.Error.WriteLine($"pv: --option {text}: expected NAME=on or NAME=off");
                     return PvExitCode.BadInput;
                 }
-                if (!ScenarioParser.Toggles.ContainsKey(name))
-                {
-                    s.Error.WriteLine($"pv: --option {text}: unknown option '{name}'; expected one of: {string.Join(", ", ScenarioParser.Toggles.Keys)}");
-                    return PvExitCode.BadInput;
-                }
                 toggles.Add(new(name, value == "on"));
             }
             using var catalog = s.LoadCatalog(parse);
             if (catalog is null) return PvExitCode.BadInput;
             var names = parse.GetValue(backend) is { Length: > 0 } given ? given.Distinct().ToList() : SoakRunner.DefaultBackends.ToList();
-            foreach (var name in names)
+            var options = new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!));
+            try
             {
-                if (catalog.Backends.Any(x => x.Name == name)) continue;
-                s.Error.WriteLine($"pv: unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(x => x.Name))}");
+                SoakRunner.Validate(options, catalog);
+            }
+            catch (ArgumentException e)
+            {
+                s.Error.WriteLine($"pv: {e.Message}");
                 return PvExitCode.BadInput;
             }
-            var options = new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!));
             bool json = parse.GetValue(s.Json);
             SoakResult result;
             if (json || !Terminal.IsInteractive(s.Output)) result = SoakRunner.Run(options, catalog);
