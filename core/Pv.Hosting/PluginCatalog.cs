@@ -1,10 +1,12 @@
 // Everything plugins.json describes, loaded and cross-checked: one status per plugin entry (a broken
 // plugin is reported and the others still load) and one ResolvedBackend per usable backend entry. The
 // checks that need a loaded plugin happen here: the backend's plugin exists and loaded, its arch profile
-// is one the plugin offers, its option keys are declared. Disposing the catalog unloads every plugin.
+// is one the plugin offers, its option keys are declared. Each backend composes its BackendHost once, on
+// first use; disposing the catalog disposes those hosts, then unloads every plugin.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Plugins;
 using Pv.Engine;
+using Pv.Hosting.Composition;
 using Pv.Hosting.Config;
 using Pv.Hosting.Loading;
 
@@ -26,21 +28,60 @@ public sealed record PluginStatus(PluginEntry Entry, PluginHashStatus Hash, stri
 }
 
 /// <summary>A backend entry whose plugin loaded and which passed every check: what a machine is built from.</summary>
-/// <param name="Entry">The entry in plugins.json.</param>
-/// <param name="Plugin">The plugin providing it.</param>
-/// <param name="Info">The plugin's description of this arch profile.</param>
-/// <param name="Options">The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</param>
-/// <param name="Cost">The cost model with the backend's overrides applied.</param>
-public sealed record ResolvedBackend(BackendEntry Entry, LoadedPlugin Plugin, PvBackendInfo Info, IReadOnlyDictionary<string, string> Options, CostModel Cost)
+public sealed class ResolvedBackend
 {
+    private readonly Lazy<BackendHost> _host;
+
+    /// <param name="entry">The entry in plugins.json.</param>
+    /// <param name="plugin">The plugin providing it.</param>
+    /// <param name="info">The plugin's description of this arch profile.</param>
+    /// <param name="options">The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</param>
+    /// <param name="cost">The cost model with the backend's overrides applied.</param>
+    public ResolvedBackend(BackendEntry entry, LoadedPlugin plugin, PvBackendInfo info, IReadOnlyDictionary<string, string> options, CostModel cost)
+    {
+        Entry = entry;
+        Plugin = plugin;
+        Info = info;
+        Options = options;
+        Cost = cost;
+        // Composed on first use and kept: Register runs once per backend, however many machines a run builds.
+        // A composition failure is cached too, so every caller gets the same diagnostic.
+        _host = new Lazy<BackendHost>(() => BackendHost.Build(this), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>The entry in plugins.json.</summary>
+    public BackendEntry Entry { get; }
+
+    /// <summary>The plugin providing it.</summary>
+    public LoadedPlugin Plugin { get; }
+
+    /// <summary>The plugin's description of this arch profile.</summary>
+    public PvBackendInfo Info { get; }
+
+    /// <summary>The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</summary>
+    public IReadOnlyDictionary<string, string> Options { get; }
+
+    /// <summary>The cost model with the backend's overrides applied.</summary>
+    public CostModel Cost { get; }
+
+    /// <summary>The backend's composition root, built on first use (every machine of the backend is a scope of it).</summary>
+    /// <exception cref="PluginCompositionException">The plugin could not be composed (on every access, once it failed).</exception>
+    public BackendHost Host => _host.Value;
+
+    /// <summary>Disposes the host if it was built (the catalog does so before it unloads the plugin).</summary>
+    internal void DisposeHost()
+    {
+        if (_host.IsValueCreated) _host.Value.Dispose();
+    }
+
     /// <summary>
-    /// The options of a machine running this backend: <paramref name="options"/> with the backend's cost model and its
-    /// <c>kernel</c> era toggles applied (the backend's toggles win: they are what its name promises).
+    /// The options of a machine running this backend: <paramref name="options"/> with its <c>kernel</c> era toggles applied
+    /// (the backend's toggles win: they are what its name promises) and <paramref name="cost"/>, or the backend's cost model.
     /// </summary>
-    public MachineOptions MachineOptionsFor(MachineOptions options)
+    public MachineOptions MachineOptionsFor(MachineOptions options, CostModel? cost = null)
     {
         foreach (var toggle in Entry.Kernel) options = KernelToggles.ByKey[toggle.Key].Apply(options, toggle.Value);
-        return options with { Cost = Cost };
+        return options with { Cost = cost ?? Cost };
     }
 
     /// <summary>The key under which <see cref="Options"/> holds the arch profile.</summary>
@@ -102,9 +143,10 @@ public sealed class PluginCatalog : IDisposable
         return new PluginCatalog(config.FilePath, plugins, backends, diagnostics);
     }
 
-    /// <summary>Unloads every loaded plugin.</summary>
+    /// <summary>Disposes every backend host built, then unloads every loaded plugin.</summary>
     public void Dispose()
     {
+        foreach (var backend in Backends) backend.DisposeHost();
         foreach (var status in Plugins) status.Plugin?.Unload();
     }
 

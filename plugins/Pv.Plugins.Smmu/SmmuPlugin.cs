@@ -29,8 +29,8 @@ public sealed class SmmuPlugin : IPvPlugin
     {
         services.AddSingleton(SmmuOptions.From(options));
         // The scan registered ArmSmmuV3 once per interface; the machine has one SMMU behind both.
-        services.AddSingleton<ArmSmmuV3>();
-        services.Replace(ServiceDescriptor.Singleton<ISecondaryMmu>(sp => sp.GetRequiredService<ArmSmmuV3>()));
-        services.Replace(ServiceDescriptor.Singleton<IMmuNotifier>(sp => sp.GetRequiredService<ArmSmmuV3>()));
+        services.AddScoped<ArmSmmuV3>();
+        services.Replace(ServiceDescriptor.Scoped<ISecondaryMmu>(sp => sp.GetRequiredService<ArmSmmuV3>()));
+        services.Replace(ServiceDescriptor.Scoped<IMmuNotifier>(sp => sp.GetRequiredService<ArmSmmuV3>()));
     }
 }

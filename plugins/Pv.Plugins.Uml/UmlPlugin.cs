@@ -27,6 +27,6 @@ public sealed class UmlPlugin : IPvPlugin
     public void Register(IServiceCollection services, IConfiguration options)
     {
         services.AddSingleton(UmlOptions.Read(options));
-        services.AddSingleton<UmlTlb>();
+        services.AddScoped<UmlTlb>();
     }
 }

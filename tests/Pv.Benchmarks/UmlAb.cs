@@ -44,7 +44,7 @@ public static class UmlAb
 
     private static Result RunOne(PluginCatalog catalog, string backend, Func<Machine, SimThread, IEnumerable<Step>> program)
     {
-        using var pv = PvMachine.Create(catalog.Backend(backend), new MachineOptions { Cpus = 1 });
+        using var pv = catalog.Backend(backend).Host.CreateMachine(new MachineOptions { Cpus = 1 });
         var m = pv.Machine;
         var t = m.AddThread("proc", ThreadKind.User, 0, m.CreateMm());
         t.Enqueue(program(m, t));

@@ -47,7 +47,7 @@ internal static class X86XenAb
                 long x86Time = 0;
                 foreach (var backend in backends)
                 {
-                    var m = PvMachine.Create(backend, new MachineOptions { Cpus = cpus, MaxSteps = 10_000_000 }).Machine;
+                    var m = backend.Host.CreateMachine(new MachineOptions { Cpus = cpus, MaxSteps = 10_000_000 }).Machine;
                     var mm = m.CreateMm();
                     foreach (var cpu in m.Cpus.All) cpu.LoadMm(mm.Id);
                     for (int c = 0; c < cpus; c++)

@@ -146,10 +146,14 @@ public class MmuTests
     }
 
     [Fact]
-    public void Engine_host_services_resolve_from_a_service_provider_and_share_one_machine()
+    public void Engine_host_services_resolve_in_a_scope_bound_to_one_machine()
     {
         var t = new TestMachine();
-        using var sp = new ServiceCollection().AddPvEngine(t.M).BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+        using var root = new ServiceCollection().AddPvEngine().BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        using var scope = root.CreateScope();
+        var sp = scope.ServiceProvider;
+        sp.GetRequiredService<MachineScope>().Bind(t.M);
+        Assert.Same(t.M, sp.GetRequiredService<Machine>());
         Assert.Same(t.M.Cpus, sp.GetRequiredService<ICpus>());
         Assert.Same(t.M.Memory, sp.GetRequiredService<IFrames>());
         sp.GetRequiredService<IMetrics>().Counter("plugin.thing").Increment();

@@ -1,8 +1,8 @@
 // Composing machines from real fixture plugins and the real engine: the scan honours [PvArch], Register's
 // registrations win, the counting decorator counts and forwards, the backend is attached to its Machine
 // with the engine's host services injected, the cost overrides reach the machine's clock, validation on
-// build catches a missing host service, machines share nothing, and every failure names the plugin and
-// the backend.
+// build catches a missing host service, machines share nothing, Register runs once per backend, a
+// singleton that would be shared by machines is refused, and every failure names the plugin and the backend.
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Pv.Abstractions.Gather;
@@ -28,6 +28,8 @@ public sealed class MachineCompositionTests : IDisposable
         { "name": "good-arm64", "plugin": "good", "archProfile": "arm64" },
         { "name": "good-x86-2021", "plugin": "good", "archProfile": "x86", "kernel": { "pfnmapForceFlush": false, "protectionUpgradeNotifier": true } },
         { "name": "good-registered", "plugin": "good", "archProfile": "x86", "options": { "archMmu": "registered" } },
+        { "name": "good-singleton", "plugin": "good", "archProfile": "x86", "options": { "archMmu": "singleton" } },
+        { "name": "good-captures", "plugin": "good", "archProfile": "x86", "options": { "archMmu": "captures-cpus" } },
         { "name": "private-riscv", "plugin": "private-dep", "archProfile": "riscv" },
         { "name": "rt", "plugin": "register-throws", "archProfile": "x86" },
         { "name": "empty", "plugin": "no-ops", "archProfile": "x86" },
@@ -37,7 +39,7 @@ public sealed class MachineCompositionTests : IDisposable
     public void Dispose() => _catalog.Dispose();
 
     private PvMachine Compose(string backend, MachineOptions? options = null) =>
-        PvMachine.Create(_catalog.Backend(backend), options ?? new MachineOptions());
+        _catalog.Backend(backend).Host.CreateMachine(options ?? new MachineOptions());
 
     /// <summary>The value of counter <paramref name="name"/> in <paramref name="machine"/>'s metrics.</summary>
     private static long Count(PvMachine machine, string name) => machine.Machine.Metrics.Counter(name).Value;
@@ -134,7 +136,6 @@ public sealed class MachineCompositionTests : IDisposable
         Assert.Equal(1234, machine.Machine.Cost.Model.IpiInitiator);
         Assert.Equal(new CostModel().Hypercall, machine.Machine.Cost.Model.Hypercall);
         Assert.Same(backend.Cost, machine.Machine.Cost.Model);
-        Assert.Same(backend.Cost, machine.Services.GetRequiredService<CostModel>());
         Assert.Equal(5, machine.Machine.Options.Cpus);
     }
 
@@ -169,6 +170,46 @@ public sealed class MachineCompositionTests : IDisposable
     }
 
     [Fact]
+    public void Register_runs_once_per_backend_however_many_machines_are_built()
+    {
+        var backend = _catalog.Backend("good-arm64");
+        int before = RegisterCalls(backend);
+        for (int i = 0; i < 5; i++) Compose("good-arm64").Dispose();
+        Assert.Equal(1, RegisterCalls(backend) - before);
+        Assert.Same(backend.Host, backend.Host);
+    }
+
+    private static int RegisterCalls(ResolvedBackend backend) =>
+        (int)backend.Plugin.Instance.GetType().GetProperty("RegisterCalls")!.GetValue(backend.Plugin.Instance)!;
+
+    [Fact]
+    public void A_contract_service_registered_as_a_singleton_is_refused_by_name()
+    {
+        var e = Assert.Throws<PluginCompositionException>(() => Compose("good-singleton"));
+        Assert.Equal(
+            "plugin 'good', backend 'good-singleton': IArchMmu is registered as a singleton (a ready-made RegisteredArchMmu), so one object would serve " +
+            "every machine of the backend; register it with AddScoped in Pv.Fixtures.Good.GoodPlugin.Register (every machine is a DI scope)",
+            e.Message);
+    }
+
+    [Fact]
+    public void A_singleton_that_asks_for_a_machines_service_fails_validation()
+    {
+        var e = Assert.Throws<PluginCompositionException>(() => Compose("good-captures"));
+        Assert.StartsWith("plugin 'good', backend 'good-captures': service validation failed", e.Message);
+        Assert.Contains("CpuCapture", e.Message);
+        Assert.Contains("ICpus", e.Message);
+    }
+
+    [Fact]
+    public void A_failed_composition_gives_the_same_error_to_every_caller()
+    {
+        var first = Assert.Throws<PluginCompositionException>(() => Compose("rt"));
+        var second = Assert.Throws<PluginCompositionException>(() => Compose("rt"));
+        Assert.Same(first, second);
+    }
+
+    [Fact]
     public void Private_dependency_works_inside_Register_and_services()
     {
         using var machine = Compose("private-riscv");
@@ -178,9 +219,8 @@ public sealed class MachineCompositionTests : IDisposable
     [Fact]
     public void Validate_on_build_catches_a_missing_host_service()
     {
-        var machine = new Machine(new MachineOptions());
         var e = Assert.Throws<PluginCompositionException>(() =>
-            MachineComposition.Build(_catalog.Backend("good-x86"), s => s.AddPvEngine(machine).RemoveAll<ICpus>()));
+            BackendHost.Build(_catalog.Backend("good-x86"), s => s.RemoveAll<ICpus>()));
         Assert.Equal(("good", "good-x86"), (e.Plugin, e.Backend));
         Assert.StartsWith("plugin 'good', backend 'good-x86': service validation failed", e.Message);
         Assert.Contains("Pv.Abstractions.Host.ICpus", e.Message);
@@ -216,12 +256,12 @@ public sealed class MachineCompositionTests : IDisposable
     [Fact]
     public void Startup_check_reports_each_broken_backend_by_plugin_and_backend_name()
     {
-        var diagnostics = MachineComposition.StartupCheck(_catalog);
+        var diagnostics = BackendHost.StartupCheck(_catalog);
         Assert.Equal(
-            [("register-throws", "rt"), ("no-ops", "empty"), ("resolve-throws", "late")],
+            [("good", "good-singleton"), ("good", "good-captures"), ("register-throws", "rt"), ("no-ops", "empty"), ("resolve-throws", "late")],
             diagnostics.Select(d => (d.Plugin!, d.Backend!)));
-        var late = diagnostics[2];
+        var late = diagnostics[4];
         Assert.Equal("resolving the backend's services threw InvalidOperationException: resolve-throws fixture: no pv ops today", late.Message);
-        Assert.Equal("$.backends[7]", late.Location!.JsonPath);
+        Assert.Equal("$.backends[9]", late.Location!.JsonPath);
     }
 }

@@ -46,7 +46,7 @@ internal static class PluginMachines
 
     /// <summary>A machine running <paramref name="backend"/>.</summary>
     public static Machine Create(ResolvedBackend backend, int cpus = 2, MachineOptions? options = null) =>
-        PvMachine.Create(backend, (options ?? new MachineOptions()) with { Cpus = cpus }).Machine;
+        backend.Host.CreateMachine((options ?? new MachineOptions()) with { Cpus = cpus }).Machine;
 
     /// <summary>
     /// One user mm with an anonymous read-write VMA of <paramref name="pages"/> pages at <see cref="A"/>, every page

@@ -1,7 +1,7 @@
 // One machine for the SMMU tests: the CPU side is the arm64 test double attached to an engine Machine; the
 // SMMU is the real plugin, loaded through the repo's plugins.json by the real loader, and its ISecondaryMmu
-// is resolved from a second provider built on the same Machine (MachineComposition.Build with the engine's
-// host services of that Machine). The CPU era follows the SMMU backend's: pre-6.6 flushes notify nothing.
+// is resolved from the SMMU backend's scope on that same Machine (BackendHost.Attach, as a scenario's
+// devices get it). The CPU era follows the SMMU backend's: pre-6.6 flushes notify nothing.
 using Microsoft.Extensions.DependencyInjection;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -23,7 +23,7 @@ internal sealed class SmmuRig : IDisposable
     public const PteFlags UserRo = PteFlags.Present | PteFlags.User | PteFlags.Accessed;
 
     private static readonly Lazy<PluginCatalog> s_catalog = new(() => PluginCatalog.Load(Path.Combine(RepoRoot(), "plugins.json")));
-    private readonly ServiceProvider _smmuServices;
+    private readonly IServiceScope _smmuServices;
 
     /// <param name="backend">An arm64-smmu-* backend of plugins.json.</param>
     /// <param name="vmaPages">Pages of the anonymous read/write VMA at <see cref="X"/>.</param>
@@ -36,8 +36,8 @@ internal sealed class SmmuRig : IDisposable
         bool v66 = cpuV66 ?? b.Options.GetValueOrDefault(SmmuEraKey) != "pre-6.6";
         Arch = new Arm64TestArch(M.Cpus, M.Notifiers, v66);
         M.AttachBackend(Arch, Arch);
-        _smmuServices = MachineComposition.Build(b, s => s.AddPvEngine(M));
-        Smmu = _smmuServices.GetRequiredService<ISecondaryMmu>();
+        _smmuServices = b.Host.Attach(M);
+        Smmu = _smmuServices.ServiceProvider.GetRequiredService<ISecondaryMmu>();
         Mm = M.CreateMm();
         Mm.InsertVma(new Vma(Mm, X, X + vmaPages * PageGeometry.PageSize, VmaFlags.Read | VmaFlags.Write));
         for (int c = 0; c < M.Cpus.Count; c++) M.Cpus[c].LoadMm(Mm.Id);

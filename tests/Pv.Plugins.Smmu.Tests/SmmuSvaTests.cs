@@ -115,7 +115,7 @@ public sealed class SmmuSvaTests
                             { "name": "btm-bad", "plugin": "smmu", "archProfile": "arm64", "options": { "btm": "sometimes" } } ] }
             """);
         using var catalog = Pv.Hosting.PluginCatalog.Load(config);
-        var diagnostics = MachineComposition.StartupCheck(catalog);
+        var diagnostics = BackendHost.StartupCheck(catalog);
         Assert.Contains(diagnostics, d => d.Message.Contains("'era'") && d.Message.Contains("4.19"));
         Assert.Contains(diagnostics, d => d.Message.Contains("'btm'"));
     }

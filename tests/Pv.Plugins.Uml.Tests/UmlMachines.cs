@@ -1,5 +1,5 @@
 // Test helpers: UML machines built the way a user gets them (the repo's plugins.json, the real loader,
-// PvMachine.Create), and the process programs the schedule tests run: syscalls that return to user mode
+// BackendHost.CreateMachine), and the process programs the schedule tests run: syscalls that return to user mode
 // through the sync point, and accesses that go through the host mappings.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -23,7 +23,7 @@ internal static class UmlMachines
 
     /// <summary>A machine running <paramref name="backend"/> from the repo's plugins.json.</summary>
     public static PvMachine Create(string backend, int cpus = 1) =>
-        PvMachine.Create(Catalog.Value.Backend(backend), new MachineOptions { Cpus = cpus, TraceDepth = 16, MaxSteps = 50_000 });
+        Catalog.Value.Backend(backend).Host.CreateMachine(new MachineOptions { Cpus = cpus, TraceDepth = 16, MaxSteps = 50_000 });
 
     /// <summary>A syscall: the kernel work, then the return to user mode (UML's sync point, O6 checked).</summary>
     public static IEnumerable<Step> Syscall(Machine m, SimThread t, IEnumerable<Step> kernelWork)

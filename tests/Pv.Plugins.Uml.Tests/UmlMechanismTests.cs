@@ -216,7 +216,7 @@ public sealed class UmlMechanismTests
             """;
         File.WriteAllText(Path.Combine(dir, "plugins.json"), json);
         using var catalog = PluginCatalog.Load(Path.Combine(dir, "plugins.json"));
-        var e = Assert.Throws<PluginCompositionException>(() => PvMachine.Create(catalog.Backend("bad"), new MachineOptions()));
+        var e = Assert.Throws<PluginCompositionException>(() => catalog.Backend("bad").Host.CreateMachine(new MachineOptions()));
         Assert.Contains($"'{key}'", e.Message);
         Assert.Contains(message, e.Message);
     }

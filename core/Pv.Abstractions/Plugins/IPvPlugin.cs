@@ -7,10 +7,18 @@ namespace Pv.Abstractions.Plugins;
 
 /// <summary>
 /// Entry point of a Pv plugin assembly. A plugin offers one or more backends, each for one arch
-/// profile (for example <c>x86</c> or <c>arm64</c>). The host builds one service provider per simulated
-/// machine: it registers the engine's host services, scans the plugin assembly for the contract
-/// implementations marked for the chosen arch profile (see <see cref="PvArchAttribute"/>), then calls
-/// <see cref="Register"/> so the plugin can add or replace services and bind its options.
+/// profile (for example <c>x86</c> or <c>arm64</c>). The host composes each backend once: it registers the
+/// engine's host services, scans the plugin assembly for the contract implementations marked for the chosen
+/// arch profile (see <see cref="PvArchAttribute"/>), then calls <see cref="Register"/> so the plugin can add
+/// or replace services and bind its options. Every simulated machine is then one DI scope of that backend's
+/// provider.
+/// <para>Lifetimes. The host services (<c>ICpus</c>, <c>IIpi</c>, <c>IMetrics</c>, <c>ICost</c>, ...) are scoped:
+/// each scope's are its own machine's. The scan registers every contract implementation (<c>IPvMmuOps</c>,
+/// <c>IArchMmu</c>, <c>ISecondaryMmu</c>, <c>IMmuNotifier</c>) as scoped, so each machine gets its own objects.
+/// Register anything that holds a machine's state or asks for a host service with <c>AddScoped</c>. A singleton
+/// (<c>AddSingleton</c>) is one object shared by every machine of the backend, possibly on several threads: use
+/// it only for immutable data such as an options record. The host refuses a contract implementation registered
+/// as a singleton, and validation refuses a singleton that asks for a scoped service.</para>
 /// </summary>
 public interface IPvPlugin
 {
@@ -24,10 +32,10 @@ public interface IPvPlugin
     IReadOnlyList<PvBackendInfo> Backends { get; }
 
     /// <summary>
-    /// Adds the plugin's services for one machine. Called once per machine after the host's scan of this
-    /// assembly, so a registration made here overrides the scanned one.
+    /// Adds the plugin's services for one backend. Called once per backend (not per machine), after the host's scan
+    /// of this assembly, so a registration made here overrides the scanned one. See the lifetimes above.
     /// </summary>
-    /// <param name="services">The machine's service collection; host services are already in it.</param>
+    /// <param name="services">The backend's service collection; host services and the scanned classes are already in it.</param>
     /// <param name="options">
     /// The backend's <c>options</c> section from plugins.json, merged over the plugin's <c>options</c>.
     /// The key <c>archProfile</c> holds the chosen arch profile. Keys not declared in

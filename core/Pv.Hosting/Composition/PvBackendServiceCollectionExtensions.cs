@@ -1,13 +1,13 @@
-// How one backend's plugin joins a machine's service collection, in this order:
+// How one backend's plugin joins its BackendHost's service collection (once per backend), in this order:
 //   1. Scrutor scan of the plugin assembly: every class implementing IPvMmuOps, IArchMmu, ISecondaryMmu or
-//      IMmuNotifier, without [PvArch] or with [PvArch] listing the backend's arch profile, as a singleton
-//      under each interface it implements;
+//      IMmuNotifier, without [PvArch] or with [PvArch] listing the backend's arch profile, as a scoped
+//      service (one per machine) under each interface it implements;
 //   2. IPvPlugin.Register with the backend's options (plugin options < backend options, plus archProfile),
 //      so a registration made there overrides the scanned one;
 //   3. a check that the plugin provided a whole backend: IPvMmuOps and IArchMmu, or only an ISecondaryMmu
-//      (Scrutor skips silently a class whose dependencies fail to load, so an empty scan must be reported);
-//   4. the CostModel with the backend's overrides (the host's ICost reads it);
-//   5. Scrutor Decorate of IPvMmuOps with the counting decorator.
+//      (Scrutor skips silently a class whose dependencies fail to load, so an empty scan must be reported),
+//      and that none of them is a singleton (one object would serve every machine of the backend);
+//   4. Scrutor Decorate of IPvMmuOps with the counting decorator.
 // Every failure is a PluginCompositionException naming the plugin and the backend.
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
@@ -18,7 +18,7 @@ using Pv.Abstractions.Plugins;
 
 namespace Pv.Hosting.Composition;
 
-/// <summary>Adds a backend's plugin services to a machine's service collection.</summary>
+/// <summary>Adds a backend's plugin services to its <see cref="BackendHost"/>'s service collection.</summary>
 public static class PvBackendServiceCollectionExtensions
 {
     /// <summary>The contract interfaces the scan registers from a plugin assembly.</summary>
@@ -43,7 +43,7 @@ public static class PvBackendServiceCollectionExtensions
                     .AssignableToAny([.. ScannedContracts])
                     .Where(type => ServesArchProfile(type, archProfile)), publicOnly: false)
                 .AsImplementedInterfaces()
-                .WithSingletonLifetime());
+                .WithScopedLifetime());
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -72,10 +72,18 @@ public static class PvBackendServiceCollectionExtensions
                 $"or one listing '{archProfile}', and that their dependencies load (the scan skips classes that fail to load), or register them in {entryType}.Register");
         }
 
-        services.AddSingleton(backend.Cost);
+        if (services.FirstOrDefault(d => !d.IsKeyedService && ScannedContracts.Contains(d.ServiceType) && d.Lifetime == ServiceLifetime.Singleton) is { } shared)
+            throw Fail($"{shared.ServiceType.Name} is registered as a singleton ({Describe(shared)}), so one object would serve every machine of the " +
+                $"backend; register it with AddScoped in {entryType}.Register (every machine is a DI scope)");
+
         if (ops) services.Decorate<IPvMmuOps, CountingPvMmuOps>();
         return services;
     }
+
+    private static string Describe(ServiceDescriptor d) =>
+        d.ImplementationInstance is { } instance ? "a ready-made " + instance.GetType().Name
+        : d.ImplementationType is { } type ? type.Name
+        : "a factory";
 
     /// <summary>True if <paramref name="type"/> has no <see cref="PvArchAttribute"/> or one that lists <paramref name="archProfile"/>.</summary>
     public static bool ServesArchProfile(Type type, string archProfile) =>

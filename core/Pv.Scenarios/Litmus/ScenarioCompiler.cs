@@ -1,5 +1,5 @@
-// Turns a checked scenario into machines: one fresh Machine per schedule, composed with the backend
-// through PvMachine.Create (the real loader, DI and counting decorator), with the scenario's files,
+// Turns a checked scenario into machines: one fresh Machine per schedule, a DI scope of the backend's
+// BackendHost (the real loader, DI and counting decorator; the backend is composed once per run), with the scenario's files,
 // devices, mms, VMAs and populated pages set up, each CPU holding the mm of its first thread, and every
 // thread's operations queued as the engine's step sequences. Operations that name an mm created at run time
 // (a fork child) resolve it when they start. Setup is deterministic, so a schedule replays bit for bit.
@@ -33,9 +33,10 @@ public sealed record Omissions(IReadOnlyList<string> Threads, IReadOnlyList<(str
 /// <summary>A scenario bound to a backend: builds one machine per schedule.</summary>
 public sealed class CompiledScenario : IDisposable
 {
-    private readonly MachineFactory _machines;
-    private readonly MachineFactory? _smmu;
+    private readonly BackendHost _host;
+    private readonly ResolvedBackend? _smmu;
     private readonly MachineOptions _options;
+    private readonly Pv.Abstractions.Host.CostModel _cost;
     private IDisposable? _last;
     private IServiceScope? _smmuServices;
 
@@ -45,7 +46,7 @@ public sealed class CompiledScenario : IDisposable
     /// </summary>
     public CompiledScenario(Scenario scenario, ResolvedBackend backend, ResolvedBackend? smmu, Omissions? omissions = null, int? traceDepth = null)
     {
-        _smmu = smmu is null ? null : new MachineFactory(smmu);
+        _smmu = smmu;
         Scenario = scenario;
         Omitted = omissions ?? Omissions.None;
         var cost = backend.Cost;
@@ -54,7 +55,8 @@ public sealed class CompiledScenario : IDisposable
             cost = cost with { };
             foreach (var (name, ns) in scenario.Cost) typeof(Pv.Abstractions.Host.CostModel).GetProperty(name)!.SetValue(cost, ns);
         }
-        _machines = new MachineFactory(backend with { Cost = cost });
+        _cost = cost;
+        _host = backend.Host;
         Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
     }
@@ -89,7 +91,9 @@ public sealed class CompiledScenario : IDisposable
     public Machine Build()
     {
         Dispose();
-        (var m, _last) = _machines.Create(_options);
+        var composed = _host.CreateMachine(_options, _cost);
+        var m = composed.Machine;
+        _last = composed;
         Last = m;
         Built++;
         foreach (var (site, n) in Scenario.FailAlloc) m.Memory.InjectFailures(site, n);
@@ -114,7 +118,7 @@ public sealed class CompiledScenario : IDisposable
             {
                 // The SMMU is the secondary-MMU backend's ISecondaryMmu, composed on this same machine; the IOPF
                 // workqueue's thread is added before the first device.
-                _smmuServices ??= _smmu!.ComposeOnto(m);
+                _smmuServices ??= _smmu!.Host.Attach(m);
                 iopf ??= new IopfQueue(m);
                 var device = SvaDevice.Attach(m, _smmuServices.ServiceProvider.GetRequiredService<ISecondaryMmu>(), iopf, mm!, t.Ats);
                 ctx.Devices[device.Thread] = device;

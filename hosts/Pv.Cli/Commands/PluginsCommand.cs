@@ -36,7 +36,7 @@ internal static class PluginsCommand
                 return PvExitCode.BadInput;
             }
             using var catalog = PluginCatalog.Load(path);
-            var startup = MachineComposition.StartupCheck(catalog);
+            var startup = BackendHost.StartupCheck(catalog);
             if (parse.GetValue(json)) WriteJson(catalog, startup, output);
             else WriteTable(catalog, startup, output);
             return catalog.Diagnostics.Count == 0 && startup.Count == 0 ? PvExitCode.Ok : PvExitCode.BadInput;
