@@ -1,6 +1,9 @@
 // One simulated machine: memory, page tables, CPUs, RCU, the scheduler and the oracle, wired together.
 // The machine is the hub the host services (what plugins see) forward to. It knows nothing of plugins:
 // the arch and pv ops are attached by whoever composes the machine (Pv.Hosting), through interfaces.
+// It is also the engine's public face: build one from MachineOptions, attach a backend, load a program
+// (Programs.MachineProgram), run it under a schedule policy, and read its verdict (RunResult), metrics,
+// simulated time, schedule and traces. Every mechanism behind that is internal to the engine.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -76,19 +79,19 @@ public sealed class Machine
 
     public MachineOptions Options { get; }
     public MachineMetrics Metrics { get; }
-    public CostClock Cost { get; }
-    public PhysicalMemory Memory { get; }
-    public PageTables PageTables { get; }
-    public CpuSet Cpus { get; }
-    public RcuState Rcu { get; }
-    public Oracle.Oracle Oracle { get; }
-    public Scheduler Scheduler { get; }
-    public Host.IpiService Ipi { get; }
-    public Host.HypervisorService Hypervisor { get; }
-    public Host.WaitsService Waits { get; }
-    public Host.HostMappings HostMappings { get; }
-    public Host.DeviceDmaPort Devices { get; }
-    public Notifiers.NotifierRegistry Notifiers { get; }
+    internal CostClock Cost { get; }
+    internal PhysicalMemory Memory { get; }
+    internal PageTables PageTables { get; }
+    internal CpuSet Cpus { get; }
+    internal RcuState Rcu { get; }
+    internal Oracle.Oracle Oracle { get; }
+    internal Scheduler Scheduler { get; }
+    internal Host.IpiService Ipi { get; }
+    internal Host.HypervisorService Hypervisor { get; }
+    internal Host.WaitsService Waits { get; }
+    internal Host.HostMappings HostMappings { get; }
+    internal Host.DeviceDmaPort Devices { get; }
+    internal Notifiers.NotifierRegistry Notifiers { get; }
 
     /// <summary>The arch backend (flush entry points, gather knobs, hooks). Attached by whoever composes the machine.</summary>
     public IArchMmu Arch => _arch ?? throw new InvalidOperationException("no backend attached to this machine (AttachBackend)");
@@ -111,25 +114,57 @@ public sealed class Machine
     private IPvMmuOps? _pvOps;
 
     /// <summary>Threads, in the order they were added.</summary>
-    public IReadOnlyList<SimThread> Threads => _threads;
+    internal IReadOnlyList<SimThread> Threads => _threads;
+
+    /// <summary>Simulated time charged so far, in nanoseconds, over every CPU.</summary>
+    public long SimulatedNs => Cost.Total;
+
+    /// <summary>The entity ids picked so far (after a run that threw, the schedule up to the failing step).</summary>
+    public IReadOnlyList<int> Schedule => Scheduler.Schedule;
+
+    /// <summary>Each thread's most recent steps (up to <see cref="MachineOptions.TraceDepth"/>), in the order threads were added.</summary>
+    public IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> ThreadTraces => [.. _threads.Select(t => (t.Name, t.RecentSteps))];
+
+    /// <summary>The name of the scheduled entity (thread, CPU interrupt, device) with id <paramref name="id"/>, as schedules record it.</summary>
+    public string EntityName(int id) => Scheduler.Entities[id].Name;
+
+    /// <summary>
+    /// What the machine holds now for <paramref name="address"/> in <paramref name="mm"/>, for a violation report: each CPU's
+    /// TLB entry (or why it has none) and the PTE (or the level where the walk finds no table).
+    /// </summary>
+    public IReadOnlyList<(string Where, string What)> DescribeTranslation(MmId mm, ulong address)
+    {
+        var list = new List<(string, string)>();
+        foreach (var cpu in Cpus.All)
+            if (cpu.Tlb.TryLookup(mm.Value, address, out var hit))
+                list.Add(($"{cpu} TLB", $"va {address:x} -> {hit.Pfn} gen {hit.Generation} {hit.Flags} ({hit.Level})"));
+            else
+                list.Add(($"{cpu} TLB", $"va {address:x}: no entry (loaded {cpu.LoadedMm}{(cpu.IsLazy ? ", lazy" : "")})"));
+        if ((uint)mm.Value >= (uint)_mms.Count || _mms[mm.Value] is not { } space) return list;   // the mm is gone (exited)
+        if (Zap.FindEntry(this, space, address, PageTableLevel.Pte, out var slot, out var level))
+            list.Add(("PTE", $"va {address:x} in table {slot.Table} [{slot.Index}] ({level}): {PageTables.Read(slot)}"));
+        else
+            list.Add(("PTE", $"va {address:x}: no table at {level} (unmapped)"));
+        return list;
+    }
 
     /// <summary>IPIs queued on any CPU and not yet taken (lets the scheduler skip the interrupt entities when zero).</summary>
     internal int PendingIpis { get; set; }
 
     /// <summary>Pages MADV_FREE marked lazily freeable, for the reclaimer: (mm, address, page).</summary>
-    public List<(MmId Mm, ulong Address, Pfn Page)> LazyFree { get; } = [];
+    internal List<(MmId Mm, ulong Address, Pfn Page)> LazyFree { get; } = [];
 
     /// <summary>The machine-wide step number.</summary>
-    public long Step => Scheduler.CurrentStep;
+    internal long Step => Scheduler.CurrentStep;
 
     /// <summary>The thread running the current step, or null in interrupt/softirq context.</summary>
-    public SimThread? CurrentThread => Scheduler.Current as SimThread;
+    internal SimThread? CurrentThread => Scheduler.Current as SimThread;
 
     /// <summary>
     /// The CPU the current step runs on: the thread's CPU, the interrupted CPU, or CPU 0 for devices and
     /// softirqs (their kernel work runs there).
     /// </summary>
-    public SimCpu CurrentCpu => Scheduler.Current switch
+    internal SimCpu CurrentCpu => Scheduler.Current switch
     {
         SimThread { Cpu: { } c } => c,
         SimCpu.IrqEntity irq => irq.Cpu,
@@ -137,17 +172,17 @@ public sealed class Machine
     };
 
     /// <summary>Who runs the current step, for reports.</summary>
-    public string CurrentAgent => Scheduler.Current?.Name ?? "setup";
+    internal string CurrentAgent => Scheduler.Current?.Name ?? "setup";
 
     /// <summary>The mm with id <paramref name="id"/>.</summary>
-    public MmStruct Mm(MmId id) =>
+    internal MmStruct Mm(MmId id) =>
         (uint)id.Value < (uint)_mms.Count && _mms[id.Value] is { } mm ? mm : throw new ArgumentException($"no such mm: {id}", nameof(id));
 
     /// <summary>init_mm.</summary>
-    public MmStruct InitMm => _mms[0]!;
+    internal MmStruct InitMm => _mms[0]!;
 
     /// <summary>Create an mm with a fresh PGD.</summary>
-    public MmStruct CreateMm()
+    internal MmStruct CreateMm()
     {
         var pgd = Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
         if (!pgd.IsValid) throw new InvalidOperationException("out of memory allocating a PGD");
@@ -158,7 +193,7 @@ public sealed class Machine
     }
 
     /// <summary>Add a thread. Threads are added before the first run; their ids follow the CPUs' interrupt entities.</summary>
-    public SimThread AddThread(string name, ThreadKind kind, int? cpu, MmStruct? mm)
+    internal SimThread AddThread(string name, ThreadKind kind, int? cpu, MmStruct? mm)
     {
         if (_started) throw new InvalidOperationException("threads must be added before the machine runs");
         if (cpu is int c && (c < 0 || c >= Cpus.Count)) throw new ArgumentOutOfRangeException(nameof(cpu), cpu, $"CPU index must be 0..{Cpus.Count - 1}");
@@ -194,7 +229,7 @@ public sealed class Machine
     }
 
     /// <summary>Record an event of the current step in its thread's trace and in the run hash.</summary>
-    public void Trace(string what, ulong a, ulong b)
+    internal void Trace(string what, ulong a, ulong b)
     {
         Scheduler.Mix(a);
         Scheduler.Mix(b);

@@ -7,6 +7,7 @@ using Pv.Engine.Mm;
 using Pv.Engine.Sched;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Tests;
 

@@ -2,6 +2,7 @@
 // numbers, blocks and operations parse as docs/scenarios.md says; a run is deterministic.
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Tests;
 

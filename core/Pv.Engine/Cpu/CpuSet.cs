@@ -6,7 +6,7 @@ using Pv.Abstractions.Mm;
 namespace Pv.Engine.Cpu;
 
 /// <summary>All CPUs of a machine.</summary>
-public sealed class CpuSet : ICpus
+internal sealed class CpuSet : ICpus
 {
     private readonly Machine _machine;
     private readonly SimCpu[] _cpus;

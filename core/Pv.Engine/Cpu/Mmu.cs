@@ -10,7 +10,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Cpu;
 
 /// <summary>Why an access or walk did not complete.</summary>
-public enum AccessStatus : byte
+internal enum AccessStatus : byte
 {
     /// <summary>The access completed.</summary>
     Ok,
@@ -23,7 +23,7 @@ public enum AccessStatus : byte
 }
 
 /// <summary>The outcome of a walk or an access, reused by a thread across operations.</summary>
-public sealed class AccessResult
+internal sealed class AccessResult
 {
     /// <summary>How it ended.</summary>
     public AccessStatus Status { get; internal set; }
@@ -38,7 +38,7 @@ public sealed class AccessResult
 }
 
 /// <summary>Hardware walks and accesses.</summary>
-public static class Mmu
+internal static class Mmu
 {
     /// <summary>First address of the kernel half (x86-64's canonical upper half).</summary>
     public const ulong KernelStart = 0xffff_8000_0000_0000;

@@ -10,7 +10,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Cpu;
 
 /// <summary>A CPU of the machine.</summary>
-public sealed class SimCpu : ICpu
+internal sealed class SimCpu : ICpu
 {
     private readonly Machine _machine;
     private readonly Queue<(IpiHandler Handler, AckCounter? Ack)> _pendingIpis = new();

@@ -15,10 +15,10 @@ namespace Pv.Engine.Cpu;
 /// <param name="Flags">The leaf's flags (permissions).</param>
 /// <param name="Level">The leaf's level.</param>
 /// <param name="FilledAt">The machine step the translation was filled at (-1: before the run).</param>
-public readonly record struct TlbHit(Pfn Pfn, uint Generation, PteFlags Flags, PageTableLevel Level, long FilledAt);
+internal readonly record struct TlbHit(Pfn Pfn, uint Generation, PteFlags Flags, PageTableLevel Level, long FilledAt);
 
 /// <summary>One CPU's TLB.</summary>
-public sealed class Tlb
+internal sealed class Tlb
 {
     private struct Entry
     {

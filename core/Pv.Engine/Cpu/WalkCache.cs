@@ -12,10 +12,10 @@ namespace Pv.Engine.Cpu;
 /// <param name="Table">The cached table frame.</param>
 /// <param name="Generation">Its generation when cached.</param>
 /// <param name="TableLevel">The level of the table pointed to (Pte: the pointer came from a PMD entry).</param>
-public readonly record struct WalkCacheHit(Pfn Table, uint Generation, PageTableLevel TableLevel);
+internal readonly record struct WalkCacheHit(Pfn Table, uint Generation, PageTableLevel TableLevel);
 
 /// <summary>One CPU's paging-structure cache, a small fully associative array per level.</summary>
-public sealed class WalkCache
+internal sealed class WalkCache
 {
     private readonly ulong[][] _keys;      // per table level 0 (PTE tables) .. 2 (PUD tables); 0 = empty
     private readonly ulong[][] _tables;

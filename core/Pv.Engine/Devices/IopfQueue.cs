@@ -10,7 +10,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Devices;
 
 /// <summary>The page response to one fault.</summary>
-public enum PageResponse : byte
+internal enum PageResponse : byte
 {
     /// <summary>Not answered yet.</summary>
     Pending,
@@ -21,7 +21,7 @@ public enum PageResponse : byte
 }
 
 /// <summary>One reported fault: the device stalls on it until it is answered.</summary>
-public sealed class IopfFault(string device, MmStruct mm, ulong address, AccessKind access) : IWaitCondition
+internal sealed class IopfFault(string device, MmStruct mm, ulong address, AccessKind access) : IWaitCondition
 {
     /// <summary>The device, for reports.</summary>
     public string Device { get; } = device;
@@ -42,7 +42,7 @@ public sealed class IopfFault(string device, MmStruct mm, ulong address, AccessK
 }
 
 /// <summary>The IOPF workqueue of one machine.</summary>
-public sealed class IopfQueue
+internal sealed class IopfQueue
 {
     private readonly Machine _machine;
     private readonly Abstractions.Host.PvCounter _reported, _invalid;

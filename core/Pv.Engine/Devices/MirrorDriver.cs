@@ -18,7 +18,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Devices;
 
 /// <summary>Where the driver is in its collect/install cycle.</summary>
-public enum MirrorState : byte
+internal enum MirrorState : byte
 {
     /// <summary>Nothing started.</summary>
     Idle,
@@ -37,10 +37,10 @@ public enum MirrorState : byte
 /// <param name="Generation">The frame's generation when the PTE was collected.</param>
 /// <param name="Writable">The PTE was writable.</param>
 /// <param name="FilledAt">The step the PTE was collected at (the translation's fill, for O3).</param>
-public readonly record struct MirroredPage(Pfn Pfn, uint Generation, bool Writable, long FilledAt);
+internal readonly record struct MirroredPage(Pfn Pfn, uint Generation, bool Writable, long FilledAt);
 
 /// <summary>A mirroring driver with an interval notifier and its own kernel thread.</summary>
-public sealed class MirrorDriver : IMmuIntervalNotifierOps
+internal sealed class MirrorDriver : IMmuIntervalNotifierOps
 {
     private readonly Machine _machine;
     private readonly bool _honourReadRetry;

@@ -17,7 +17,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Devices;
 
 /// <summary>How a DMA access ended.</summary>
-public enum DmaStatus : byte
+internal enum DmaStatus : byte
 {
     /// <summary>Not run yet.</summary>
     None,
@@ -30,7 +30,7 @@ public enum DmaStatus : byte
 }
 
 /// <summary>What a DMA access did.</summary>
-public sealed class DmaResult
+internal sealed class DmaResult
 {
     /// <summary>How it ended.</summary>
     public DmaStatus Status { get; internal set; }
@@ -43,7 +43,7 @@ public sealed class DmaResult
 }
 
 /// <summary>A DMA engine translating through <see cref="ISecondaryMmu"/> in one mm.</summary>
-public sealed class SvaDevice
+internal sealed class SvaDevice
 {
     private readonly Machine _machine;
     private readonly ISecondaryMmu _mmu;

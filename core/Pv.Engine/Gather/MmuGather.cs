@@ -26,7 +26,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Gather;
 
 /// <summary>One mmu_gather.</summary>
-public sealed class MmuGather : IMmuGather
+internal sealed class MmuGather : IMmuGather
 {
     private readonly Machine _m;
     private readonly List<(Pfn Pfn, bool IsTable)> _pages = [];

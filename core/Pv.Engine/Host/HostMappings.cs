@@ -9,7 +9,7 @@ using Pv.Abstractions.Mm;
 namespace Pv.Engine.Host;
 
 /// <summary>IHostMappings on a machine.</summary>
-public sealed class HostMappings : IHostMappings
+internal sealed class HostMappings : IHostMappings
 {
     private const int ENOMEM = -12;
     private const int EINVAL = -22;
@@ -147,7 +147,7 @@ public sealed class HostMappings : IHostMappings
 }
 
 /// <summary>IDeviceDmaPort on a machine: its devices; command-queue syncs complete at once and are counted.</summary>
-public sealed class DeviceDmaPort : IDeviceDmaPort
+internal sealed class DeviceDmaPort : IDeviceDmaPort
 {
     private readonly Machine _machine;
     private readonly List<DeviceInfo> _devices = [];

@@ -9,7 +9,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Host;
 
 /// <summary>IIpi on a machine.</summary>
-public sealed class IpiService(Machine machine) : IIpi
+internal sealed class IpiService(Machine machine) : IIpi
 {
     /// <inheritdoc/>
     public void SendIpi(CpuMask targets, IpiHandler handler, bool wait)
@@ -42,7 +42,7 @@ public sealed class IpiService(Machine machine) : IIpi
 }
 
 /// <summary>IHypervisor on a machine: Xen's MMUEXT flushes and multicalls.</summary>
-public sealed class HypervisorService(Machine machine) : IHypervisor
+internal sealed class HypervisorService(Machine machine) : IHypervisor
 {
     /// <inheritdoc/>
     public void Issue(in Hypercall op)
@@ -89,7 +89,7 @@ public sealed class HypervisorService(Machine machine) : IHypervisor
 }
 
 /// <summary>IWaits: continuations after a plugin's requested waits.</summary>
-public sealed class WaitsService(Machine machine) : IWaits
+internal sealed class WaitsService(Machine machine) : IWaits
 {
     /// <inheritdoc/>
     public void Then(Action continuation)

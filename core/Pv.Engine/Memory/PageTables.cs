@@ -14,7 +14,7 @@ using Pv.Abstractions.Mm;
 namespace Pv.Engine.Memory;
 
 /// <summary>The machine's page tables.</summary>
-public sealed class PageTables : IPageTables
+internal sealed class PageTables : IPageTables
 {
     private readonly Machine _machine;
 

@@ -22,7 +22,7 @@ public enum AllocSite : byte
 }
 
 /// <summary>The machine's frames, their state, and the page-table contents of table frames.</summary>
-public sealed class PhysicalMemory : IFrames
+internal sealed class PhysicalMemory : IFrames
 {
     private FrameKind[] _kind;
     private uint[] _generation;

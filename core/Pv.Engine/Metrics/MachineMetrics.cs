@@ -73,7 +73,7 @@ public sealed class MachineMetrics : IMetrics
 }
 
 /// <summary>Simulated time per CPU, from the machine's <see cref="CostModel"/>.</summary>
-public sealed class CostClock(CostModel model, int cpus) : ICost
+internal sealed class CostClock(CostModel model, int cpus) : ICost
 {
     private readonly long[] _charged = new long[cpus];
 

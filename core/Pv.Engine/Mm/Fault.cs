@@ -14,7 +14,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>The outcome of a fault.</summary>
-public enum FaultResult : byte
+internal enum FaultResult : byte
 {
     /// <summary>The PTE now allows the access; retry it.</summary>
     Handled,
@@ -27,7 +27,7 @@ public enum FaultResult : byte
 }
 
 /// <summary>Result holder for a fault or a user access.</summary>
-public sealed class FaultOutcome
+internal sealed class FaultOutcome
 {
     /// <summary>How the fault ended.</summary>
     public FaultResult Result { get; internal set; }
@@ -36,7 +36,7 @@ public sealed class FaultOutcome
 }
 
 /// <summary>handle_mm_fault and user accesses.</summary>
-public static class Fault
+internal static class Fault
 {
     /// <summary>Anonymous memory's VA flags for a PTE of <paramref name="vma"/>.</summary>
     private static PteFlags BaseFlags(Vma vma) =>

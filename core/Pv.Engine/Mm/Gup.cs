@@ -11,7 +11,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>What a GUP call got.</summary>
-public sealed class GupResult
+internal sealed class GupResult
 {
     /// <summary>Pages pinned, in address order (each holds one reference the caller must put).</summary>
     public List<Pfn> Pages { get; } = [];
@@ -20,7 +20,7 @@ public sealed class GupResult
 }
 
 /// <summary>get_user_pages and get_user_pages_fast.</summary>
-public static class Gup
+internal static class Gup
 {
     /// <summary><c>get_user_pages</c>: under mmap_lock (read), fault in and pin each page of [start, start + pages pages).</summary>
     public static IEnumerable<Step> GetUserPages(Machine m, SimThread t, MmStruct mm, ulong start, int pages, bool write, GupResult result)

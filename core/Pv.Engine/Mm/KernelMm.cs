@@ -11,7 +11,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>vmalloc/vfree, context switches, MADV_FREE and reclaim.</summary>
-public static class KernelMm
+internal static class KernelMm
 {
     /// <summary>Start of the vmalloc area (x86-64's VMALLOC_START).</summary>
     public const ulong VmallocStart = 0xffff_c900_0000_0000;

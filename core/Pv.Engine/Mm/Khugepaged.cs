@@ -22,7 +22,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>khugepaged's page-table retraction.</summary>
-public static class Khugepaged
+internal static class Khugepaged
 {
     /// <summary><c>collapse_pte_mapped_thp</c> on the PMD range of <paramref name="mm"/> covering <paramref name="address"/>.</summary>
     public static IEnumerable<Step> CollapsePteMappedThp(Machine m, SimThread t, MmStruct mm, ulong address)

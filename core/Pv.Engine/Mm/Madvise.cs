@@ -14,7 +14,7 @@ using Pv.Engine.Walk;
 namespace Pv.Engine.Mm;
 
 /// <summary>madvise(MADV_GUARD_INSTALL) and madvise(MADV_GUARD_REMOVE).</summary>
-public static class Madvise
+internal static class Madvise
 {
     /// <summary>How often a populated range is zapped and the install retried before giving up (-EINTR in the kernel).</summary>
     public const int MaxRetries = 3;

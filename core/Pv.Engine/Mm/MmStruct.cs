@@ -7,7 +7,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>struct vm_area_struct.</summary>
-public sealed class Vma(MmStruct mm, ulong start, ulong end, VmaFlags flags, AddressSpace? file = null, ulong pgoff = 0)
+internal sealed class Vma(MmStruct mm, ulong start, ulong end, VmaFlags flags, AddressSpace? file = null, ulong pgoff = 0)
 {
     /// <summary>The owning mm.</summary>
     public MmStruct Mm { get; } = mm;
@@ -30,7 +30,7 @@ public sealed class Vma(MmStruct mm, ulong start, ulong end, VmaFlags flags, Add
 }
 
 /// <summary>struct address_space of a file or device: its i_mmap tree and the lock guarding it.</summary>
-public sealed class AddressSpace(string name)
+internal sealed class AddressSpace(string name)
 {
     /// <summary>The file's name.</summary>
     public string Name { get; } = name;
@@ -45,7 +45,7 @@ public sealed class AddressSpace(string name)
 }
 
 /// <summary>struct mm_struct.</summary>
-public sealed class MmStruct
+internal sealed class MmStruct
 {
     internal MmStruct(MmId id, Pfn pgd)
     {

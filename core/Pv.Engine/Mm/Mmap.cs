@@ -13,7 +13,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>mmap, remap_pfn_range, mprotect, mremap and fork.</summary>
-public static class Mmap
+internal static class Mmap
 {
     /// <summary><c>mmap(MAP_FIXED)</c> of [start, start + length): anonymous when <paramref name="file"/> is null.</summary>
     public static IEnumerable<Step> Run(Machine m, SimThread t, MmStruct mm, ulong start, ulong length, VmaFlags flags, AddressSpace? file = null, ulong pgoff = 0, Vma[]? created = null)

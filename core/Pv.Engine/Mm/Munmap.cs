@@ -14,7 +14,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>munmap, exit, MADV_DONTNEED and unmap_mapping_range.</summary>
-public static class Munmap
+internal static class Munmap
 {
     /// <summary><c>munmap(start, length)</c> by thread <paramref name="t"/> on its mm.</summary>
     public static IEnumerable<Step> Run(Machine m, SimThread t, MmStruct mm, ulong start, ulong length)

@@ -8,7 +8,7 @@ using Pv.Engine.Memory;
 namespace Pv.Engine.Mm;
 
 /// <summary>Page-table primitives of the generic mm.</summary>
-public static class PteOps
+internal static class PteOps
 {
     /// <summary>Flags of an upper-level entry pointing to a table (_PAGE_TABLE).</summary>
     public const PteFlags TableFlags = PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed;

@@ -6,7 +6,7 @@
 namespace Pv.Engine.Mm;
 
 /// <summary>VMA list operations.</summary>
-public static class Vmas
+internal static class Vmas
 {
     /// <summary>
     /// Split the VMAs at both ends of [start, end) (__split_vma), each split of a file VMA under its file's i_mmap_rwsem

@@ -13,7 +13,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Mm;
 
 /// <summary>Zap and page-table freeing, shared by munmap, exit, madvise and unmap_mapping_range.</summary>
-public static class Zap
+internal static class Zap
 {
     /// <summary>
     /// <c>unmap_vmas</c>: for each VMA overlapping [start, end): tlb_start_vma, zap its PTEs, tlb_end_vma; bracketed

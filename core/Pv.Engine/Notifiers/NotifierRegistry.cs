@@ -9,7 +9,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Notifiers;
 
 /// <summary>IMmuNotifierRegistry on a machine, plus the calls the generic mm makes.</summary>
-public sealed class NotifierRegistry : IMmuNotifierRegistry
+internal sealed class NotifierRegistry : IMmuNotifierRegistry
 {
     private readonly Machine _machine;
     private readonly Dictionary<int, List<IMmuNotifier>> _subscribers = [];

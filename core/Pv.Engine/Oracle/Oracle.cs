@@ -65,13 +65,13 @@ public sealed record Violation(
 /// <param name="Step">The step at which the operation returned.</param>
 /// <param name="What">munmap, mprotect, madvise.</param>
 /// <param name="Operation">The operation, with its thread, start and flush points.</param>
-public sealed record Revocation(MmId Mm, ulong Start, ulong End, long Step, string What, MmOperation Operation);
+internal sealed record Revocation(MmId Mm, ulong Start, ulong End, long Step, string What, MmOperation Operation);
 
 /// <summary>
 /// One running operation that takes translations away (munmap, mprotect, madvise, mremap, exit, vfree), as O3 needs
 /// it: who runs it, since when, and where its gathers finished. Begun with <see cref="Oracle.BeginOperation"/>.
 /// </summary>
-public sealed class MmOperation
+internal sealed class MmOperation
 {
     private readonly List<(long Step, (int Thread, long Since)[] InFlight)> _flushPoints = [];
 
@@ -108,7 +108,7 @@ public sealed class MmOperation
 }
 
 /// <summary>The invariant checks of one machine.</summary>
-public sealed class Oracle
+internal sealed class Oracle
 {
     private readonly Machine _machine;
     private readonly List<Revocation> _revocations = [];

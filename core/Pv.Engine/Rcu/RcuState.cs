@@ -11,7 +11,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Rcu;
 
 /// <summary>The machine's RCU state.</summary>
-public sealed class RcuState : IRcu
+internal sealed class RcuState : IRcu
 {
     private readonly Machine _machine;
     private readonly List<(ulong Target, Action Callback)> _waiting = [];

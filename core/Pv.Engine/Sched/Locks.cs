@@ -4,7 +4,7 @@
 namespace Pv.Engine.Sched;
 
 /// <summary>A mutual-exclusion lock (spinlock_t or struct mutex).</summary>
-public sealed class SimMutex(string name) : IWaitCondition
+internal sealed class SimMutex(string name) : IWaitCondition
 {
     /// <summary>The lock's name (for example <c>ptl</c>).</summary>
     public string Name { get; } = name;
@@ -39,7 +39,7 @@ public sealed class SimMutex(string name) : IWaitCondition
 }
 
 /// <summary>A reader-writer semaphore (struct rw_semaphore): mmap_lock, i_mmap_rwsem.</summary>
-public sealed class SimRwSem(string name)
+internal sealed class SimRwSem(string name)
 {
     private readonly ReadWaiter _readWaiter = new();
     private readonly WriteWaiter _writeWaiter = new();

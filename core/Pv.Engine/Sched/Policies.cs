@@ -123,7 +123,7 @@ public sealed class ReplayDivergedException(string message) : Exception(message)
 /// runnable entity in id order. The policy follows a prefix of ranks, then always takes rank 0, and records at
 /// every choice point its rank, the number of options and whether a rank other than 0 preempts.
 /// </summary>
-public sealed class PrefixPolicy(IReadOnlyList<int> prefix) : ISchedulePolicy
+internal sealed class PrefixPolicy(IReadOnlyList<int> prefix) : ISchedulePolicy
 {
     private int _lastId = -1;
 

@@ -41,7 +41,7 @@ public enum RunOutcome : byte
 }
 
 /// <summary>Runs entities step by step under a policy.</summary>
-public sealed class Scheduler
+internal sealed class Scheduler
 {
     private readonly List<ISchedulable> _entities = [];
     private ISchedulable[] _runnable = new ISchedulable[8];

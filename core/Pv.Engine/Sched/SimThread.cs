@@ -20,7 +20,7 @@ public enum ThreadKind : byte
 }
 
 /// <summary>One schedulable thread.</summary>
-public sealed class SimThread : ISchedulable
+internal sealed class SimThread : ISchedulable
 {
     private readonly Stack<IEnumerator<Step>> _stack = new();
     private readonly List<IWaitCondition> _waits = [];

@@ -6,7 +6,7 @@
 namespace Pv.Engine.Sched;
 
 /// <summary>Something a blocked thread waits for.</summary>
-public interface IWaitCondition
+internal interface IWaitCondition
 {
     /// <summary>True once the thread may go on.</summary>
     bool IsSatisfied { get; }
@@ -18,7 +18,7 @@ public interface IWaitCondition
 internal enum StepKind : byte { Yield, Call, Wait }
 
 /// <summary>What an operation yields.</summary>
-public readonly struct Step
+internal readonly struct Step
 {
     internal readonly StepKind Kind;
     internal readonly object? Payload;
@@ -40,7 +40,7 @@ public readonly struct Step
 }
 
 /// <summary>A countdown of acknowledgements (a waited IPI: one per target).</summary>
-public sealed class AckCounter(int pending, string what) : IWaitCondition
+internal sealed class AckCounter(int pending, string what) : IWaitCondition
 {
     /// <summary>Acknowledgements still missing.</summary>
     public int Pending { get; private set; } = pending;

@@ -41,7 +41,7 @@ internal sealed class TraceRing(int depth)
 /// A running 64-bit hash of the run's events, one multiply-xorshift round per word: equal hashes mean the same
 /// run. Cheap enough to mix every traced event on the hot path.
 /// </summary>
-public struct TraceHash
+internal struct TraceHash
 {
     private ulong _h;
 

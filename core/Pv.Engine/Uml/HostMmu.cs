@@ -21,7 +21,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Uml;
 
 /// <summary>Accesses, sync points and the O6 check of a machine whose backend uses host mappings as its TLB.</summary>
-public static class HostMmu
+internal static class HostMmu
 {
     /// <summary>Where frame <paramref name="pfn"/> lies in UML's physical-memory file.</summary>
     public static ulong OffsetOf(Pfn pfn) => pfn.Value << PageGeometry.PageShift;

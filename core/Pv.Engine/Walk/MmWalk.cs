@@ -12,28 +12,28 @@ namespace Pv.Engine.Walk;
 /// <c>pgd_entry</c> .. <c>pte_entry</c>: called for the entry at <paramref name="entry"/>, which covers
 /// [<paramref name="addr"/>, <paramref name="next"/>). Read it with <see cref="MmWalk.Read"/>.
 /// </summary>
-public delegate int MmWalkEntryFn(PteSlot entry, ulong addr, ulong next, MmWalk walk);
+internal delegate int MmWalkEntryFn(PteSlot entry, ulong addr, ulong next, MmWalk walk);
 
 /// <summary>
 /// <c>pte_hole</c>: [<paramref name="addr"/>, <paramref name="next"/>) has no table at <paramref name="depth"/>
 /// (0..3 = PGD..PMD), or no VMA (-1).
 /// </summary>
-public delegate int MmWalkPteHoleFn(ulong addr, ulong next, int depth, MmWalk walk);
+internal delegate int MmWalkPteHoleFn(ulong addr, ulong next, int depth, MmWalk walk);
 
 /// <summary><c>hugetlb_entry</c>: the huge entry at <paramref name="pte"/> maps [<paramref name="addr"/>, <paramref name="next"/>).</summary>
-public delegate int MmWalkHugetlbFn(PteSlot pte, ulong hmask, ulong addr, ulong next, MmWalk walk);
+internal delegate int MmWalkHugetlbFn(PteSlot pte, ulong hmask, ulong addr, ulong next, MmWalk walk);
 
 /// <summary><c>test_walk</c> / <c>pre_vma</c>: called for the part [<paramref name="start"/>, <paramref name="end"/>) of <see cref="MmWalk.Vma"/>.</summary>
-public delegate int MmWalkRangeFn(ulong start, ulong end, MmWalk walk);
+internal delegate int MmWalkRangeFn(ulong start, ulong end, MmWalk walk);
 
 /// <summary>
 /// <c>install_pte</c>: the PTE for [<paramref name="addr"/>, <paramref name="next"/>) is empty; return 0 with the
 /// entry to write in <paramref name="pte"/> (the walker writes it with <c>set_pte_at</c>), or non-zero to stop.
 /// </summary>
-public delegate int MmWalkInstallPteFn(ulong addr, ulong next, out PageTableEntry pte, MmWalk walk);
+internal delegate int MmWalkInstallPteFn(ulong addr, ulong next, out PageTableEntry pte, MmWalk walk);
 
 /// <summary><c>enum page_walk_lock</c>: the locks a walk's caller holds (checked) or the walk takes.</summary>
-public enum PageWalkLock : byte
+internal enum PageWalkLock : byte
 {
     /// <summary><c>PGWALK_RDLOCK</c>: mmap_lock held for read (or write).</summary>
     RdLock,
@@ -49,7 +49,7 @@ public enum PageWalkLock : byte
 }
 
 /// <summary><c>enum page_walk_action</c>: what <c>pud_entry</c>/<c>pmd_entry</c> ask the walker to do next.</summary>
-public enum PageWalkAction : byte
+internal enum PageWalkAction : byte
 {
     /// <summary><c>ACTION_SUBTREE</c> (the default): descend into the next level.</summary>
     Subtree,
@@ -63,7 +63,7 @@ public enum PageWalkAction : byte
 /// <c>struct mm_walk_ops</c>. Every callback is optional. <see cref="InstallPte"/> is for the mm itself: only
 /// <see cref="PageWalk.WalkPageRangeMm"/> accepts it.
 /// </summary>
-public sealed class MmWalkOps
+internal sealed class MmWalkOps
 {
     /// <summary><c>pgd_entry</c>: each top-level entry (with 4-level paging the folded PGD is the P4D slot).</summary>
     public MmWalkEntryFn? PgdEntry { get; init; }
@@ -92,7 +92,7 @@ public sealed class MmWalkOps
 }
 
 /// <summary><c>struct mm_walk</c>: the state of one walk, as its callbacks see it.</summary>
-public sealed class MmWalk
+internal sealed class MmWalk
 {
     internal MmWalk(Machine machine, SimThread current, MmWalkOps ops, MmStruct mm, object? @private)
     {
@@ -127,7 +127,7 @@ public sealed class MmWalk
 }
 
 /// <summary>The int a walk returns: 0, a callback's positive stop value, or a negative errno.</summary>
-public sealed class WalkResult
+internal sealed class WalkResult
 {
     /// <summary>The walk's return value (valid once the walk's steps are done).</summary>
     public int Value { get; internal set; }

@@ -14,7 +14,7 @@ using Pv.Engine.Sched;
 namespace Pv.Engine.Walk;
 
 /// <summary>The page walker's entry points (<c>walk_page_range</c> and friends).</summary>
-public static class PageWalk
+internal static class PageWalk
 {
     /// <summary>EINVAL: bad range, or <c>install_pte</c> where it is not allowed (returned negated).</summary>
     public const int EINVAL = 22;

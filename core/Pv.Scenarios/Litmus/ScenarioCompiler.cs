@@ -1,21 +1,12 @@
 // Turns a checked scenario into machines: one fresh Machine per schedule, a DI scope of the backend's
-// BackendHost (the real loader, DI and counting decorator; the backend is composed once per run), with the scenario's files,
-// devices, mms, VMAs and populated pages set up, each CPU holding the mm of its first thread, and every
-// thread's operations queued as the engine's step sequences. Operations that name an mm created at run time
-// (a fork child) resolve it when they start. Setup is deterministic, so a schedule replays bit for bit.
-// Threads or operations can be left out (the minimiser does so): the build never depends on anything else.
-using Pv.Abstractions.Memory;
-using Pv.Abstractions.Mm;
+// BackendHost (the real loader, DI and counting decorator; the backend is composed once per run), loaded
+// with the scenario's machine program (Pv.Engine.Programs.MachineProgram: setup and every thread's
+// operations). Setup is deterministic, so a schedule replays bit for bit. Threads or operations can be left
+// out (the minimiser does so): the program is cut once, and each build loads the same program.
 using Microsoft.Extensions.DependencyInjection;
 using Pv.Abstractions.Notifiers;
 using Pv.Engine;
-using Pv.Engine.Devices;
-using Pv.Engine.Host;
-using Pv.Engine.Memory;
-using Pv.Engine.Mm;
-using Pv.Engine.Sched;
-using Pv.Engine.Uml;
-using Pv.Engine.Walk;
+using Pv.Engine.Programs;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
 
@@ -37,6 +28,7 @@ public sealed class CompiledScenario : IDisposable
     private readonly ResolvedBackend? _smmu;
     private readonly MachineOptions _options;
     private readonly Pv.Abstractions.Host.CostModel _cost;
+    private readonly MachineProgram _program;
     private IDisposable? _last;
     private IServiceScope? _smmuServices;
 
@@ -59,6 +51,8 @@ public sealed class CompiledScenario : IDisposable
         _host = backend.Host;
         Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
+        var threads = Threads.Select(t => t with { Ops = [.. t.Ops.Where((_, i) => !Omitted.Ops.Contains((t.Name, i)))] }).ToList();
+        _program = new MachineProgram(scenario.Mmu, scenario.Files, scenario.Mms, threads, scenario.FailAlloc);
     }
 
     /// <summary>The scenario.</summary>
@@ -74,9 +68,7 @@ public sealed class CompiledScenario : IDisposable
     public string Backend { get; }
 
     /// <summary>Entity id of each running thread of the last build, by the scenario's thread name.</summary>
-    public IReadOnlyDictionary<string, int> ThreadIds => _threadIds;
-
-    private readonly Dictionary<string, int> _threadIds = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, int> ThreadIds { get; private set; } = new Dictionary<string, int>();
 
     /// <summary>
     /// The machine <see cref="Build"/> made last: after an exception escapes a run, its scheduler still holds the
@@ -92,52 +84,11 @@ public sealed class CompiledScenario : IDisposable
     {
         Dispose();
         var composed = _host.CreateMachine(_options, _cost);
-        var m = composed.Machine;
         _last = composed;
+        var m = composed.Machine;
         Last = m;
         Built++;
-        foreach (var (site, n) in Scenario.FailAlloc) m.Memory.InjectFailures(site, n);
-        var files = new Dictionary<string, AddressSpace>(StringComparer.Ordinal);
-        foreach (var f in Scenario.Files)
-        {
-            var space = new AddressSpace(f.Name);
-            for (int p = 0; p < f.Pages; p++) space.Pages[(ulong)p] = m.Memory.Alloc(f.IsDevice ? FrameKind.DevicePfn : FrameKind.DataPage);
-            files[f.Name] = space;
-        }
-        var mms = new Dictionary<string, MmStruct>(StringComparer.Ordinal);
-        foreach (var decl in Scenario.Mms) mms[decl.Name] = SetUpMm(m, decl, files);
-        var ctx = new Context(m, mms, files, Scenario.Mmu, [], []);
-        var loaded = new HashSet<int>();
-        _threadIds.Clear();
-        IopfQueue? iopf = null;
-        foreach (var t in Threads)
-        {
-            var mm = t.Mm is null ? null : mms[t.Mm];
-            SimThread thread;
-            if (t.Kind == ThreadKind.Device)
-            {
-                // The SMMU is the secondary-MMU backend's ISecondaryMmu, composed on this same machine; the IOPF
-                // workqueue's thread is added before the first device.
-                _smmuServices ??= _smmu!.Host.Attach(m);
-                iopf ??= new IopfQueue(m);
-                var device = SvaDevice.Attach(m, _smmuServices.ServiceProvider.GetRequiredService<ISecondaryMmu>(), iopf, mm!, t.Ats);
-                ctx.Devices[device.Thread] = device;
-                thread = device.Thread;
-            }
-            else
-            {
-                if (mm is not null && loaded.Add(t.Cpu)) m.Cpus[t.Cpu].LoadMm(mm.Id);
-                thread = m.AddThread(t.Name, t.Kind, t.Cpu, mm);
-            }
-            _threadIds[t.Name] = thread.Id;
-            ctx.Threads[t.Name] = thread;
-            for (int i = 0; i < t.Ops.Count; i++)
-            {
-                if (Omitted.Ops.Contains((t.Name, i))) continue;
-                var op = t.Ops[i];
-                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(() => Operation(ctx, thread, op)));
-            }
-        }
+        ThreadIds = _program.Load(m, _smmu is null ? null : () => (_smmuServices = _smmu.Host.Attach(m)).ServiceProvider.GetRequiredService<ISecondaryMmu>());
         return m;
     }
 
@@ -148,142 +99,5 @@ public sealed class CompiledScenario : IDisposable
         _smmuServices = null;
         _last?.Dispose();
         _last = null;
-    }
-
-    private sealed record Context(Machine M, Dictionary<string, MmStruct> Mms, Dictionary<string, AddressSpace> Files, MmuKind Mmu,
-        Dictionary<SimThread, SvaDevice> Devices, Dictionary<string, SimThread> Threads);
-
-    private static MmStruct SetUpMm(Machine m, MmDecl decl, Dictionary<string, AddressSpace> files)
-    {
-        var mm = m.CreateMm();
-        foreach (var v in decl.Vmas)
-            mm.InsertVma(new Vma(mm, v.Start, v.End, v.Flags, v.File is null ? null : files[v.File], v.PgOff));
-        foreach (var p in decl.Populate)
-            for (ulong a = p.Start; a < p.Start + p.Length; a += PageGeometry.PageSize)
-                Populate(m, mm, mm.FindVma(a)!, a, p.ReadOnly);
-        return mm;
-    }
-
-    /// <summary>The PTE a completed fault (or remap_pfn_range) would have written for <paramref name="address"/>.</summary>
-    private static void Populate(Machine m, MmStruct mm, Vma vma, ulong address, bool readOnly)
-    {
-        var flags = PteFlags.Present | PteFlags.User | PteFlags.Accessed
-            | ((vma.Flags & VmaFlags.Write) != 0 ? PteFlags.Write | PteFlags.Dirty : 0)
-            | ((vma.Flags & VmaFlags.Exec) != 0 ? PteFlags.Exec : 0);
-        Pfn page;
-        if (vma.File is { } file)
-        {
-            ulong index = vma.PgOff + ((address - vma.Start) >> PageGeometry.PageShift);
-            if ((vma.Flags & (VmaFlags.PfnMap | VmaFlags.MixedMap)) != 0)
-            {
-                if (!file.Pages.TryGetValue(index, out page)) return;   // the driver has no PFN there: nothing to map
-                flags |= PteFlags.Special;
-            }
-            else
-            {
-                // The page cache holds a reference of its own (as a fault that reads the page in leaves it); the
-                // mapping takes another, so a zap never frees a page the cache still holds.
-                if (!file.Pages.TryGetValue(index, out page)) file.Pages[index] = page = m.Memory.Alloc(FrameKind.DataPage);
-                m.Memory.Get(page);
-            }
-            if ((vma.Flags & VmaFlags.Shared) == 0) flags &= ~(PteFlags.Write | PteFlags.Dirty);   // private file page: COW on write
-        }
-        else page = m.Memory.Alloc(FrameKind.DataPage);
-        if (readOnly) flags &= ~(PteFlags.Write | PteFlags.Dirty);
-        m.PageTables.Populate(mm.Id, address, PageTableEntry.Make(page, flags));
-    }
-
-    /// <summary>Resolves an operation when its thread reaches it (a fork child exists only by then); no step of its own.</summary>
-    private static IEnumerable<Step> Deferred(Func<IEnumerable<Step>> operation)
-    {
-        yield return Step.Call(operation());
-    }
-
-    private static IEnumerable<Step> Operation(Context ctx, SimThread t, OpDecl op)
-    {
-        var m = ctx.M;
-        MmStruct Mm() => op.Name is { } n ? ctx.Mms[n] : t.Mm ?? throw new InvalidOperationException($"{t.Name} has no mm");
-        bool host = ctx.Mmu == MmuKind.HostMappings;
-        switch (op.Kind)
-        {
-            case OpKind.Read or OpKind.Write or OpKind.Exec:
-                var access = op.Kind switch { OpKind.Read => AccessKind.Read, OpKind.Write => AccessKind.Write, _ => AccessKind.Exec };
-                return host ? HostMmu.Access(m, t, op.Address, access) : Fault.UserAccess(m, t, op.Address, access);
-            case OpKind.DmaRead: return ctx.Devices[t].Access(op.Address, AccessKind.Read);
-            case OpKind.DmaWrite: return ctx.Devices[t].Access(op.Address, AccessKind.Write);
-            case OpKind.Unbind: return ctx.Devices[t].Unbind();
-            case OpKind.WaitFor: return WaitFor(ctx.Threads[op.Name!]);
-            case OpKind.Vfree when host: return HostMmu.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
-        }
-        var work = Syscall(ctx, t, op, Mm);
-        // Under host mappings a user thread's syscall returns to user mode through UML's sync point.
-        return host && t.Kind == ThreadKind.User && op.Kind is not (OpKind.IrqOff or OpKind.IrqOn or OpKind.RcuReadLock or OpKind.RcuReadUnlock)
-            ? ReturnToUser(m, t, work) : work;
-    }
-
-    private static IEnumerable<Step> ReturnToUser(Machine m, SimThread t, IEnumerable<Step> work)
-    {
-        yield return Step.Call(work);
-        yield return Step.Call(HostMmu.ReturnToUser(m, t));
-    }
-
-    private static IEnumerable<Step> WaitFor(SimThread other)
-    {
-        yield return Step.Wait(new Finished(other));
-    }
-
-    private sealed class Finished(SimThread thread) : IWaitCondition
-    {
-        public bool IsSatisfied => thread.IsDone;
-        public string Describe() => $"{thread.Name} to finish";
-    }
-
-    private static IEnumerable<Step> Syscall(Context ctx, SimThread t, OpDecl op, Func<MmStruct> Mm)
-    {
-        var m = ctx.M;
-        switch (op.Kind)
-        {
-            case OpKind.Mmap:
-                return Mmap.Run(m, t, t.Mm!, op.Address, op.Length, op.Flags, op.Name is { } f ? ctx.Files[f] : null, op.Address2);
-            case OpKind.Munmap: return Munmap.Run(m, t, t.Mm!, op.Address, op.Length);
-            case OpKind.Mprotect: return Mmap.Mprotect(m, t, t.Mm!, op.Address, op.Length, op.Flags);
-            case OpKind.Mremap: return Mmap.Mremap(m, t, t.Mm!, op.Address, op.Length, op.Address2);
-            case OpKind.MadviseDontneed: return Munmap.MadviseDontneed(m, t, t.Mm!, op.Address, op.Length);
-            case OpKind.MadviseFree: return KernelMm.MadviseFree(m, t, t.Mm!, op.Address, op.Length);
-            case OpKind.MadviseGuard: return Madvise.GuardInstall(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
-            case OpKind.MadviseGuardRemove: return Madvise.GuardRemove(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
-            case OpKind.Fork: return Fork(ctx, t, op.Name!);
-            case OpKind.Exit: return Munmap.ExitMmap(m, t, Mm());
-            case OpKind.Gup: return Gup.GetUserPages(m, t, t.Mm!, op.Address, (int)op.Length, op.Write, new GupResult());
-            case OpKind.GupFast: return Gup.GetUserPagesFast(m, t, t.Mm!, op.Address, op.Write, new GupResult());
-            case OpKind.UnmapMappingRange: return Munmap.UnmapMappingRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
-            case OpKind.Revoke: return Munmap.RevokePfns(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
-            case OpKind.Truncate: return Munmap.TruncatePagecacheRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
-            case OpKind.Reclaim: return KernelMm.Reclaim(m, t);
-            case OpKind.Collapse: return Khugepaged.CollapsePteMappedThp(m, t, t.Mm!, op.Address);
-            case OpKind.Vmalloc: return KernelMm.Vmalloc(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
-            case OpKind.Vfree: return KernelMm.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
-            case OpKind.SwitchMm: return KernelMm.SwitchMm(m, t, Mm());
-            case OpKind.Lazy: return KernelMm.EnterLazy(m, t);
-            case OpKind.IrqOff: return OneStep(() => t.Cpu!.IrqDisable());
-            case OpKind.IrqOn: return OneStep(() => t.Cpu!.IrqEnable());
-            case OpKind.RcuReadLock: return OneStep(() => t.Cpu!.RcuReadLock());
-            case OpKind.RcuReadUnlock: return OneStep(() => t.Cpu!.RcuReadUnlock());
-            case OpKind.Speculate: return Pv.Engine.Cpu.Mmu.Speculate(m, t.Cpu!, op.Addresses, op.Count);
-            default: throw new InvalidOperationException($"operation {op.Kind} has no step sequence");
-        }
-    }
-
-    private static IEnumerable<Step> Fork(Context ctx, SimThread t, string child)
-    {
-        var holder = new MmStruct[1];
-        yield return Step.Call(Mmap.Fork(ctx.M, t, t.Mm!, holder));
-        ctx.Mms[child] = holder[0];
-    }
-
-    private static IEnumerable<Step> OneStep(Action action)
-    {
-        action();
-        yield return Step.Yield;
     }
 }

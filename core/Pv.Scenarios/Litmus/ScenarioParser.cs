@@ -15,6 +15,7 @@ using Pv.Engine.Cpu;
 using Pv.Engine.Memory;
 using Pv.Engine.Oracle;
 using Pv.Engine.Sched;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Litmus;
 
@@ -653,7 +654,7 @@ public sealed class ScenarioParser
                         else if (op.Kind == OpKind.Truncate && f.IsDevice) Error(op.At, $"'{op.Name}' is a device: its PFNs are the driver's, not page cache; truncate a file");
                         continue;
                     case OpKind.Vmalloc or OpKind.Vfree:
-                        if (op.Address < Mmu.KernelStart) Error(op.At, $"address 0x{op.Address:x} is not a kernel address (>= 0x{Mmu.KernelStart:x}); vmalloc area starts at 0x{Pv.Engine.Mm.KernelMm.VmallocStart:x}");
+                        if (op.Address < AddressLayout.KernelStart) Error(op.At, $"address 0x{op.Address:x} is not a kernel address (>= 0x{AddressLayout.KernelStart:x}); vmalloc area starts at 0x{AddressLayout.VmallocStart:x}");
                         continue;
                     case OpKind.Read or OpKind.Write or OpKind.Exec or OpKind.Munmap or OpKind.Mprotect or OpKind.Mremap
                         or OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.MadviseGuardRemove or OpKind.Gup or OpKind.GupFast or OpKind.Collapse:
@@ -681,7 +682,7 @@ public sealed class ScenarioParser
     private void CheckAddress(OpDecl op, ulong address, ulong length, string? mm, Dictionary<string, List<(ulong Start, ulong End)>> ranges,
         List<(ulong Start, ulong End)> vmalloc, ThreadKind kind)
     {
-        if (address >= Mmu.KernelStart)
+        if (address >= AddressLayout.KernelStart)
         {
             if (!vmalloc.Any(r => address >= r.Start && address < r.End))
                 Error(op.At, $"kernel address 0x{address:x} is outside every vmalloc range of this scenario");

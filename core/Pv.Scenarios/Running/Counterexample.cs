@@ -11,6 +11,7 @@ using Pv.Engine.Mm;
 using Pv.Engine.Sched;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Running;
 
@@ -109,28 +110,12 @@ public static class CounterexampleReplay
         using var compiled = bound.Compile(cx.Seed, cx.Omissions, traceDepth: cx.Schedule.Count * 8 + 64);
         var m = compiled.Build();
         var result = m.Run(new ReplayPolicy(cx.Schedule));
-        var byStep = m.Threads.SelectMany(t => t.RecentSteps).ToLookup(e => e.Step);
-        var steps = result.Schedule.Select((id, i) => new ReplayStep(i, m.Scheduler.Entities[id].Name, byStep[i].ToList())).ToList();
-        var threads = m.Threads.Select(t => (t.Name, t.RecentSteps)).ToList();
-        return new Replay(result, steps, Involved(m, result), threads);
-    }
-
-    private static List<InvolvedEntry> Involved(Machine m, RunResult result)
-    {
-        var list = new List<InvolvedEntry>();
-        if (result.Report?.Violation is not { } v) return list;
-        foreach (var cpu in m.Cpus.All)
-            if (cpu.Tlb.TryLookup(v.Mm.Value, v.Address, out var hit))
-                list.Add(new InvolvedEntry($"{cpu} TLB", $"va {v.Address:x} -> {hit.Pfn} gen {hit.Generation} {hit.Flags} ({hit.Level})"));
-            else
-                list.Add(new InvolvedEntry($"{cpu} TLB", $"va {v.Address:x}: no entry (loaded {cpu.LoadedMm}{(cpu.IsLazy ? ", lazy" : "")})"));
-        MmStruct? mm = null;
-        try { mm = m.Mm(v.Mm); } catch (ArgumentException) { }
-        if (mm is null) return list;
-        if (Zap.FindEntry(m, mm, v.Address, PageTableLevel.Pte, out var slot, out var level))
-            list.Add(new InvolvedEntry("PTE", $"va {v.Address:x} in table {slot.Table} [{slot.Index}] ({level}): {m.PageTables.Read(slot)}"));
-        else
-            list.Add(new InvolvedEntry("PTE", $"va {v.Address:x}: no table at {level} (unmapped)"));
-        return list;
+        var threads = m.ThreadTraces;
+        var byStep = threads.SelectMany(t => t.Steps).ToLookup(e => e.Step);
+        var steps = result.Schedule.Select((id, i) => new ReplayStep(i, m.EntityName(id), byStep[i].ToList())).ToList();
+        var involved = result.Report?.Violation is { } v
+            ? m.DescribeTranslation(v.Mm, v.Address).Select(e => new InvolvedEntry(e.Where, e.What)).ToList()
+            : [];
+        return new Replay(result, steps, involved, threads);
     }
 }

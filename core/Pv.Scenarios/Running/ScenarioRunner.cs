@@ -11,6 +11,7 @@ using Pv.Engine.Sched;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Workload;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Running;
 
@@ -79,7 +80,7 @@ public sealed record RunSummary(RunResult Result, IReadOnlyDictionary<string, lo
     {
         var metrics = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var c in machine.Metrics.All) metrics[c.Name] = c.Value;
-        metrics[SimulatedTime] = machine.Cost.Total;
+        metrics[SimulatedTime] = machine.SimulatedNs;
         return new RunSummary(result, metrics);
     }
 }

@@ -169,7 +169,7 @@ public static class SoakRunner
                 // An engine exception from a valid scenario: keep the schedule up to the step that threw, so
                 // `pv replay` of the file reaches the same throw.
                 schedules += compiled.Built;
-                var partial = compiled.Last!.Scheduler.Schedule.ToList();
+                var partial = compiled.Last!.Schedule.ToList();
                 string message = $"{e.GetType().Name}: {e.Message}";
                 findings.Add(Record(seed, backend, strategy, "internal-error", message, pvl, text, stem, partial, null, compiled.Built, bound.Scenario));
                 continue;

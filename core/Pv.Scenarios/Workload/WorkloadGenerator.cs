@@ -7,6 +7,7 @@ using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Sched;
 using Pv.Scenarios.Litmus;
+using Pv.Engine.Programs;
 
 namespace Pv.Scenarios.Workload;
 
