@@ -50,7 +50,7 @@ public sealed class SoakTests
     public void A_small_soak_runs_end_to_end_and_counts_what_it_ran()
     {
         var o = new SoakOptions(3, 20, 7, ["x86-native", "uml"], [], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
         Assert.Equal(3, r.Scenarios);
         Assert.Equal(["x86-native", "uml"], r.Backends.Select(b => b.Backend));
         Assert.All(r.Backends, b => Assert.InRange(b.Schedules, 1, 3 * 20 * SoakRunner.Strategies.Count));
@@ -70,7 +70,7 @@ public sealed class SoakTests
     {
         // The project's false-positive soak, a small budget of it: `pv soak` runs the large one (docs/soak.md).
         var o = new SoakOptions(12, 60, 100, SoakRunner.DefaultBackends, [], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
         Assert.True(r.Findings.Count == 0, string.Join("\n", r.Findings.Select(f => $"{f.Backend} seed {f.ScenarioSeed}: {f.Message}")));
         Assert.All(r.Backends, b => Assert.True(b.Schedules > 0));
     }
@@ -80,9 +80,9 @@ public sealed class SoakTests
     [InlineData(25UL, "pfnmap-force-flush", Verdict.O4)]
     public void The_generator_finds_a_kernel_toggle_turned_off_and_nothing_with_it_on(ulong seed, string toggle, Verdict invariant)
     {
-        var off = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [new(toggle, false)], OutDir()), ZooTests.Catalog.Value);
+        var off = SoakRunner.Run(SoakRunner.Validate(new SoakOptions(1, 200, seed, ["x86-native"], [new(toggle, false)], OutDir()), ZooTests.Catalog.Value));
         Assert.Contains(off.Findings, f => f.Verdict == invariant);
-        var on = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [], OutDir()), ZooTests.Catalog.Value);
+        var on = SoakRunner.Run(SoakRunner.Validate(new SoakOptions(1, 200, seed, ["x86-native"], [], OutDir()), ZooTests.Catalog.Value));
         Assert.Empty(on.Findings);
     }
 
@@ -91,7 +91,7 @@ public sealed class SoakTests
     {
         // batch-failure-invalidate off (Z6): a failing table batch frees a PTE table a CPU's walk cache still holds.
         var o = new SoakOptions(12, 100, 0, ["x86-native-6.15"], [new("batch-failure-invalidate", false)], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
         var o2 = r.Findings.Where(f => f.Verdict == Verdict.O2).ToList();
         Assert.NotEmpty(o2);
         Assert.All(o2, f => Assert.Contains("option batch-failure-invalidate off", File.ReadAllText(f.ScenarioFile)));

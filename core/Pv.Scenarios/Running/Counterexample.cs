@@ -1,6 +1,7 @@
 // A counterexample file: what `pv explore` writes on a violation and `pv replay` reads. It names the scenario
 // file (path and SHA-256, so a changed file is refused rather than replayed wrongly), the backend, the
-// workload seed, what the minimiser left out, and the schedule (entity ids) that breaks the invariant.
+// workload seed, what the minimiser left out, and the schedule (entity ids) that breaks the invariant. It is
+// assembled in one place (Counterexample.Of, FoundCounterexample.Assemble) for `pv explore` and `pv soak` alike.
 // Replaying it rebuilds the same machine and follows the schedule strictly, with a trace deep enough to show
 // every step of every thread.
 using System.Text.Json;

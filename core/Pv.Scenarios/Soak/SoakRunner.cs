@@ -140,10 +140,6 @@ public static class SoakRunner
         return new SoakPlan(o, backends, catalog);
     }
 
-    /// <summary>Checks and runs the soak (<see cref="Validate"/>, then <see cref="Run(SoakPlan, Action{int}?)"/>).</summary>
-    /// <exception cref="ArgumentException">See <see cref="Validate"/>.</exception>
-    public static SoakResult Run(SoakOptions o, PluginCatalog catalog) => Run(Validate(o, catalog));
-
     /// <summary>
     /// Runs a checked soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
     /// </summary>
