@@ -29,7 +29,7 @@ public sealed record MetricComparison(string Name, double MeanA, double MeanB, d
 /// <param name="Metrics">Every metric either side has, by name.</param>
 public sealed record AbResult(IReadOnlyList<SeedResult> A, IReadOnlyList<SeedResult> B, IReadOnlyList<MetricComparison> Metrics)
 {
-    /// <summary>"clean" or "O2 in 7/20 seeds" for one side.</summary>
+    /// <summary>One side's verdicts: "clean in 20/20 seeds", or each verdict found, "O2 in 7/20 seeds, O3 in 1/20 seeds".</summary>
     public static string Summary(IReadOnlyList<SeedResult> side)
     {
         var bad = side.Where(s => s.Verdict != Verdict.Clean).ToList();
