@@ -53,6 +53,30 @@ public sealed class ScenarioCommandTests
     }
 
     [Fact]
+    public void Explore_resume_of_a_search_that_found_a_violation_is_exit_1_naming_it()
+    {
+        string db = Db(), cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");
+        string z1 = Path.Combine(Zoo, "z1-gup-fast-vs-munmap.pvl");
+        Assert.Equal(PvExitCode.Violation, Run("explore", z1, "--out", cx, "--db", db, "--no-minimise").Exit);
+        var (exit, output, error) = Run("explore", z1, "--out", cx, "--db", db, "--no-minimise", "--resume");
+        Assert.Equal((PvExitCode.Violation, ""), (exit, output));
+        Assert.Equal("pv: this search already found O2 in the chunk from seed 0; run without --resume to search again" + Environment.NewLine, error);
+    }
+
+    [Fact]
+    public void Ab_resume_reuses_the_stored_seeds_and_prints_the_same_verdicts()
+    {
+        string db = Db();
+        string[] args = ["ab", Path.Combine(Zoo, "z1-gup-fast-vs-munmap.pvl"), "--a", "xen-pv-2012", "--b", "xen-pv", "--seeds", "3", "--schedules", "20", "--db", db];
+        var first = Run(args);
+        var resumed = Run([.. args, "--resume"]);
+        Assert.Equal(PvExitCode.Violation, first.Exit);
+        Assert.Equal(first, resumed);
+        Assert.Contains("  A xen-pv-2012: O2 in 3/3 seeds", resumed.Out);
+        Assert.Contains("  B xen-pv: clean in 3/3 seeds", resumed.Out);
+    }
+
+    [Fact]
     public void Ab_json_puts_verdicts_first_and_writes_the_report()
     {
         string html = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".html");

@@ -69,7 +69,7 @@ public sealed class ParserTests
         var s = ScenarioParser.Parse("t.pvl", Header + "option strict-o3 on\ncost IpiInitiator 900\nexpect O3\nthread t cpu 1 mm a\n  write 0x40001000 times 3 # comment\n  madvise dontneed 0x40000000 8K\n");
         Assert.True(s.Options.StrictO3);
         Assert.Equal(900, s.Cost["IpiInitiator"]);
-        Assert.Equal(Pv.Engine.Oracle.InvariantId.O3, s.Expect.Invariant);
+        Assert.Equal(Pv.Scenarios.Running.Verdict.O3, s.Expect.Verdict);
         var t = Assert.Single(s.Threads);
         Assert.Equal([OpKind.Write, OpKind.MadviseDontneed], t.Ops.Select(o => o.Kind));
         Assert.Equal(3, t.Ops[0].Times);

@@ -50,11 +50,11 @@ public sealed class SoakTests
     public void A_small_soak_runs_end_to_end_and_counts_what_it_ran()
     {
         var o = new SoakOptions(3, 20, 7, ["x86-native", "uml"], [], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
         Assert.Equal(3, r.Scenarios);
         Assert.Equal(["x86-native", "uml"], r.Backends.Select(b => b.Backend));
         Assert.All(r.Backends, b => Assert.InRange(b.Schedules, 1, 3 * 20 * SoakRunner.Strategies.Count));
-        Assert.DoesNotContain(r.Findings, f => f.Verdict == "invalid-scenario");
+        Assert.DoesNotContain(r.Findings, f => f.Verdict == Verdict.InvalidScenario);
         foreach (var f in r.Findings)
         {
             // Each finding is saved the way pv explore saves one: the scenario file and a counterexample naming it.
@@ -70,19 +70,19 @@ public sealed class SoakTests
     {
         // The project's false-positive soak, a small budget of it: `pv soak` runs the large one (docs/soak.md).
         var o = new SoakOptions(12, 60, 100, SoakRunner.DefaultBackends, [], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
         Assert.True(r.Findings.Count == 0, string.Join("\n", r.Findings.Select(f => $"{f.Backend} seed {f.ScenarioSeed}: {f.Message}")));
         Assert.All(r.Backends, b => Assert.True(b.Schedules > 0));
     }
 
     [Theory]
-    [InlineData(13UL, "nested-flush", "O3")]
-    [InlineData(25UL, "pfnmap-force-flush", "O4")]
-    public void The_generator_finds_a_kernel_toggle_turned_off_and_nothing_with_it_on(ulong seed, string toggle, string invariant)
+    [InlineData(13UL, "nested-flush", Verdict.O3)]
+    [InlineData(25UL, "pfnmap-force-flush", Verdict.O4)]
+    public void The_generator_finds_a_kernel_toggle_turned_off_and_nothing_with_it_on(ulong seed, string toggle, Verdict invariant)
     {
-        var off = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [new(toggle, false)], OutDir()), ZooTests.Catalog.Value);
+        var off = SoakRunner.Run(SoakRunner.Validate(new SoakOptions(1, 200, seed, ["x86-native"], [new(toggle, false)], OutDir()), ZooTests.Catalog.Value));
         Assert.Contains(off.Findings, f => f.Verdict == invariant);
-        var on = SoakRunner.Run(new SoakOptions(1, 200, seed, ["x86-native"], [], OutDir()), ZooTests.Catalog.Value);
+        var on = SoakRunner.Run(SoakRunner.Validate(new SoakOptions(1, 200, seed, ["x86-native"], [], OutDir()), ZooTests.Catalog.Value));
         Assert.Empty(on.Findings);
     }
 
@@ -91,10 +91,48 @@ public sealed class SoakTests
     {
         // batch-failure-invalidate off (Z6): a failing table batch frees a PTE table a CPU's walk cache still holds.
         var o = new SoakOptions(12, 100, 0, ["x86-native-6.15"], [new("batch-failure-invalidate", false)], OutDir());
-        var r = SoakRunner.Run(o, ZooTests.Catalog.Value);
-        var o2 = r.Findings.Where(f => f.Verdict == "O2").ToList();
+        var r = SoakRunner.Run(SoakRunner.Validate(o, ZooTests.Catalog.Value));
+        var o2 = r.Findings.Where(f => f.Verdict == Verdict.O2).ToList();
         Assert.NotEmpty(o2);
         Assert.All(o2, f => Assert.Contains("option batch-failure-invalidate off", File.ReadAllText(f.ScenarioFile)));
         Assert.True(r.DetectionRate > 0);
+    }
+
+    [Theory]
+    [InlineData("nested-flush=off", true, "nested-flush", false)]
+    [InlineData("strict-o3=on", true, "strict-o3", true)]
+    [InlineData("nested-flush", false, "", false)]
+    [InlineData("nested-flush=no", false, "", false)]
+    [InlineData("=off", true, "", false)]
+    public void A_toggle_is_NAME_on_or_NAME_off(string text, bool ok, string name, bool on)
+    {
+        Assert.Equal(ok, SoakRunner.TryParseToggle(text, out var toggle));
+        if (!ok) return;
+        Assert.Equal(new KeyValuePair<string, bool>(name, on), toggle);
+        Assert.Equal(text, SoakRunner.ToggleText(toggle));
+    }
+
+    [Fact]
+    public void A_toggle_name_is_checked_against_the_parser_s_toggles()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SoakRunner.Validate(new SoakOptions(1, 1, 0, ["x86-native"], [new("", false)], OutDir()), ZooTests.Catalog.Value));
+        Assert.Contains("unknown option ''", e.Message);
+    }
+
+    [Fact]
+    public void Findings_are_tallied_per_backend_and_verdict()
+    {
+        var plan = SoakRunner.Validate(new SoakOptions(2, 200, 13, ["x86-native"], [new("nested-flush", false)], OutDir()), ZooTests.Catalog.Value);
+        Assert.Equal(["x86-native"], plan.Backends.Select(b => b.Name));
+        var r = SoakRunner.Run(plan);
+        Assert.NotEmpty(r.Findings);
+        var tallies = r.ByInvariant;
+        Assert.Equal(r.Findings.Count, tallies.Sum(t => t.Findings));
+        foreach (var t in tallies)
+        {
+            var mine = r.Findings.Where(f => f.Backend == t.Backend && f.Verdict == t.Verdict).ToList();
+            Assert.Equal((mine.Count, mine.Select(f => f.ScenarioSeed).Distinct().Count()), (t.Findings, t.Scenarios));
+        }
+        Assert.Equal(tallies.OrderBy(t => t.Backend, StringComparer.Ordinal).ThenBy(t => t.Verdict.ToText(), StringComparer.Ordinal), tallies);
     }
 }

@@ -2,6 +2,7 @@
 // its `expect` line says (docs/model.md's bug zoo, fix off: the invariant; fix on: clean over the whole budget). How fast a
 // counterexample comes is a figure `pv zoo` reports, not something a unit test times.
 using Pv.Hosting;
+using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Tests;
@@ -19,7 +20,7 @@ public sealed class ZooTests
     public void Zoo_entry_behaves_as_its_file_expects(string file)
     {
         var e = Zoo.Run(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", file), Catalog.Value);
-        Assert.True(e.AsExpected, $"{file}: expected {e.Expected}, found {e.Found} after {e.Schedules} schedules {e.Error}");
+        Assert.True(e.AsExpected, $"{file}: expected {e.ExpectedText}, found {e.FoundText} after {e.Schedules} schedules {e.Error}");
     }
 
     [Fact]
@@ -28,12 +29,37 @@ public sealed class ZooTests
         // Each bug has an entry that must find its invariant (fix off) and one that must stay clean (fix on); more
         // entries show the same bug on other backends and eras.
         var dir = Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo");
-        var expectations = Names().Select(n => (Name: n, Expect: File.ReadLines(Path.Combine(dir, n)).First(l => l.StartsWith("expect ", StringComparison.Ordinal))[7..].Trim())).ToList();
+        var expectations = Names().Select(n => (Name: n, Expect: ScenarioParser.ParseFile(Path.Combine(dir, n)).Expect.Verdict)).ToList();
         for (int z = 1; z <= 11; z++)
         {
             var entries = expectations.Where(e => e.Name.StartsWith($"z{z}-", StringComparison.Ordinal)).ToList();
-            Assert.Contains(entries, e => e.Expect == "clean");
-            Assert.Contains(entries, e => e.Expect != "clean");
+            Assert.Contains(entries, e => e.Expect == Verdict.Clean);
+            Assert.Contains(entries, e => e.Expect.IsViolation());
         }
     }
+
+    [Fact]
+    public void A_zoo_run_for_one_backend_searches_only_its_entries_and_keeps_unreadable_ones()
+    {
+        // A folder of two real entries on different backends and one file that names no known backend.
+        string folder = Path.GetDirectoryName(Fixtures.WriteFile("z0-broken.pvl", "backend no-such\nmm a\n  vma 0x1000 4K rw\nthread t cpu 0 mm a\n  read 0x1000\n"))!;
+        foreach (var name in new[] { "z1-gup-fast-vs-munmap.pvl", "z3-pfnmap-unmap-mapping-range-fixed.pvl" })
+            File.Copy(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", name), Path.Combine(folder, name));
+
+        var run = Zoo.RunAll(folder, Catalog.Value, "xen-pv-2012");
+
+        Assert.Equal(["z0-broken", "z1-gup-fast-vs-munmap"], run.Entries.Select(e => e.Entry));
+        var broken = run.Entries[0];
+        Assert.Equal(("?", "?", "error", false), (broken.Backend, broken.ExpectedText, broken.FoundText, broken.AsExpected));
+        Assert.Contains("unknown backend 'no-such'", broken.Error);
+        var z1 = run.Entries[1];
+        Assert.Equal((Verdict.O2, Verdict.O2, true), (z1.Expected, z1.Found, z1.AsExpected));
+        Assert.True(run.AnyError);
+        Assert.False(run.AllAsExpected);
+        Assert.Equal(1, run.AsExpected);
+    }
+
+    [Fact]
+    public void The_default_zoo_is_next_to_plugins_json() =>
+        Assert.Equal(Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo"), Zoo.DefaultFolder(Catalog.Value));
 }

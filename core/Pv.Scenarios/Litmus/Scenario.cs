@@ -4,8 +4,8 @@
 // range) can point at it. Nothing here runs anything: Litmus/ScenarioCompiler turns a checked Scenario into
 // machines.
 using Pv.Abstractions.Mm;
-using Pv.Engine.Oracle;
 using Pv.Engine.Programs;
+using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Litmus;
 
@@ -27,13 +27,9 @@ public sealed class ScenarioException(IReadOnlyList<ScenarioDiagnostic> diagnost
 }
 
 /// <summary>What a scenario expects.</summary>
-/// <param name="Invariant">The invariant expected to break, or null for <c>clean</c>.</param>
+/// <param name="Verdict">Clean, or the invariant expected to break.</param>
 /// <param name="At">Where the expectation was written.</param>
-public sealed record Expectation(InvariantId? Invariant, SourceSpan At)
-{
-    /// <summary>"clean" or the invariant id.</summary>
-    public string Text => Invariant?.ToString() ?? "clean";
-}
+public sealed record Expectation(Verdict Verdict, SourceSpan At);
 
 /// <summary>The default search of <c>pv explore</c> and <c>pv zoo</c> for this scenario.</summary>
 /// <param name="Strategy">random, pct or dfs.</param>

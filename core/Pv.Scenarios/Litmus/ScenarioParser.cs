@@ -13,7 +13,7 @@ using Pv.Abstractions.Mm;
 using Pv.Engine;
 using Pv.Engine.Cpu;
 using Pv.Engine.Memory;
-using Pv.Engine.Oracle;
+using Pv.Scenarios.Running;
 using Pv.Engine.Sched;
 using Pv.Engine.Programs;
 
@@ -275,8 +275,8 @@ public sealed class ScenarioParser
     private void Expect(Cursor c)
     {
         if (c.Next("clean or an invariant O1..O7") is not { } w) return;
-        if (w.Text == "clean") _expect = new Expectation(null, w.At);
-        else if (Enum.TryParse<InvariantId>(w.Text, out var id) && Enum.IsDefined(id) && w.Text.StartsWith('O')) _expect = new Expectation(id, w.At);
+        // Only what a search can be expected to end in: clean, or an invariant (never deadlock or a soak verdict).
+        if (Verdicts.TryParse(w.Text, out var v) && (v == Verdict.Clean || v.IsViolation())) _expect = new Expectation(v, w.At);
         else Error(w.At, $"expected clean or an invariant O1..O7, found '{w.Text}'");
     }
 
@@ -568,7 +568,7 @@ public sealed class ScenarioParser
             Options = _options,
             Cost = _cost,
             FailAlloc = _failAlloc,
-            Expect = _expect ?? new Expectation(null, start),
+            Expect = _expect ?? new Expectation(Verdict.Clean, start),
             Search = _search,
             Files = _files,
             Mms = _mms.Select(m => new MmDecl(m.Name, m.Vmas, m.Populate, m.At)).ToList(),

@@ -27,7 +27,7 @@ public static class HtmlReport
         foreach (var (side, name, seeds) in new[] { ("A", a, result.A), ("B", b, result.B) })
         {
             string summary = AbResult.Summary(seeds);
-            bool clean = seeds.All(s => s.Verdict == "clean");
+            bool clean = seeds.All(s => s.Verdict == Verdict.Clean);
             sb.Append($"<tr><td>{side}</td><td>{E(name)}</td><td class=\"{(clean ? "ok" : "bad")}\">{E(summary)}</td></tr>");
         }
         sb.Append("</table>");

@@ -9,10 +9,10 @@ namespace Pv.Scenarios.Running;
 
 /// <summary>One side's result for one seed.</summary>
 /// <param name="Seed">The seed.</param>
-/// <param name="Verdict">clean or the first invariant that broke in the batch.</param>
+/// <param name="Verdict">Clean or the first invariant that broke in the batch.</param>
 /// <param name="Metrics">Mean of each metric over the batch's completed runs (all runs if none completed).</param>
 /// <param name="Schedules">Schedules run.</param>
-public sealed record SeedResult(ulong Seed, string Verdict, IReadOnlyDictionary<string, double> Metrics, int Schedules);
+public sealed record SeedResult(ulong Seed, Verdict Verdict, IReadOnlyDictionary<string, double> Metrics, int Schedules);
 
 /// <summary>One metric compared.</summary>
 /// <param name="Name">Metric name.</param>
@@ -29,13 +29,16 @@ public sealed record MetricComparison(string Name, double MeanA, double MeanB, d
 /// <param name="Metrics">Every metric either side has, by name.</param>
 public sealed record AbResult(IReadOnlyList<SeedResult> A, IReadOnlyList<SeedResult> B, IReadOnlyList<MetricComparison> Metrics)
 {
-    /// <summary>"clean" or "O2 in 7/20 seeds" for one side.</summary>
+    /// <summary>One side's verdicts: "clean in 20/20 seeds", or each verdict found, "O2 in 7/20 seeds, O3 in 1/20 seeds".</summary>
     public static string Summary(IReadOnlyList<SeedResult> side)
     {
-        var bad = side.Where(s => s.Verdict != "clean").ToList();
-        return bad.Count == 0 ? $"clean in {side.Count}/{side.Count} seeds"
-            : string.Join(", ", bad.GroupBy(s => s.Verdict).Select(g => $"{g.Key} in {g.Count()}/{side.Count} seeds"));
+        var bad = side.Where(s => s.Verdict != Verdict.Clean).ToList();
+        return bad.Count == 0 ? $"{Verdict.Clean.ToText()} in {side.Count}/{side.Count} seeds"
+            : string.Join(", ", bad.GroupBy(s => s.Verdict).Select(g => $"{g.Key.ToText()} in {g.Count()}/{side.Count} seeds"));
     }
+
+    /// <summary>Either side found a violation in some seed.</summary>
+    public bool FoundViolation => A.Concat(B).Any(r => r.Verdict != Verdict.Clean);
 }
 
 /// <summary>Runs and compares.</summary>
@@ -50,7 +53,7 @@ public static class AbComparison
     public static SeedResult RunSeed(BoundScenario bound, ulong seed, int schedules)
     {
         using var compiled = bound.Compile(seed);
-        string verdict = "clean";
+        var verdict = Verdict.Clean;
         var sums = new Dictionary<string, double>(StringComparer.Ordinal);
         var all = new Dictionary<string, double>(StringComparer.Ordinal);
         int completed = 0;
@@ -61,7 +64,7 @@ public static class AbComparison
             var r = m.Run(new PctPolicy(seed * (ulong)schedules + (ulong)i, bound.Scenario.Search.PctDepth, expected));
             expected = Math.Max(expected, r.Steps);
             var run = RunSummary.Of(m, r);
-            if (r.Outcome == RunOutcome.Violation && verdict == "clean") verdict = run.Verdict;
+            if (r.Outcome == RunOutcome.Violation && verdict == Verdict.Clean) verdict = run.Verdict;
             foreach (var (k, v) in run.Metrics) all[k] = all.GetValueOrDefault(k) + v;
             if (r.Outcome != RunOutcome.Completed) continue;
             completed++;

@@ -1,6 +1,7 @@
 // A counterexample file: what `pv explore` writes on a violation and `pv replay` reads. It names the scenario
 // file (path and SHA-256, so a changed file is refused rather than replayed wrongly), the backend, the
-// workload seed, what the minimiser left out, and the schedule (entity ids) that breaks the invariant.
+// workload seed, what the minimiser left out, and the schedule (entity ids) that breaks the invariant. It is
+// assembled in one place (Counterexample.Of, FoundCounterexample.Assemble) for `pv explore` and `pv soak` alike.
 // Replaying it rebuilds the same machine and follows the schedule strictly, with a trace deep enough to show
 // every step of every thread.
 using System.Text.Json;
@@ -12,6 +13,7 @@ using Pv.Engine.Sched;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Engine.Programs;
+using Pv.Scenarios.Store;
 
 namespace Pv.Scenarios.Running;
 
@@ -33,8 +35,8 @@ public sealed record Counterexample
     public required ulong Seed { get; init; }
     /// <summary>The search that found it: strategy and the schedule seed of the violating schedule's chunk.</summary>
     public required string Strategy { get; init; }
-    /// <summary>The invariant that broke.</summary>
-    public required string Invariant { get; init; }
+    /// <summary>The invariant that broke (or, for a soak finding, internal-error); stored as the verdict's text.</summary>
+    public required Verdict Invariant { get; init; }
     /// <summary>The violation as the oracle reported it.</summary>
     public required string Violation { get; init; }
     /// <summary>Threads left out by the minimiser.</summary>
@@ -48,8 +50,25 @@ public sealed record Counterexample
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
-    /// <summary>The omissions to compile with.</summary>
+    /// <summary>The omissions to compile with (also written to the file, as it always was).</summary>
     public Omissions Omissions => new(OmitThreads, OmitOps.Select(o => (o.Thread, o.Op)).ToList());
+
+    /// <summary>What the minimiser left out, as printed: <c>threads [t2], operations [t1#3]</c>.</summary>
+    [JsonIgnore]
+    public string OmittedText => $"threads [{string.Join(", ", OmitThreads)}], operations [{string.Join(", ", OmitOps.Select(o => $"{o.Thread}#{o.Op}"))}]";
+
+    /// <summary>
+    /// The counterexample of <paramref name="verdict"/> on <paramref name="bound"/> (workload seed <paramref name="seed"/>), found
+    /// by <paramref name="strategy"/>: <paramref name="schedule"/> reaches it once <paramref name="omitted"/> is left out.
+    /// </summary>
+    public static Counterexample Of(BoundScenario bound, ulong seed, string strategy, Verdict verdict, string violation,
+        IReadOnlyList<int> schedule, Omissions? omitted) => new()
+    {
+        Scenario = Path.GetFullPath(bound.Scenario.Path), ScenarioHash = bound.Scenario.Hash, Backend = bound.Backend.Name, Seed = seed,
+        Strategy = strategy, Invariant = verdict, Violation = violation,
+        OmitThreads = omitted?.Threads ?? [], OmitOps = omitted?.Ops.Select(o => new OmittedOp(o.Thread, o.Op)).ToList() ?? [],
+        Schedule = schedule, PvVersion = StoredRuns.PvVersion,
+    };
 
     /// <summary>Writes the file.</summary>
     public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
@@ -75,6 +94,28 @@ public sealed record Counterexample
     }
 }
 
+/// <summary>A violation found by a search, minimised or not, and the counterexample that replays it.</summary>
+/// <param name="Found">The violating run as the search found it.</param>
+/// <param name="Minimised">What the minimiser made of it, or null (not minimised, or the minimiser failed).</param>
+/// <param name="Counterexample">The counterexample of <see cref="Final"/>.</param>
+public sealed record FoundCounterexample(RunResult Found, ScenarioRunner.Minimised? Minimised, Counterexample Counterexample)
+{
+    /// <summary>The run the counterexample replays: the minimised one if there is one.</summary>
+    public RunResult Final => Minimised?.Result ?? Found;
+
+    /// <summary>
+    /// Assembles the counterexample of <paramref name="found"/> (a violating run of <paramref name="bound"/>, workload seed
+    /// <paramref name="seed"/>, found by <paramref name="strategy"/>), from <paramref name="minimised"/> when given.
+    /// </summary>
+    public static FoundCounterexample Assemble(BoundScenario bound, ulong seed, string strategy, RunResult found, ScenarioRunner.Minimised? minimised)
+    {
+        var final = minimised?.Result ?? found;
+        var v = final.Report!.Violation;
+        return new FoundCounterexample(found, minimised,
+            Counterexample.Of(bound, seed, strategy, Verdicts.Of(v.Id), v.ToString(), final.Schedule, minimised?.Omitted));
+    }
+}
+
 /// <summary>One step of a replay.</summary>
 /// <param name="Step">Machine-wide step number.</param>
 /// <param name="Agent">Who ran it (a thread, an IRQ entity, RCU's softirq).</param>
@@ -91,7 +132,11 @@ public sealed record InvolvedEntry(string Where, string Text);
 /// <param name="Steps">Every step with its events.</param>
 /// <param name="Entries">TLB and page-table entries of the violating address.</param>
 /// <param name="Threads">Each thread's name and its own steps.</param>
-public sealed record Replay(RunResult Result, IReadOnlyList<ReplayStep> Steps, IReadOnlyList<InvolvedEntry> Entries, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads);
+public sealed record Replay(RunResult Result, IReadOnlyList<ReplayStep> Steps, IReadOnlyList<InvolvedEntry> Entries, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads)
+{
+    /// <summary>The invariant that broke on the way, or clean (a replay that deadlocks or stops early is clean too).</summary>
+    public Verdict Verdict => Verdicts.Of(Result.Report?.Violation);
+}
 
 /// <summary>Replays counterexamples.</summary>
 public static class CounterexampleReplay

@@ -63,13 +63,13 @@ public sealed record RunSummary(RunResult Result, IReadOnlyDictionary<string, lo
     /// <summary>The invariant that broke, or null.</summary>
     public InvariantId? Invariant => Result.Report?.Violation.Id;
 
-    /// <summary>"clean", "O2", "deadlock", "step-limit".</summary>
-    public string Verdict => Result.Outcome switch
+    /// <summary>Clean, the invariant that broke, deadlock or step limit.</summary>
+    public Verdict Verdict => Result.Outcome switch
     {
-        RunOutcome.Violation => Invariant!.Value.ToString(),
-        RunOutcome.Deadlock => "deadlock",
-        RunOutcome.StepLimit => "step-limit",
-        _ => "clean",
+        RunOutcome.Violation => Verdicts.Of(Invariant!.Value),
+        RunOutcome.Deadlock => Verdict.Deadlock,
+        RunOutcome.StepLimit => Verdict.StepLimit,
+        _ => Verdict.Clean,
     };
 
     /// <summary>The key under which simulated time is stored.</summary>
@@ -106,6 +106,13 @@ public sealed record SearchOptions(string Strategy, long Schedules, ulong Seed, 
 {
     /// <summary>Schedules per chunk of a random or PCT search (the unit of progress and of resume).</summary>
     public const int ChunkSize = 1000;
+
+    /// <summary>
+    /// The search of <paramref name="scenario"/>: <paramref name="strategy"/> and <paramref name="schedules"/> when given, else
+    /// the scenario's <c>explore</c> line (else its defaults), with its PCT depth and DFS bound; first seed <paramref name="seed"/>.
+    /// </summary>
+    public static SearchOptions For(Scenario scenario, string? strategy = null, long? schedules = null, ulong seed = 0) =>
+        new(strategy ?? scenario.Search.Strategy, schedules ?? scenario.Search.Schedules, seed, scenario.Search.PctDepth, scenario.Search.PreemptionBound);
 
     /// <summary>The engine's strategy.</summary>
     public ExploreStrategy EngineStrategy => Strategy switch

@@ -1,6 +1,8 @@
 // The bug zoo: every scenario file of a folder (scenarios/zoo: the bug zoo of docs/model.md, each with the fix off
 // and on) searched with its own `explore` line from seed 0; an entry behaves when what the oracle found is
-// what the file expects (an invariant, or clean over the whole budget).
+// what the file expects (an invariant, or clean over the whole budget). Run for one backend, an entry on another is
+// read but not searched.
+using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 
@@ -9,29 +11,63 @@ namespace Pv.Scenarios.Running;
 /// <summary>One zoo entry's outcome.</summary>
 /// <param name="File">The scenario file.</param>
 /// <param name="Entry">Its name.</param>
-/// <param name="Backend">The backend it ran on.</param>
-/// <param name="Expected">clean or an invariant.</param>
-/// <param name="Found">clean or the invariant that broke.</param>
+/// <param name="Backend">The backend it ran on ("?" when the file could not be read).</param>
+/// <param name="Expected">Clean or an invariant; null when the file could not be read.</param>
+/// <param name="Found">Clean or the invariant that broke; null when the entry could not run.</param>
 /// <param name="Schedules">Schedules to the first counterexample (or the whole budget when clean).</param>
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="Error">Why the entry could not run, or null.</param>
-public sealed record ZooEntry(string File, string Entry, string Backend, string Expected, string Found, long Schedules, TimeSpan Elapsed, string? Error)
+public sealed record ZooEntry(string File, string Entry, string Backend, Verdict? Expected, Verdict? Found, long Schedules, TimeSpan Elapsed, string? Error)
 {
     /// <summary>The entry behaved as its file expects.</summary>
     public bool AsExpected => Error is null && Found == Expected;
+
+    /// <summary>The expectation as printed: its verdict, or "?" for an entry that could not be read.</summary>
+    public string ExpectedText => Expected?.ToText() ?? "?";
+
+    /// <summary>What was found as printed: the verdict, or "error" for an entry that could not run.</summary>
+    public string FoundText => Found?.ToText() ?? "error";
+}
+
+/// <summary>A run of a zoo folder.</summary>
+/// <param name="Entries">The entries run, in file name order.</param>
+public sealed record ZooRun(IReadOnlyList<ZooEntry> Entries)
+{
+    /// <summary>Some entry could not be read.</summary>
+    public bool AnyError => Entries.Any(e => e.Error is not null);
+
+    /// <summary>How many entries behaved as their files expect.</summary>
+    public int AsExpected => Entries.Count(e => e.AsExpected);
+
+    /// <summary>Every entry behaved as its file expects.</summary>
+    public bool AllAsExpected => AsExpected == Entries.Count;
 }
 
 /// <summary>Runs the zoo.</summary>
 public static class Zoo
 {
+    /// <summary>The zoo next to <paramref name="catalog"/>'s plugins.json: <c>scenarios/zoo</c> of the Pv repository.</summary>
+    public static string DefaultFolder(PluginCatalog catalog) => Path.Combine(Path.GetDirectoryName(catalog.ConfigPath)!, "scenarios", "zoo");
+
     /// <summary>The zoo's scenario files in <paramref name="folder"/>, sorted by name.</summary>
     public static IReadOnlyList<string> Files(string folder) =>
         Directory.GetFiles(folder, "*.pvl").Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>
+    /// Runs every entry of <paramref name="folder"/>, or only those on backend <paramref name="backend"/> (an entry that
+    /// cannot be read is kept whatever its backend).
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
+    public static ZooRun RunAll(string folder, PluginCatalog catalog, string? backend = null) =>
+        new(Files(folder).Select(file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
+
     /// <summary>Runs one entry (a scenario problem is reported in <see cref="ZooEntry.Error"/>).</summary>
-    public static ZooEntry Run(string file, PluginCatalog catalog)
+    public static ZooEntry Run(string file, PluginCatalog catalog) => Run(file, catalog, null)!;
+
+    /// <summary>Runs one entry unless it is on another backend than <paramref name="only"/> (then null, nothing run).</summary>
+    private static ZooEntry? Run(string file, PluginCatalog catalog, string? only)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         BoundScenario bound;
         try
         {
@@ -39,12 +75,12 @@ public static class Zoo
         }
         catch (ScenarioException e)
         {
-            return new ZooEntry(file, Path.GetFileNameWithoutExtension(file), "?", "?", "error", 0, clock.Elapsed, e.Message);
+            return new ZooEntry(file, Path.GetFileNameWithoutExtension(file), "?", null, null, 0, clock.Elapsed, e.Message);
         }
+        if (only is not null && bound.Backend.Name != only) return null;
         var sc = bound.Scenario;
         using var compiled = bound.Compile(0);
-        var r = ScenarioRunner.Search(compiled, new SearchOptions(sc.Search.Strategy, sc.Search.Schedules, 0, sc.Search.PctDepth, sc.Search.PreemptionBound));
-        string found = r.Violation?.Report?.Violation.Id.ToString() ?? "clean";
-        return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Text, found, r.SchedulesRun, clock.Elapsed, null);
+        var r = ScenarioRunner.Search(compiled, SearchOptions.For(sc));
+        return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, Verdicts.Of(r.Violation?.Report?.Violation), r.SchedulesRun, clock.Elapsed, null);
     }
 }

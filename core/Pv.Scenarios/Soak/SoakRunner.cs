@@ -11,7 +11,6 @@ using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
-using Pv.Scenarios.Store;
 
 namespace Pv.Scenarios.Soak;
 
@@ -29,17 +28,24 @@ public sealed record SoakOptions(int Scenarios, long Schedules, ulong Seed, IRea
 /// <param name="ScenarioSeed">The generator seed.</param>
 /// <param name="Backend">The backend.</param>
 /// <param name="Strategy">pct or random.</param>
-/// <param name="Verdict">The invariant (O1..O7), internal-error or invalid-scenario.</param>
+/// <param name="Verdict">The invariant (O1..O7), internal error or invalid scenario.</param>
 /// <param name="Message">The oracle's violation, or the exception or diagnostics.</param>
 /// <param name="ScenarioFile">The saved .pvl.</param>
 /// <param name="CounterexampleFile">The saved counterexample (null for invalid-scenario).</param>
 /// <param name="Schedules">Schedules run by this search up to the finding.</param>
-public sealed record SoakFinding(ulong ScenarioSeed, string Backend, string Strategy, string Verdict, string Message,
+public sealed record SoakFinding(ulong ScenarioSeed, string Backend, string Strategy, Verdict Verdict, string Message,
     string ScenarioFile, string? CounterexampleFile, long Schedules)
 {
     /// <summary>An oracle verdict (not an internal error or a generator bug).</summary>
-    public bool IsViolation => Verdict.StartsWith('O');
+    public bool IsViolation => Verdict.IsViolation();
 }
+
+/// <summary>The findings of one verdict on one backend.</summary>
+/// <param name="Backend">The backend.</param>
+/// <param name="Verdict">The verdict.</param>
+/// <param name="Findings">Findings (one per scenario and strategy).</param>
+/// <param name="Scenarios">Distinct scenarios among them.</param>
+public sealed record SoakTally(string Backend, Verdict Verdict, int Findings, int Scenarios);
 
 /// <summary>One backend's share of a soak.</summary>
 /// <param name="Backend">The backend.</param>
@@ -65,7 +71,18 @@ public sealed record SoakResult(int Scenarios, IReadOnlyList<SoakBackendResult> 
 
     /// <summary>Scenarios with a violation / scenarios: how often the soak catches a bug toggled off.</summary>
     public double DetectionRate => Scenarios == 0 ? 0 : (double)ScenariosWithViolation / Scenarios;
+
+    /// <summary>The findings counted per backend and verdict, by backend name then verdict text (ordinal).</summary>
+    public IReadOnlyList<SoakTally> ByInvariant => Findings.GroupBy(f => (f.Backend, f.Verdict))
+        .OrderBy(g => g.Key.Backend, StringComparer.Ordinal).ThenBy(g => g.Key.Verdict.ToText(), StringComparer.Ordinal)
+        .Select(g => new SoakTally(g.Key.Backend, g.Key.Verdict, g.Count(), g.Select(f => f.ScenarioSeed).Distinct().Count())).ToList();
 }
+
+/// <summary>A soak checked against a catalog: its options and the backends they name, ready to run.</summary>
+/// <param name="Options">What to soak.</param>
+/// <param name="Backends">The CPU backends named, resolved.</param>
+/// <param name="Catalog">Where they come from.</param>
+public sealed record SoakPlan(SoakOptions Options, IReadOnlyList<ResolvedBackend> Backends, PluginCatalog Catalog);
 
 /// <summary>Runs soaks.</summary>
 public static class SoakRunner
@@ -92,9 +109,21 @@ public static class SoakRunner
     public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
         new(backend.Name, backend.ArchProfile == "uml", options);
 
-    /// <summary>The backends <paramref name="o"/> names, checked: each in <paramref name="catalog"/> and a CPU backend, every option known.</summary>
+    /// <summary>Reads an era toggle written <c>NAME=on</c> or <c>NAME=off</c> (the name is checked by <see cref="Validate"/>).</summary>
+    public static bool TryParseToggle(string text, out KeyValuePair<string, bool> toggle)
+    {
+        int eq = text.IndexOf('=');
+        string name = eq < 0 ? text : text[..eq], value = eq < 0 ? "" : text[(eq + 1)..];
+        toggle = new(name, value == "on");
+        return value is "on" or "off";
+    }
+
+    /// <summary>An era toggle as <see cref="TryParseToggle"/> reads it.</summary>
+    public static string ToggleText(KeyValuePair<string, bool> toggle) => $"{toggle.Key}={(toggle.Value ? "on" : "off")}";
+
+    /// <summary>The soak <paramref name="o"/> asks for, checked: each backend in <paramref name="catalog"/> and a CPU backend, every option known.</summary>
     /// <exception cref="ArgumentException">What is wrong, as a message for the user.</exception>
-    public static IReadOnlyList<ResolvedBackend> Validate(SoakOptions o, PluginCatalog catalog)
+    public static SoakPlan Validate(SoakOptions o, PluginCatalog catalog)
     {
         foreach (var (name, _) in o.Options)
             if (!ScenarioParser.Toggles.ContainsKey(name))
@@ -107,16 +136,15 @@ public static class SoakRunner
             if (!b.Host.ProvidesCpuMmu)
                 throw new ArgumentException($"backend '{b.Name}' is a secondary MMU ({b.ArchProfile}, no pv_mmu_ops): pv soak runs CPU backends");
         }
-        return backends;
+        return new SoakPlan(o, backends, catalog);
     }
 
     /// <summary>
-    /// Runs the soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
+    /// Runs a checked soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
     /// </summary>
-    /// <exception cref="ArgumentException">See <see cref="Validate"/>.</exception>
-    public static SoakResult Run(SoakOptions o, PluginCatalog catalog, Action<int>? scenarioDone = null)
+    public static SoakResult Run(SoakPlan plan, Action<int>? scenarioDone = null)
     {
-        var backends = Validate(o, catalog);
+        var (o, backends, catalog) = plan;
         var clock = Stopwatch.StartNew();
         var findings = new List<SoakFinding>();
         var schedules = new long[backends.Count];
@@ -152,17 +180,16 @@ public static class SoakRunner
         catch (ScenarioException e)
         {
             Save(pvl, text);
-            findings.Add(new SoakFinding(seed, backend.Name, "-", "invalid-scenario", string.Join("; ", e.Diagnostics), pvl, null, 0));
+            findings.Add(new SoakFinding(seed, backend.Name, "-", Verdict.InvalidScenario, string.Join("; ", e.Diagnostics), pvl, null, 0));
             return findings;
         }
         foreach (var strategy in Strategies)
         {
             using var compiled = bound.Compile(0);
-            var search = new SearchOptions(strategy, o.Schedules, 0, bound.Scenario.Search.PctDepth, bound.Scenario.Search.PreemptionBound);
             SearchResult result;
             try
             {
-                result = ScenarioRunner.Search(compiled, search);
+                result = ScenarioRunner.Search(compiled, SearchOptions.For(bound.Scenario, strategy, o.Schedules));
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -170,8 +197,8 @@ public static class SoakRunner
                 // `pv replay` of the file reaches the same throw.
                 schedules += compiled.Built;
                 var partial = compiled.Last!.Schedule.ToList();
-                string message = $"{e.GetType().Name}: {e.Message}";
-                findings.Add(Record(seed, backend, strategy, "internal-error", message, pvl, text, stem, partial, null, compiled.Built, bound.Scenario));
+                var cx = Counterexample.Of(bound, 0, strategy, Verdict.InternalError, $"{e.GetType().Name}: {e.Message}", partial, null);
+                findings.Add(Record(seed, cx, text, stem, compiled.Built));
                 continue;
             }
             schedules += result.SchedulesRun;
@@ -185,27 +212,18 @@ public static class SoakRunner
             {
                 // Minimising runs shortened variants; one that throws leaves the counterexample as found.
             }
-            var final = minimised?.Result ?? violation;
-            var v = final.Report!.Violation;
-            findings.Add(Record(seed, backend, strategy, v.Id.ToString(), v.ToString(), pvl, text, stem, final.Schedule, minimised?.Omitted,
-                result.SchedulesRun, bound.Scenario));
+            findings.Add(Record(seed, FoundCounterexample.Assemble(bound, 0, strategy, violation, minimised).Counterexample, text, stem, result.SchedulesRun));
         }
         return findings;
     }
 
-    private static SoakFinding Record(ulong seed, ResolvedBackend backend, string strategy, string verdict, string message, string pvl,
-        string text, string stem, IReadOnlyList<int> schedule, Omissions? omitted, long schedules, Scenario scenario)
+    /// <summary>Saves the scenario (<paramref name="text"/>, at <paramref name="cx"/>'s scenario path) and <paramref name="cx"/> next to it.</summary>
+    private static SoakFinding Record(ulong seed, Counterexample cx, string text, string stem, long schedules)
     {
-        Save(pvl, text);
-        string cxPath = $"{stem}.{strategy}.cx.json";
-        new Counterexample
-        {
-            Scenario = pvl, ScenarioHash = scenario.Hash, Backend = backend.Name, Seed = 0, Strategy = strategy,
-            Invariant = verdict, Violation = message,
-            OmitThreads = omitted?.Threads ?? [], OmitOps = omitted?.Ops.Select(op => new OmittedOp(op.Thread, op.Op)).ToList() ?? [],
-            Schedule = schedule, PvVersion = StoredRuns.PvVersion,
-        }.Save(cxPath);
-        return new SoakFinding(seed, backend.Name, strategy, verdict, message, pvl, cxPath, schedules);
+        Save(cx.Scenario, text);
+        string cxPath = $"{stem}.{cx.Strategy}.cx.json";
+        cx.Save(cxPath);
+        return new SoakFinding(seed, cx.Backend, cx.Strategy, cx.Invariant, cx.Violation, cx.Scenario, cxPath, schedules);
     }
 
     /// <summary>Writes the scenario as UTF-8 without a BOM: the bytes whose SHA-256 the parser computed from the text.</summary>

@@ -5,6 +5,7 @@
 // and hash, backend, plugin version and SHA-256, seed, and the Pv version.
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Store;
 
@@ -18,16 +19,17 @@ namespace Pv.Scenarios.Store;
 /// <param name="PluginSha256">The plugin assembly's SHA-256.</param>
 /// <param name="Seed">Workload or schedule seed (explore: first seed of the chunk).</param>
 /// <param name="Schedules">Schedules run.</param>
-/// <param name="Verdict">clean, O1..O7, deadlock, step-limit.</param>
+/// <param name="Verdict">Clean, O1..O7, deadlock, step-limit (stored as its text).</param>
 /// <param name="Metrics">Counters by name.</param>
 /// <param name="PvVersion">Pv's version.</param>
 /// <param name="FinishedAt">When it finished (UTC, ISO 8601).</param>
 /// <param name="ElapsedMs">Wall time.</param>
 public sealed record StoredRun(
     string Kind, string Session, string Scenario, string ScenarioHash, string Backend, string PluginVersion, string PluginSha256,
-    ulong Seed, long Schedules, string Verdict, IReadOnlyDictionary<string, long> Metrics, string PvVersion, string FinishedAt, double ElapsedMs);
+    ulong Seed, long Schedules, Verdict Verdict, IReadOnlyDictionary<string, long> Metrics, string PvVersion, string FinishedAt, double ElapsedMs);
 
 /// <summary>The SQLite results store.</summary>
+/// <remarks>Reading a row whose verdict text is unknown throws <see cref="InvalidDataException"/>.</remarks>
 public sealed class ResultsStore : IDisposable
 {
     private readonly SqliteConnection _db;
@@ -75,7 +77,7 @@ public sealed class ResultsStore : IDisposable
         cmd.Parameters.AddWithValue("$psha", run.PluginSha256);
         cmd.Parameters.AddWithValue("$seed", unchecked((long)run.Seed));
         cmd.Parameters.AddWithValue("$schedules", run.Schedules);
-        cmd.Parameters.AddWithValue("$verdict", run.Verdict);
+        cmd.Parameters.AddWithValue("$verdict", run.Verdict.ToText());
         cmd.Parameters.AddWithValue("$metrics", JsonSerializer.Serialize(run.Metrics));
         cmd.Parameters.AddWithValue("$pv", run.PvVersion);
         cmd.Parameters.AddWithValue("$at", run.FinishedAt);
@@ -104,10 +106,13 @@ public sealed class ResultsStore : IDisposable
         var list = new List<StoredRun>();
         while (r.Read())
             list.Add(new StoredRun(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.GetString(6),
-                unchecked((ulong)r.GetInt64(7)), r.GetInt64(8), r.GetString(9),
+                unchecked((ulong)r.GetInt64(7)), r.GetInt64(8), ReadVerdict(r.GetString(9)),
                 JsonSerializer.Deserialize<Dictionary<string, long>>(r.GetString(10)) ?? [], r.GetString(11), r.GetString(12), r.GetDouble(13)));
         return list;
     }
+
+    private Verdict ReadVerdict(string text) => Verdicts.TryParse(text, out var v) ? v
+        : throw new InvalidDataException($"{_db.DataSource}: a row with the unknown verdict '{text}' (written by a newer Pv?)");
 
     /// <summary>Closes the database.</summary>
     public void Dispose() => _db.Dispose();
@@ -123,7 +128,7 @@ public static class StoredRuns
 
     /// <summary>A row for a run of <paramref name="scenario"/> on <paramref name="backend"/>.</summary>
     public static StoredRun Make(string kind, string session, Litmus.Scenario scenario, Hosting.ResolvedBackend backend, Hosting.PluginCatalog catalog,
-        ulong seed, long schedules, string verdict, IReadOnlyDictionary<string, long> metrics, TimeSpan elapsed) =>
+        ulong seed, long schedules, Verdict verdict, IReadOnlyDictionary<string, long> metrics, TimeSpan elapsed) =>
         new(kind, session, Path.GetFullPath(scenario.Path), scenario.Hash, backend.Name, backend.Plugin.Version.ToString(),
             catalog.Plugins.FirstOrDefault(p => p.Name == backend.Entry.Plugin)?.Sha256 ?? "",
             seed, schedules, verdict, metrics, PvVersion, DateTime.UtcNow.ToString("O"), elapsed.TotalMilliseconds);

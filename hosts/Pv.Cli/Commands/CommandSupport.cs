@@ -1,8 +1,9 @@
 // What the scenario commands share: the --config/--json/--db options, loading plugins.json and a scenario
-// file with every problem printed as file:line:column (exit 2, nothing run), the results store, JSON output,
-// and the metrics table. A failure inside an operation (an mmap over an existing VMA, say) is a problem of
-// the scenario, reported as bad input with the thread named, never a crash. A failed invariant of the engine
-// itself is an internal error (exit 3) with the schedule that reaches it.
+// file with every problem printed as file:line:column (exit 2, nothing run), the results store (an unreadable
+// one is exit 2), JSON output, the metrics table and the progress bar drawn on a terminal. A failure inside an
+// operation (an mmap over an existing VMA, say) is a problem of the scenario, reported as bad input with the
+// thread named, never a crash. A failed invariant of the engine itself is an internal error (exit 3) with the
+// schedule that reaches it.
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -69,7 +70,7 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
             Error.WriteLine($"pv: internal error (a bug in Pv, not in the scenario): {e.Message}");
             return PvExitCode.InternalError;
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException or InvalidDataException)
         {
             Error.WriteLine($"pv: results store: {e.Message}");
             return PvExitCode.BadInput;
@@ -95,6 +96,27 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     }
 
     /// <summary>The verdict line, with the expectation.</summary>
-    public static string VerdictLine(Scenario scenario, string verdict) =>
-        $"verdict: {verdict} (expected {scenario.Expect.Text}){(verdict == scenario.Expect.Text ? "" : " — NOT AS EXPECTED")}";
+    public static string VerdictLine(Scenario scenario, Verdict verdict) =>
+        $"verdict: {verdict.ToText()} (expected {scenario.Expect.Verdict.ToText()}){(verdict == scenario.Expect.Verdict ? "" : " — NOT AS EXPECTED")}";
+
+    /// <summary>
+    /// Runs <paramref name="body"/> under a progress bar titled <paramref name="title"/> up to <paramref name="max"/> when the
+    /// output is a terminal and not <paramref name="json"/>; otherwise runs it with no progress callback. The bar stays
+    /// drawn when done unless <paramref name="clear"/>; <paramref name="eta"/> adds the remaining-time column.
+    /// </summary>
+    public T WithProgress<T>(bool json, string title, long max, bool clear, bool eta, Func<Action<long>?, T> body)
+    {
+        if (json || !Terminal.IsInteractive(Output)) return body(null);
+        T result = default!;
+        ProgressColumn[] columns = eta
+            ? [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn()]
+            : [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()];
+        Terminal.Create(Output).Progress().AutoClear(clear).Columns(columns).Start(ctx =>
+        {
+            var task = ctx.AddTask(title, maxValue: max);
+            result = body(done => task.Value = done);
+            task.Value = max;
+        });
+        return result;
+    }
 }

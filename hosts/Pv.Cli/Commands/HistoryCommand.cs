@@ -1,5 +1,6 @@
 // `pv history [--db FILE] [--limit N]`: the runs in the results store, newest first.
 using System.CommandLine;
+using Pv.Scenarios.Running;
 using Spectre.Console;
 
 namespace Pv.Cli.Commands;
@@ -21,7 +22,7 @@ internal static class HistoryCommand
             var table = new Table().Border(TableBorder.Rounded).AddColumns("Finished (UTC)", "Kind", "Scenario", "Backend", "Plugin", "Seed", "Schedules", "Verdict", "ms");
             foreach (var r in runs)
                 table.AddRow(r.FinishedAt[..19], r.Kind, Markup.Escape(Path.GetFileName(r.Scenario)), Markup.Escape(r.Backend), r.PluginVersion, r.Seed.ToString(),
-                    r.Schedules.ToString("N0"), r.Verdict, r.ElapsedMs.ToString("N0"));
+                    r.Schedules.ToString("N0"), r.Verdict.ToText(), r.ElapsedMs.ToString("N0"));
             Terminal.Create(s.Output).Write(table);
             s.Output.WriteLine($"{runs.Count} run(s) from {path}");
             return PvExitCode.Ok;

@@ -1,7 +1,7 @@
-// `pv replay TRACE`: rebuilds the machine of a counterexample file and follows its schedule strictly, then
-// prints every step (who ran it and what it did, in kernel terms), each thread's own steps, the TLB and
-// page-table entries of the violating address, and the violation where the invariant broke. A scenario file
-// changed since, or a schedule that no longer fits the backend, is bad input (exit 2).
+// `pv replay TRACE`: rebuilds the machine of a counterexample file and follows its schedule strictly
+// (CounterexampleReplay), then prints every step (who ran it and what it did, in kernel terms), each thread's
+// own steps, the TLB and page-table entries of the violating address, and the violation where the invariant
+// broke. A scenario file changed since, or a schedule that no longer fits the backend, is bad input (exit 2).
 using System.CommandLine;
 using Pv.Engine.Sched;
 using Pv.Scenarios.Running;
@@ -34,21 +34,17 @@ internal static class ReplayCommand
             if (parse.GetValue(s.Json))
                 s.WriteJson(new
                 {
-                    scenario = cx.Scenario, backend = cx.Backend, verdict = v?.Id.ToString() ?? "clean", violation = v?.ToString(),
+                    scenario = cx.Scenario, backend = cx.Backend, verdict = replay.Verdict, violation = v?.ToString(),
                     steps = replay.Steps.Select(st => new { step = st.Step, agent = st.Agent, events = st.Events.Select(e => new { e.What, a = $"{e.A:x}", b = $"{e.B:x}" }) }),
                     entries = replay.Entries,
                     threads = replay.Threads.Select(t => new { thread = t.Thread, steps = t.Steps.Select(e => e.ToString()) }),
                 });
             else
             {
-                s.Output.WriteLine($"replaying {cx.Scenario} on {cx.Backend}: {cx.Schedule.Count} steps{(cx.OmitThreads.Count + cx.OmitOps.Count > 0 ? $" (minimised: without threads [{string.Join(", ", cx.OmitThreads)}], operations [{string.Join(", ", cx.OmitOps.Select(o => $"{o.Thread}#{o.Op}"))}])" : "")}");
+                s.Output.WriteLine($"replaying {cx.Scenario} on {cx.Backend}: {cx.Schedule.Count} steps{(cx.OmitThreads.Count + cx.OmitOps.Count > 0 ? $" (minimised: without {cx.OmittedText})" : "")}");
                 s.Output.WriteLine();
                 foreach (var st in replay.Steps)
-                {
-                    string what = st.Events.Count == 0 ? "" : string.Join("; ", st.Events.Select(e => $"{e.What} {e.A:x} {e.B:x}"));
-                    bool broke = v is not null && st.Step == v.Step;
-                    s.Output.WriteLine($"{(broke ? ">>" : "  ")} #{st.Step,-5} {st.Agent,-14} {what}");
-                }
+                    s.Output.WriteLine($"{(v is not null && st.Step == v.Step ? ">>" : "  ")} #{st.Step,-5} {st.Agent,-14} {string.Join("; ", st.Events.Select(e => $"{e.What} {e.A:x} {e.B:x}"))}");
                 s.Output.WriteLine();
                 s.Output.WriteLine("per thread:");
                 foreach (var (thread, steps) in replay.Threads)
@@ -59,7 +55,7 @@ internal static class ReplayCommand
                 s.Output.WriteLine();
                 s.Output.WriteLine(v is null ? $"no violation: the run ended {replay.Result.Outcome}" : $"invariant broke at step {v.Step}: {v}");
             }
-            return replay.Result.Outcome == RunOutcome.Violation ? PvExitCode.Violation : PvExitCode.Ok;
+            return replay.Verdict.IsViolation() ? PvExitCode.Violation : PvExitCode.Ok;
         }));
         return command;
     }

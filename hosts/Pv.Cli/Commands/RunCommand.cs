@@ -1,10 +1,10 @@
-// `pv run FILE [--backend B] [--seed N]`: one schedule of a scenario (sequential without --seed, seeded random
-// with it; a workload is generated from the seed, 0 by default). Prints the verdict, the violation report if
-// the oracle found one, the metrics table and simulated time; stores one row. Exit 1 on a violation.
+// `pv run FILE [--backend B] [--seed N]`: one schedule of a scenario (SingleRun: sequential without --seed,
+// seeded random with it; a workload is generated from the seed, 0 by default). Prints the verdict, the
+// violation report if the oracle found one, the metrics table and simulated time; stores one row. Exit 1 on
+// a violation.
 using System.CommandLine;
 using Pv.Scenarios.Running;
-using Pv.Scenarios.Store;
-using Spectre.Console;
+using Pv.Scenarios.Sessions;
 
 namespace Pv.Cli.Commands;
 
@@ -23,30 +23,26 @@ internal static class RunCommand
             if (catalog is null) return PvExitCode.BadInput;
             var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
             ulong? scheduleSeed = parse.GetValue(seed);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var compiled = bound.Compile(scheduleSeed ?? 0);
-            var run = ScenarioRunner.RunOnce(compiled, scheduleSeed);
+            RunSummary run;
             using (var store = s.OpenStore(parse))
-                store.Add(StoredRuns.Make("run", StoredRuns.Session("run", bound.Scenario.Hash, bound.Backend.Name, scheduleSeed?.ToString() ?? "sequential"),
-                    bound.Scenario, bound.Backend, catalog, scheduleSeed ?? 0, 1, run.Verdict, run.Metrics, clock.Elapsed));
+                run = SingleRun.Run(bound, scheduleSeed, catalog, store);
             if (parse.GetValue(s.Json))
                 s.WriteJson(new
                 {
-                    scenario = bound.Scenario.Path, backend = bound.Backend.Name, seed = scheduleSeed, verdict = run.Verdict, expected = bound.Scenario.Expect.Text,
+                    scenario = bound.Scenario.Path, backend = bound.Backend.Name, seed = scheduleSeed, verdict = run.Verdict, expected = bound.Scenario.Expect.Verdict,
                     steps = run.Result.Steps, simulatedNs = run.Metrics[RunSummary.SimulatedTime], violation = run.Result.Report?.Violation.ToString(),
                     deadlock = run.Result.Deadlock, metrics = run.Metrics,
                 });
             else
             {
-                var console = Terminal.Create(s.Output);
                 s.Output.WriteLine($"{bound.Scenario.Name} on {bound.Backend.Name}, {(scheduleSeed is { } x ? $"random schedule seed {x}" : "sequential schedule")}: {run.Result.Steps} steps");
                 s.Output.WriteLine(CommandSupport.VerdictLine(bound.Scenario, run.Verdict));
                 if (run.Result.Report is { } report) s.Output.Write(report.Format());
                 if (run.Result.Deadlock is { } d) s.Output.WriteLine($"deadlock: {d}");
-                console.Write(CommandSupport.MetricsTable(run.Metrics));
+                Terminal.Create(s.Output).Write(CommandSupport.MetricsTable(run.Metrics));
                 s.Output.WriteLine($"simulated time: {run.Metrics[RunSummary.SimulatedTime]:N0} ns");
             }
-            return run.Result.Outcome == Pv.Engine.Sched.RunOutcome.Violation ? PvExitCode.Violation : PvExitCode.Ok;
+            return run.Verdict.IsViolation() ? PvExitCode.Violation : PvExitCode.Ok;
         }));
         return command;
     }

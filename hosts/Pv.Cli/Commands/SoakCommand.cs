@@ -4,7 +4,7 @@
 // detection rate (scenarios with a violation / scenarios) measures a toggle turned off. Exit 1 on any finding,
 // 0 when clean, 2 on bad usage (an unknown backend or option, a malformed --option).
 using System.CommandLine;
-using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Running;
 using Pv.Scenarios.Soak;
 using Spectre.Console;
 
@@ -35,22 +35,16 @@ internal static class SoakCommand
             var toggles = new List<KeyValuePair<string, bool>>();
             foreach (var text in parse.GetValue(option) ?? [])
             {
-                int eq = text.IndexOf('=');
-                string name = eq < 0 ? text : text[..eq], value = eq < 0 ? "" : text[(eq + 1)..];
-                if (value is not ("on" or "off"))
-                {
-                    s.Error.WriteLine($"pv: --option {text}: expected NAME=on or NAME=off");
-                    return PvExitCode.BadInput;
-                }
-                toggles.Add(new(name, value == "on"));
+                if (!SoakRunner.TryParseToggle(text, out var toggle)) { s.Error.WriteLine($"pv: --option {text}: expected NAME=on or NAME=off"); return PvExitCode.BadInput; }
+                toggles.Add(toggle);
             }
             using var catalog = s.LoadCatalog(parse);
             if (catalog is null) return PvExitCode.BadInput;
             var names = parse.GetValue(backend) is { Length: > 0 } given ? given.Distinct().ToList() : SoakRunner.DefaultBackends.ToList();
-            var options = new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!));
+            SoakPlan plan;
             try
             {
-                SoakRunner.Validate(options, catalog);
+                plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
             }
             catch (ArgumentException e)
             {
@@ -58,51 +52,43 @@ internal static class SoakCommand
                 return PvExitCode.BadInput;
             }
             bool json = parse.GetValue(s.Json);
-            SoakResult result;
-            if (json || !Terminal.IsInteractive(s.Output)) result = SoakRunner.Run(options, catalog);
-            else
-            {
-                result = null!;
-                Terminal.Create(s.Output).Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask($"soak on {names.Count} backend(s)", maxValue: n);
-                        result = SoakRunner.Run(options, catalog, i => task.Value = i + 1);
-                    });
-            }
-
-            var byInvariant = result.Findings.GroupBy(f => (f.Backend, f.Verdict)).OrderBy(g => g.Key.Backend, StringComparer.Ordinal).ThenBy(g => g.Key.Verdict, StringComparer.Ordinal)
-                .Select(g => new { backend = g.Key.Backend, verdict = g.Key.Verdict, findings = g.Count(), scenarios = g.Select(f => f.ScenarioSeed).Distinct().Count() }).ToList();
-            if (json)
-                s.WriteJson(new
-                {
-                    scenarios = result.Scenarios, schedules = result.SchedulesRun, schedulesPerStrategy = k, seed = options.Seed,
-                    options = toggles.Select(t => $"{t.Key}={(t.Value ? "on" : "off")}"),
-                    backends = result.Backends.Select(b => new { backend = b.Backend, b.Schedules, b.ScenariosWithViolation, detectionRate = (double)b.ScenariosWithViolation / result.Scenarios }),
-                    scenariosWithViolation = result.ScenariosWithViolation, detectionRate = result.DetectionRate, byInvariant,
-                    findings = result.Findings.Select(f => new { seed = f.ScenarioSeed, f.Backend, f.Strategy, f.Verdict, f.Message, scenario = f.ScenarioFile, counterexample = f.CounterexampleFile, f.Schedules }),
-                    elapsedMs = result.Elapsed.TotalMilliseconds, schedulesPerSecond = result.Rate,
-                });
-            else
-            {
-                var table = new Table().Border(TableBorder.Rounded).AddColumns("Backend", "Schedules", "Scenarios with a violation", "Findings");
-                foreach (var b in result.Backends)
-                {
-                    var mine = byInvariant.Where(x => x.backend == b.Backend).Select(x => $"{x.verdict} ×{x.findings}");
-                    table.AddRow(Markup.Escape(b.Backend), b.Schedules.ToString("N0"), $"{b.ScenariosWithViolation}/{result.Scenarios}", Markup.Escape(string.Join(", ", mine)));
-                }
-                Terminal.Create(s.Output).Write(table);
-                foreach (var f in result.Findings)
-                {
-                    s.Output.WriteLine($"{f.Verdict} on {f.Backend} ({f.Strategy}, seed {f.ScenarioSeed}): {f.Message}");
-                    s.Output.WriteLine($"  scenario: {f.ScenarioFile}");
-                    if (f.CounterexampleFile is { } cx) s.Output.WriteLine($"  replay it: pv replay {cx}");
-                }
-                s.Output.WriteLine($"{result.Scenarios} scenarios, {result.SchedulesRun:N0} schedules, {result.Findings.Count} finding(s); " +
-                    $"detection rate {result.ScenariosWithViolation}/{result.Scenarios} ({result.DetectionRate:P1}); {result.Elapsed.TotalSeconds:N1} s, {result.Rate:N0} schedules/s");
-            }
+            var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", n, clear: true, eta: true,
+                progress => SoakRunner.Run(plan, progress is null ? null : i => progress(i + 1)));
+            Print(s, json, plan.Options, result);
             return result.Findings.Count > 0 ? PvExitCode.Violation : PvExitCode.Ok;
         }));
         return command;
+    }
+
+    private static void Print(CommandSupport s, bool json, SoakOptions options, SoakResult result)
+    {
+        if (json)
+        {
+            s.WriteJson(new
+            {
+                scenarios = result.Scenarios, schedules = result.SchedulesRun, schedulesPerStrategy = options.Schedules, seed = options.Seed,
+                options = options.Options.Select(SoakRunner.ToggleText),
+                backends = result.Backends.Select(b => new { backend = b.Backend, b.Schedules, b.ScenariosWithViolation, detectionRate = (double)b.ScenariosWithViolation / result.Scenarios }),
+                scenariosWithViolation = result.ScenariosWithViolation, detectionRate = result.DetectionRate, byInvariant = result.ByInvariant,
+                findings = result.Findings.Select(f => new { seed = f.ScenarioSeed, f.Backend, f.Strategy, f.Verdict, f.Message, scenario = f.ScenarioFile, counterexample = f.CounterexampleFile, f.Schedules }),
+                elapsedMs = result.Elapsed.TotalMilliseconds, schedulesPerSecond = result.Rate,
+            });
+            return;
+        }
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Backend", "Schedules", "Scenarios with a violation", "Findings");
+        foreach (var b in result.Backends)
+        {
+            var mine = result.ByInvariant.Where(x => x.Backend == b.Backend).Select(x => $"{x.Verdict.ToText()} ×{x.Findings}");
+            table.AddRow(Markup.Escape(b.Backend), b.Schedules.ToString("N0"), $"{b.ScenariosWithViolation}/{result.Scenarios}", Markup.Escape(string.Join(", ", mine)));
+        }
+        Terminal.Create(s.Output).Write(table);
+        foreach (var f in result.Findings)
+        {
+            s.Output.WriteLine($"{f.Verdict.ToText()} on {f.Backend} ({f.Strategy}, seed {f.ScenarioSeed}): {f.Message}");
+            s.Output.WriteLine($"  scenario: {f.ScenarioFile}");
+            if (f.CounterexampleFile is { } cx) s.Output.WriteLine($"  replay it: pv replay {cx}");
+        }
+        s.Output.WriteLine($"{result.Scenarios} scenarios, {result.SchedulesRun:N0} schedules, {result.Findings.Count} finding(s); " +
+            $"detection rate {result.ScenariosWithViolation}/{result.Scenarios} ({result.DetectionRate:P1}); {result.Elapsed.TotalSeconds:N1} s, {result.Rate:N0} schedules/s");
     }
 }

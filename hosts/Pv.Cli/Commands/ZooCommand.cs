@@ -1,5 +1,5 @@
-// `pv zoo [--backend B] [--dir D]`: runs every scenario of scenarios/zoo (or only those on backend B) and
-// prints entry, backend, expected, found, schedules to the first counterexample and time. Exit 0 only if
+// `pv zoo [--backend B] [--dir D]`: runs every scenario of scenarios/zoo (or only those on backend B; Zoo.RunAll)
+// and prints entry, backend, expected, found, schedules to the first counterexample and time. Exit 0 only if
 // every entry behaves as its file expects; 1 otherwise; 2 if an entry cannot be read.
 using System.CommandLine;
 using Pv.Scenarios.Running;
@@ -19,29 +19,23 @@ internal static class ZooCommand
         {
             using var catalog = s.LoadCatalog(parse);
             if (catalog is null) return PvExitCode.BadInput;
-            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : Path.Combine(Path.GetDirectoryName(catalog.ConfigPath)!, "scenarios", "zoo");
+            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : Zoo.DefaultFolder(catalog);
             if (!Directory.Exists(folder)) { s.Error.WriteLine($"pv: no zoo folder {folder}; pass --dir"); return PvExitCode.BadInput; }
-            var entries = new List<ZooEntry>();
-            foreach (var file in Zoo.Files(folder))
-            {
-                var e = Zoo.Run(file, catalog);
-                if (parse.GetValue(backend) is { } only && e.Backend != only && e.Error is null) continue;
-                entries.Add(e);
-            }
+            var zoo = Zoo.RunAll(folder, catalog, parse.GetValue(backend));
             if (parse.GetValue(s.Json))
-                s.WriteJson(entries.Select(e => new { e.Entry, e.File, e.Backend, e.Expected, e.Found, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error }));
+                s.WriteJson(zoo.Entries.Select(e => new { e.Entry, e.File, e.Backend, expected = e.ExpectedText, found = e.FoundText, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error }));
             else
             {
                 var table = new Table().Border(TableBorder.Rounded).AddColumns("Entry", "Backend", "Expected", "Found", "Schedules", "Time", "");
-                foreach (var e in entries)
-                    table.AddRow(Markup.Escape(e.Entry), Markup.Escape(e.Backend), e.Expected, e.Found, e.Schedules.ToString("N0"), $"{e.Elapsed.TotalMilliseconds:N0} ms",
+                foreach (var e in zoo.Entries)
+                    table.AddRow(Markup.Escape(e.Entry), Markup.Escape(e.Backend), e.ExpectedText, e.FoundText, e.Schedules.ToString("N0"), $"{e.Elapsed.TotalMilliseconds:N0} ms",
                         e.AsExpected ? "[green]ok[/]" : "[red]UNEXPECTED[/]");
                 Terminal.Create(s.Output).Write(table);
-                foreach (var e in entries.Where(e => e.Error is not null)) s.Output.WriteLine(e.Error);
-                s.Output.WriteLine($"{entries.Count(e => e.AsExpected)} of {entries.Count} entries as expected");
+                foreach (var e in zoo.Entries.Where(e => e.Error is not null)) s.Output.WriteLine(e.Error);
+                s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected");
             }
-            if (entries.Any(e => e.Error is not null)) return PvExitCode.BadInput;
-            return entries.All(e => e.AsExpected) ? PvExitCode.Ok : PvExitCode.Violation;
+            if (zoo.AnyError) return PvExitCode.BadInput;
+            return zoo.AllAsExpected ? PvExitCode.Ok : PvExitCode.Violation;
         }));
         return command;
     }
