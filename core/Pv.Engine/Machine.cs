@@ -13,6 +13,7 @@ using Pv.Engine.Metrics;
 using Pv.Engine.Mm;
 using Pv.Engine.Rcu;
 using Pv.Engine.Sched;
+using Pv.Engine.Programs;
 
 namespace Pv.Engine;
 
@@ -185,7 +186,7 @@ public sealed class Machine
     internal MmStruct CreateMm()
     {
         var pgd = Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
-        if (!pgd.IsValid) throw new InvalidOperationException("out of memory allocating a PGD");
+        if (!pgd.IsValid) throw new ProgramMisuseException("out of memory allocating a PGD (fork or mm creation with fail-alloc page-table: the kernel's -ENOMEM path is not modelled)");
         var mm = new MmStruct(new MmId(_mms.Count), pgd);
         _mms.Add(mm);
         PageTables.AddPgd(mm.Id, pgd);
@@ -214,6 +215,11 @@ public sealed class Machine
         catch (EngineBugException bug)
         {
             throw new SimulationInternalError(bug, CurrentAgent, Scheduler.CurrentStep, Scheduler.Schedule.ToArray());
+        }
+        catch (ProgramMisuseException misuse)
+        {
+            misuse.Locate(CurrentThread?.OperationAt, CurrentAgent, Scheduler.CurrentStep, Scheduler.Schedule.ToArray());
+            throw;
         }
         if (Oracle.Violation is not null) outcome = RunOutcome.Violation;
         ViolationReport? report = null;

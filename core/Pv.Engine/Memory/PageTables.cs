@@ -10,6 +10,7 @@
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
+using Pv.Engine.Programs;
 
 namespace Pv.Engine.Memory;
 
@@ -153,11 +154,11 @@ internal sealed class PageTables : IPageTables
             if (!e.IsPresent)
             {
                 var t = _machine.Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
-                if (!t.IsValid) throw new InvalidOperationException("out of memory allocating a page table");
+                if (!t.IsValid) throw new ProgramMisuseException("out of memory allocating a page table where the kernel would fail the operation with -ENOMEM (not modelled; use fail-alloc page-table where a table allocation may fail)");
                 e = PageTableEntry.Make(t, PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed);
                 Write(slot, e);
             }
-            else if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping at {l}");
+            else if (e.IsHuge) throw new ProgramMisuseException($"{address:x} is inside a huge mapping at {l} (Pv does not split huge mappings)");
             table = e.Pfn;
         }
         return SlotOf(table, address, level);

@@ -9,6 +9,7 @@ using Pv.Abstractions.Notifiers;
 using Pv.Engine.Gather;
 using Pv.Engine.Memory;
 using Pv.Engine.Sched;
+using Pv.Engine.Programs;
 
 namespace Pv.Engine.Mm;
 
@@ -121,7 +122,7 @@ internal static class Mmap
         yield return Step.Call(Vmas.SplitRange(m, t, mm, oldStart, oldStart + length));
         var vmas = Vmas.Within(mm, oldStart, oldStart + length);
         if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
-            throw new InvalidOperationException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
+            throw new ProgramMisuseException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there (the kernel returns -EFAULT; Pv does not model failed syscalls)");
         var old = vmas[0];
         var moved = new Vma(mm, newStart, newStart + length, old.Flags, old.File, old.PgOff);
         var file = old.File;
@@ -271,7 +272,7 @@ internal static class Mmap
                 table = t;
                 continue;
             }
-            if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping");
+            if (e.IsHuge) throw new ProgramMisuseException($"{address:x} is inside a huge mapping (Pv does not split huge mappings)");
             table = e.Pfn;
         }
         return PageTables.SlotOf(table, address, level);

@@ -1,8 +1,9 @@
 // Loads a machine program into a fresh Machine: the files' pages and the devices' PFNs, each mm with its
-// VMAs and the PTEs a completed fault would have written for its populated ranges, allocation failures to
-// inject, and every thread with its operations queued as the engine's step sequences (each CPU holds the mm
-// of its first thread). Operations that name an mm created at run time (a fork child) resolve it when they
-// start. Loading is deterministic, so a schedule replays bit for bit.
+// VMAs and the PTEs a completed fault would have written for its populated ranges, every thread with its
+// operations queued as the engine's step sequences (each CPU holds the mm of its first thread), and then
+// the allocation failures to inject (they hit the operations, never the setup). Operations that name an mm
+// created at run time (a fork child) resolve it when they start, and note where they were written for any
+// ProgramMisuseException. Loading is deterministic, so a schedule replays bit for bit.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -31,7 +32,6 @@ public sealed record MachineProgram(
     /// <param name="secondaryMmu">The SMMU device threads translate through (resolved on the first device), or null when there is none.</param>
     public IReadOnlyDictionary<string, int> Load(Machine m, Func<ISecondaryMmu>? secondaryMmu)
     {
-        foreach (var (site, n) in FailAlloc) m.Memory.InjectFailures(site, n);
         var files = new Dictionary<string, AddressSpace>(StringComparer.Ordinal);
         foreach (var f in Files)
         {
@@ -67,8 +67,10 @@ public sealed record MachineProgram(
             ids[t.Name] = thread.Id;
             ctx.Threads[t.Name] = thread;
             foreach (var op in t.Ops)
-                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(() => Operation(ctx, thread, op)));
+                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(thread, op, () => Operation(ctx, thread, op)));
         }
+        // The failures are for the operations under test, not for the state the program starts from.
+        foreach (var (site, n) in FailAlloc) m.Memory.InjectFailures(site, n);
         return ids;
     }
 
@@ -115,9 +117,13 @@ public sealed record MachineProgram(
         m.PageTables.Populate(mm.Id, address, PageTableEntry.Make(page, flags));
     }
 
-    /// <summary>Resolves an operation when its thread reaches it (a fork child exists only by then); no step of its own.</summary>
-    private static IEnumerable<Step> Deferred(Func<IEnumerable<Step>> operation)
+    /// <summary>
+    /// Resolves an operation when its thread reaches it (a fork child exists only by then), noting where it was written
+    /// for an error it may raise; no step of its own.
+    /// </summary>
+    private static IEnumerable<Step> Deferred(SimThread thread, OpDecl op, Func<IEnumerable<Step>> operation)
     {
+        thread.OperationAt = op.At;
         yield return Step.Call(operation());
     }
 

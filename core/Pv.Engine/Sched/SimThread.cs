@@ -1,6 +1,7 @@
 // A simulated thread: a user thread on a CPU, a kernel thread, a device DMA engine, or a CPU's hardware
-// speculative walker. It owns a stack of running operations and the waits it is blocked on. Running one
-// step advances the innermost operation to its next yield.
+// speculative walker. It owns the queue of operations still to start, the stack of the running one (each
+// Step.Call pushes a frame) and the waits it is blocked on. Running one step advances the innermost frame to
+// its next yield. Queueing an operation is O(1), so `times N` costs N.
 using Pv.Engine.Cpu;
 using Pv.Engine.Mm;
 
@@ -23,6 +24,7 @@ public enum ThreadKind : byte
 internal sealed class SimThread : ISchedulable
 {
     private readonly Stack<IEnumerator<Step>> _stack = new();
+    private readonly Queue<IEnumerator<Step>> _queued = new();
     private readonly List<IWaitCondition> _waits = [];
     private readonly Queue<Action> _continuations = new();
     private readonly TraceRing _trace;
@@ -53,7 +55,10 @@ internal sealed class SimThread : ISchedulable
     public MmStruct? Mm { get; internal set; }
 
     /// <summary>All operations finished.</summary>
-    public bool IsDone => _stack.Count == 0 && _continuations.Count == 0;
+    public bool IsDone => _stack.Count == 0 && _queued.Count == 0 && _continuations.Count == 0;
+
+    /// <summary>Where the operation this thread runs (or ran last) was written, when its program says.</summary>
+    public Programs.SourceSpan? OperationAt { get; internal set; }
 
     /// <summary>This step is the first on its CPU since another thread ran there: the scheduler switched to it.</summary>
     public bool SwitchedIn { get; private set; }
@@ -67,14 +72,7 @@ internal sealed class SimThread : ISchedulable
     internal TraceRing Trace => _trace;
 
     /// <summary>Queue an operation after those already queued.</summary>
-    public void Enqueue(IEnumerable<Step> operation)
-    {
-        // The stack runs the top first; queued operations run in order, so build below the existing work.
-        var pending = _stack.ToArray();
-        _stack.Clear();
-        _stack.Push(operation.GetEnumerator());
-        for (int i = pending.Length - 1; i >= 0; i--) _stack.Push(pending[i]);
-    }
+    public void Enqueue(IEnumerable<Step> operation) => _queued.Enqueue(operation.GetEnumerator());
 
     /// <summary>Block this thread until <paramref name="condition"/> holds (used by host services during a step).</summary>
     public void AddWait(IWaitCondition condition) => _waits.Add(condition);
@@ -122,8 +120,13 @@ internal sealed class SimThread : ISchedulable
             _continuations.Dequeue()();
             return;
         }
-        while (_stack.Count > 0)
+        while (true)
         {
+            if (_stack.Count == 0)
+            {
+                if (!_queued.TryDequeue(out var next)) return;
+                _stack.Push(next);   // the next queued operation starts in this same step, as if it had been below
+            }
             var top = _stack.Peek();
             if (!top.MoveNext())
             {

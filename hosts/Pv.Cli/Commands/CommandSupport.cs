@@ -8,6 +8,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Pv.Engine;
+using Pv.Engine.Programs;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
@@ -57,6 +58,11 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
         catch (ScenarioException e)
         {
             foreach (var d in e.Diagnostics) Error.WriteLine($"pv: {d}");
+            return PvExitCode.BadInput;
+        }
+        catch (ProgramMisuseException e)
+        {
+            Error.WriteLine($"pv: {(e.At is { } at ? $"{at}: " : "")}{e.Message} (step {e.Step}, {e.Agent})");
             return PvExitCode.BadInput;
         }
         catch (SimulationInternalError e)
