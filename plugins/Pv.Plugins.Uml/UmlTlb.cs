@@ -11,6 +11,7 @@
 // and the kernel's own flushes used flush_tlb_kernel_range_common, which also unmaps every empty PTE it meets
 // and clears no mark. Contiguous host calls of one walk are merged, as the stub's syscall buffer does.
 // UML has no huge pages, so a present upper entry always points to a table.
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -34,15 +35,15 @@ public sealed class UmlTlb
     private readonly Dictionary<int, (ulong From, ulong To)> _syncRange = [];
 
     /// <summary>Built by the container with the machine's host services.</summary>
-    public UmlTlb(UmlOptions options, IPageTables tables, IHostMappings host, IMetrics metrics)
+    public UmlTlb(IOptions<UmlOptions> options, IPageTables tables, IHostMappings host, IMetrics metrics)
     {
-        Options = options;
+        Options = options.Value;
         _tables = tables;
         _host = host;
         _syncs = metrics.Counter("uml.tlb_sync");
         _enomem = metrics.Counter("uml.enomem");
         // _PAGE_NEEDSYNC since 2024; _PAGE_NEWPAGE before (the only mark a set_pte leaves that matters here).
-        Mark = options.Era == UmlEra.V2024 ? PteFlags.Software0 : PteFlags.Software1;
+        Mark = Options.Sync == UmlSync.Deferred ? PteFlags.Software0 : PteFlags.Software1;
     }
 
     /// <summary>The backend's options.</summary>
@@ -51,7 +52,7 @@ public sealed class UmlTlb
     /// <summary>The software bit that says "host mapping out of date".</summary>
     public PteFlags Mark { get; }
 
-    private bool Deferred => Options.Era == UmlEra.V2024;
+    private bool Deferred => Options.Sync == UmlSync.Deferred;
 
     /// <summary>
     /// set_pte / pte_clear / pmd_clear: the value to store. Every PTE written is marked; an upper entry is marked

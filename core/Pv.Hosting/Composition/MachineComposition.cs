@@ -27,7 +27,9 @@ public static class MachineComposition
         services.AddPvBackend(backend);
         try
         {
-            return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+            var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+            PluginOptionsValidation.Validate(provider, backend);
+            return provider;
         }
         catch (AggregateException e)
         {
@@ -60,7 +62,7 @@ public static class MachineComposition
             }
             catch (PluginCompositionException e)
             {
-                diagnostics.Add(new PvDiagnostic(e.Reason, backend.Entry.Location, e.Plugin, e.Backend));
+                diagnostics.Add(new PvDiagnostic(e.Reason, e.Location ?? backend.Entry.Location, e.Plugin, e.Backend));
             }
         }
         return diagnostics;

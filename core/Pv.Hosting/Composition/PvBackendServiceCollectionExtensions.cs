@@ -6,7 +6,7 @@
 //      so a registration made there overrides the scanned one;
 //   3. a check that the plugin provided a whole backend: IPvMmuOps and IArchMmu, or only an ISecondaryMmu
 //      (Scrutor skips silently a class whose dependencies fail to load, so an empty scan must be reported);
-//   4. the CostModel with the backend's overrides (the host's ICost reads it);
+//   4. the engine's CostModel with the backend's overrides (the backend's declared costs reach it through ICost);
 //   5. Scrutor Decorate of IPvMmuOps with the counting decorator.
 // Every failure is a PluginCompositionException naming the plugin and the backend.
 using System.Reflection;
@@ -72,7 +72,7 @@ public static class PvBackendServiceCollectionExtensions
                 $"or one listing '{archProfile}', and that their dependencies load (the scan skips classes that fail to load), or register them in {entryType}.Register");
         }
 
-        services.AddSingleton(backend.Cost);
+        services.AddSingleton(backend.Costs.Engine);
         if (ops) services.Decorate<IPvMmuOps, CountingPvMmuOps>();
         return services;
     }

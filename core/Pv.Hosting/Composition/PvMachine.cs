@@ -39,7 +39,7 @@ public sealed class PvMachine : IDisposable
     /// <see cref="Machine.Arch"/> and <see cref="Machine.PvOps"/> stay unset.
     /// </summary>
     /// <param name="backend">The backend, from <see cref="PluginCatalog.Backends"/>.</param>
-    /// <param name="options">The machine's shape; its <see cref="MachineOptions.Cost"/> is replaced by <see cref="ResolvedBackend.Cost"/>.</param>
+    /// <param name="options">The machine's shape; its <see cref="MachineOptions.Cost"/> is replaced by <see cref="ResolvedBackend.Costs"/>.</param>
     /// <exception cref="PluginCompositionException">The plugin could not be composed, or resolving its services threw.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="MachineOptions.Validate"/>).</exception>
     public static PvMachine Create(ResolvedBackend backend, MachineOptions options)

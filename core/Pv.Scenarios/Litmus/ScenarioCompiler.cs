@@ -48,13 +48,13 @@ public sealed class CompiledScenario : IDisposable
         _smmu = smmu is null ? null : new MachineFactory(smmu);
         Scenario = scenario;
         Omitted = omissions ?? Omissions.None;
-        var cost = backend.Cost;
-        if (scenario.Cost.Count > 0)
-        {
-            cost = cost with { };
-            foreach (var (name, ns) in scenario.Cost) typeof(Pv.Abstractions.Host.CostModel).GetProperty(name)!.SetValue(cost, ns);
-        }
-        _machines = new MachineFactory(backend with { Cost = cost });
+        // One machine, one cost table: the backend's costs and the secondary-MMU backend's declared ones. A cost line's
+        // key must be one of them; a bad one is reported where the scenario wrote it.
+        var costs = smmu is null ? backend.Costs : backend.Costs.Including(smmu.Costs);
+        var badCosts = scenario.Cost.Select(c => (c.At, Problem: costs.KeyProblem(c.Key))).Where(c => c.Problem is not null)
+            .Select(c => new ScenarioDiagnostic(c.At, c.Problem!)).ToList();
+        if (badCosts.Count > 0) throw new ScenarioException(badCosts);
+        _machines = new MachineFactory(backend with { Costs = costs.With(scenario.Cost.Select(c => KeyValuePair.Create(c.Key, c.Value))) });
         Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
     }
