@@ -60,7 +60,7 @@ public sealed class Machine
         options.Validate();
         Options = options;
         Metrics = new MachineMetrics();
-        Cost = new CostClock(options.Cost, options.Cpus);
+        Cost = new CostClock(options.Cost, options.BackendCosts, options.Cpus);
         Memory = new PhysicalMemory(Metrics);
         PageTables = new PageTables(this, options.PagingLevels);
         Cpus = new CpuSet(this, options);

@@ -65,8 +65,13 @@ public sealed record MachineOptions
     public int MaxTableBatch { get; init; } = 509;
     /// <summary>Pages per mmu_gather page batch before a forced flush (MAX_GATHER_BATCH).</summary>
     public int MaxGatherBatch { get; init; } = 510;
-    /// <summary>The cost model.</summary>
+    /// <summary>The engine's cost figures.</summary>
     public CostModel Cost { get; init; } = new();
+    /// <summary>
+    /// The values in force of the costs the backend declares (<c>PvBackendInfo.Costs</c>), by key; the backend reads
+    /// them through <see cref="ICost.Value"/>. Empty for a machine without a backend's declarations.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> BackendCosts { get; init; } = new Dictionary<string, long>();
 
     /// <summary>Throws with a clear message if an option is out of range.</summary>
     public void Validate()

@@ -1,9 +1,11 @@
 // Everything plugins.json describes, loaded and cross-checked: one status per plugin entry (a broken
 // plugin is reported and the others still load) and one ResolvedBackend per usable backend entry. The
 // checks that need a loaded plugin happen here: the backend's plugin exists and loaded, its arch profile
-// is one the plugin offers, its option keys are declared. Each backend composes its BackendHost once, on
-// first use; disposing the catalog disposes those hosts, then unloads every plugin.
-using Pv.Abstractions.Host;
+// is one the plugin offers, its option keys are declared (an old spelling is named with the new one), no
+// option value is one its option renamed, and its cost keys are the engine's or ones the backend declares.
+// What the values mean is the plugin's to check, when its backend is composed (PluginOptionsValidation).
+// Each backend composes its BackendHost once, on first use; disposing the catalog disposes those hosts,
+// then unloads every plugin.
 using Pv.Abstractions.Plugins;
 using Pv.Engine;
 using Pv.Hosting.Composition;
@@ -36,14 +38,14 @@ public sealed class ResolvedBackend
     /// <param name="plugin">The plugin providing it.</param>
     /// <param name="info">The plugin's description of this arch profile.</param>
     /// <param name="options">The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</param>
-    /// <param name="cost">The cost model with the backend's overrides applied.</param>
-    public ResolvedBackend(BackendEntry entry, LoadedPlugin plugin, PvBackendInfo info, IReadOnlyDictionary<string, string> options, CostModel cost)
+    /// <param name="costs">The engine's and the backend's declared costs, with the backend's overrides applied.</param>
+    public ResolvedBackend(BackendEntry entry, LoadedPlugin plugin, PvBackendInfo info, IReadOnlyDictionary<string, string> options, BackendCosts costs)
     {
         Entry = entry;
         Plugin = plugin;
         Info = info;
         Options = options;
-        Cost = cost;
+        Costs = costs;
         // Composed on first use and kept: Register runs once per backend, however many machines a run builds.
         // A composition failure is cached too, so every caller gets the same diagnostic.
         _host = new Lazy<BackendHost>(() => BackendHost.Build(this), LazyThreadSafetyMode.ExecutionAndPublication);
@@ -61,8 +63,14 @@ public sealed class ResolvedBackend
     /// <summary>The plugin's options, overridden by the backend's, plus <c>archProfile</c>.</summary>
     public IReadOnlyDictionary<string, string> Options { get; }
 
-    /// <summary>The cost model with the backend's overrides applied.</summary>
-    public CostModel Cost { get; }
+    /// <summary>The engine's and the backend's declared costs, with the backend's overrides applied.</summary>
+    public BackendCosts Costs { get; }
+
+    /// <summary>
+    /// Where each key of <see cref="Options"/> was set in plugins.json (the backend's entry, else the plugin's); a key
+    /// absent here (<c>archProfile</c>) was added by the host.
+    /// </summary>
+    public IReadOnlyDictionary<string, PvConfigLocation> OptionLocations { get; init; } = new Dictionary<string, PvConfigLocation>();
 
     /// <summary>The backend's composition root, built on first use (every machine of the backend is a scope of it).</summary>
     /// <exception cref="PluginCompositionException">The plugin could not be composed (on every access, once it failed).</exception>
@@ -76,12 +84,13 @@ public sealed class ResolvedBackend
 
     /// <summary>
     /// The options of a machine running this backend: <paramref name="options"/> with its <c>kernel</c> era toggles applied
-    /// (the backend's toggles win: they are what its name promises) and <paramref name="cost"/>, or the backend's cost model.
+    /// (the backend's toggles win: they are what its name promises) and <paramref name="costs"/>, or the backend's costs.
     /// </summary>
-    public MachineOptions MachineOptionsFor(MachineOptions options, CostModel? cost = null)
+    public MachineOptions MachineOptionsFor(MachineOptions options, BackendCosts? costs = null)
     {
         foreach (var toggle in Entry.Kernel) options = KernelToggles.ByKey[toggle.Key].Apply(options, toggle.Value);
-        return options with { Cost = cost ?? Cost };
+        var c = costs ?? Costs;
+        return options with { Cost = c.Engine, BackendCosts = c.Declared };
     }
 
     /// <summary>The key under which <see cref="Options"/> holds the arch profile.</summary>
@@ -194,17 +203,27 @@ public sealed class PluginCatalog : IDisposable
     /// </summary>
     private static void CheckPluginOptions(PluginEntry entry, LoadedPlugin plugin, List<PvDiagnostic> diagnostics)
     {
-        var declared = plugin.Backends.SelectMany(b => b.Options).Select(o => o.Key).Distinct(StringComparer.Ordinal).ToList();
-        foreach (var option in entry.Options.Where(o => !declared.Contains(o.Key, StringComparer.Ordinal)))
-            diagnostics.Add(new PvDiagnostic($"option '{option.Key}' is not declared by any backend of the plugin; known keys: {KeyList(declared)}", option.Location, entry.Name));
+        var infos = plugin.Backends.SelectMany(b => b.Options).ToList();
+        var declared = infos.Select(o => o.Key).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var option in entry.Options)
+        {
+            if (!declared.Contains(option.Key, StringComparer.Ordinal))
+                diagnostics.Add(new PvDiagnostic(ConfigKeys.Unknown($"option '{option.Key}'", option.Key, "is not declared by any backend of the plugin", declared), option.Location, entry.Name));
+            else if (infos.Where(o => o.Key == option.Key).Select(o => RenamedValue(option, o)).FirstOrDefault(m => m is not null) is { } renamed)
+                diagnostics.Add(new PvDiagnostic(renamed, option.Location, entry.Name));
+        }
     }
+
+    /// <summary>"option 'era': 'pre-6.6' was renamed '6.5'" when the value is one the option renamed, else null.</summary>
+    private static string? RenamedValue(ConfigOption option, PvOptionInfo info) =>
+        info.RenamedValues.TryGetValue(option.Value, out var now) ? $"option '{option.Key}': '{option.Value}' was renamed '{now}'" : null;
 
     private static ResolvedBackend? Resolve(BackendEntry entry, List<PluginStatus> plugins, List<PvDiagnostic> diagnostics)
     {
         var status = plugins.FirstOrDefault(p => p.Name == entry.Plugin);
         if (status is null)
         {
-            diagnostics.Add(new PvDiagnostic($"unknown plugin '{entry.Plugin}'; plugins in this file: {KeyList(plugins.Select(p => p.Name))}", entry.PluginLocation, Backend: entry.Name));
+            diagnostics.Add(new PvDiagnostic($"unknown plugin '{entry.Plugin}'; plugins in this file: {ConfigKeys.List(plugins.Select(p => p.Name))}", entry.PluginLocation, Backend: entry.Name));
             return null;
         }
         if (status.Plugin is not { } plugin)
@@ -215,34 +234,38 @@ public sealed class PluginCatalog : IDisposable
         var info = plugin.Backends.FirstOrDefault(b => b.ArchProfile == entry.ArchProfile);
         if (info is null)
         {
-            diagnostics.Add(new PvDiagnostic($"arch profile '{entry.ArchProfile}' is not offered by the plugin; it offers: {KeyList(plugin.Backends.Select(b => b.ArchProfile))}", entry.ArchProfileLocation, entry.Plugin, entry.Name));
+            diagnostics.Add(new PvDiagnostic($"arch profile '{entry.ArchProfile}' is not offered by the plugin; it offers: {ConfigKeys.List(plugin.Backends.Select(b => b.ArchProfile))}", entry.ArchProfileLocation, entry.Plugin, entry.Name));
             return null;
         }
 
+        int before = diagnostics.Count;
         var declared = info.Options.Select(o => o.Key).ToList();
-        var undeclared = entry.Options.Where(o => !declared.Contains(o.Key, StringComparer.Ordinal)).ToList();
-        foreach (var option in undeclared)
-            diagnostics.Add(new PvDiagnostic($"option '{option.Key}' is not declared for arch profile '{entry.ArchProfile}'; known keys: {KeyList(declared)}", option.Location, entry.Plugin, entry.Name));
-        if (undeclared.Count > 0) return null;
+        foreach (var option in entry.Options)
+        {
+            if (info.Options.FirstOrDefault(o => o.Key == option.Key) is not { } optionInfo)
+                diagnostics.Add(new PvDiagnostic(ConfigKeys.Unknown($"option '{option.Key}'", option.Key, $"is not declared for arch profile '{entry.ArchProfile}'", declared), option.Location, entry.Plugin, entry.Name));
+            else if (RenamedValue(option, optionInfo) is { } renamed)
+                diagnostics.Add(new PvDiagnostic(renamed, option.Location, entry.Plugin, entry.Name));
+        }
+
+        var costs = BackendCosts.Defaults(entry.Name, info);
+        foreach (var collision in info.Costs.Where(c => BackendCosts.EngineKeys.Contains(c.Key, StringComparer.Ordinal)))
+            diagnostics.Add(new PvDiagnostic($"the plugin declares cost '{collision.Key}', which is an engine cost key; a declared cost needs a key of its own", entry.Location, entry.Plugin, entry.Name));
+        foreach (var cost in entry.Cost)
+            if (costs.KeyProblem(cost.Key) is { } problem) diagnostics.Add(new PvDiagnostic(problem, cost.Location, entry.Plugin, entry.Name));
+        if (diagnostics.Count > before) return null;
 
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var option in status.Entry.Options.Where(o => declared.Contains(o.Key, StringComparer.Ordinal))) options[option.Key] = option.Value;
-        foreach (var option in entry.Options) options[option.Key] = option.Value;
+        var locations = new Dictionary<string, PvConfigLocation>(StringComparer.Ordinal);
+        foreach (var option in status.Entry.Options.Where(o => declared.Contains(o.Key, StringComparer.Ordinal)).Concat(entry.Options))
+        {
+            options[option.Key] = option.Value;
+            locations[option.Key] = option.Location;
+        }
         options[ResolvedBackend.ArchProfileKey] = entry.ArchProfile;
-        return new ResolvedBackend(entry, plugin, info, options, ApplyCost(entry.Cost));
-    }
-
-    private static CostModel ApplyCost(IReadOnlyList<CostOverride> overrides)
-    {
-        var model = new CostModel();
-        foreach (var o in overrides)
-            typeof(CostModel).GetProperty(o.Property)!.SetValue(model, o.Nanoseconds);
-        return model;
-    }
-
-    private static string KeyList(IEnumerable<string> keys)
-    {
-        var list = keys.ToList();
-        return list.Count == 0 ? "(none)" : string.Join(", ", list);
+        return new ResolvedBackend(entry, plugin, info, options, costs.With(entry.Cost.Select(c => KeyValuePair.Create(c.Key, c.Value))))
+        {
+            OptionLocations = locations,
+        };
     }
 }

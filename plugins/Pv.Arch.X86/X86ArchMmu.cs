@@ -21,9 +21,11 @@ namespace Pv.Arch.X86;
 /// <param name="cpus">The CPUs.</param>
 /// <param name="ipi">IPIs, for kernel-range flushes.</param>
 /// <param name="notifiers">The mmu notifier registry (secondary TLBs).</param>
-/// <param name="cost">The cost model, for the flush ceiling.</param>
+/// <param name="cost">The machine's costs, for the flush ceiling (<see cref="X86Costs.FlushCeiling"/>, which the backend declares).</param>
 public abstract class X86ArchMmu(IPvMmuOps pvOps, ICpus cpus, IIpi ipi, IMmuNotifierRegistry notifiers, ICost cost) : IArchMmu
 {
+    private readonly ulong _flushCeiling = (ulong)cost.Value(X86Costs.FlushCeiling);
+
     /// <inheritdoc/>
     public abstract MmuGatherConfig GatherConfig { get; }
 
@@ -32,7 +34,7 @@ public abstract class X86ArchMmu(IPvMmuOps pvOps, ICpus cpus, IIpi ipi, IMmuNoti
     {
         var self = cpus.Current;
         // Beyond the ceiling one CR3 reload is cheaper than that many INVLPGs, and refills cost the same.
-        if (end == TlbFlushInfo.FullMm || ((end - start) >> strideShift) > (ulong)cost.Model.X86FlushCeilingPages)
+        if (end == TlbFlushInfo.FullMm || ((end - start) >> strideShift) > _flushCeiling)
             (start, end) = (0, TlbFlushInfo.FullMm);
         // The bump orders this request against switch_mm_irqs_off: a CPU joining the mask later sees the new generation.
         ulong gen = cpus.IncMmTlbGen(mm);
@@ -59,7 +61,7 @@ public abstract class X86ArchMmu(IPvMmuOps pvOps, ICpus cpus, IIpi ipi, IMmuNoti
     public void FlushTlbKernelRange(ulong start, ulong end)
     {
         // Kernel mappings are global and shared by every mm, so every online CPU is interrupted and waited for.
-        var inv = end == TlbFlushInfo.FullMm || ((end - start) >> 12) > (ulong)cost.Model.X86FlushCeilingPages
+        var inv = end == TlbFlushInfo.FullMm || ((end - start) >> 12) > _flushCeiling
             ? TlbInvalidation.All
             : TlbInvalidation.Range(MmId.InitMm, start, end);
         ipi.SendIpi(cpus.Online, cpu => cpu.Invalidate(inv), wait: true);

@@ -6,7 +6,9 @@
 // on one flush mechanism.
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Plugins;
+using Pv.Arch.X86;
 
 namespace Pv.Plugins.Native;
 
@@ -22,10 +24,20 @@ public sealed class NativePlugin : IPvPlugin
     /// <inheritdoc/>
     public IReadOnlyList<PvBackendInfo> Backends { get; } =
     [
-        new(NativeOptions.X86, "x86 bare metal: flush_tlb_multi by waited IPIs, lazy-TLB CPUs skipped unless tables were freed", NativeOptions.X86Options),
-        new(NativeOptions.Arm64, "arm64 bare metal: broadcast TLBI, a flush per VMA, RCU table free", NativeOptions.Arm64Options),
+        new(NativeOptions.X86, "x86 bare metal: flush_tlb_multi by waited IPIs, lazy-TLB CPUs skipped unless tables were freed", NativeOptions.X86Options)
+        {
+            Costs = X86Costs.Declared,
+        },
+        new(NativeOptions.Arm64, "arm64 bare metal: broadcast TLBI, a flush per VMA, RCU table free", NativeOptions.Arm64Options)
+        {
+            Costs = NativeOptions.Arm64Costs,
+        },
     ];
 
     /// <inheritdoc/>
-    public void Register(IServiceCollection services, IConfiguration options) => services.AddSingleton(NativeOptions.Read(options));
+    public void Register(IServiceCollection services, IConfiguration options)
+    {
+        services.AddOptions<NativeOptions>().Bind(options).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<NativeOptions>, NativeOptions.Validator>();
+    }
 }

@@ -10,6 +10,7 @@
 // invalidation), then CMD_SYNC; with BTM the SMMU snoops the CPUs' broadcast TLBIs (ITlbBroadcastObserver) and
 // sends no explicit TLBI; ATC invalidation is always explicit for ATS devices (BTM never covers the ATC).
 // release makes the CDs fault and invalidates the ASID and the ATCs.
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -38,20 +39,20 @@ public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier, ITlbBroadcastObserv
     private readonly Dictionary<(int Asid, ulong Page), CachedTranslation> _tlb = [];
 
     /// <summary>Creates the SMMU for one machine.</summary>
-    public ArmSmmuV3(IPageTables tables, IFrames frames, IDeviceDmaPort port, IMmuNotifierRegistry notifiers, IMetrics metrics, ICost cost, ICpus cpus, SmmuOptions options)
+    public ArmSmmuV3(IPageTables tables, IFrames frames, IDeviceDmaPort port, IMmuNotifierRegistry notifiers, IMetrics metrics, ICost cost, ICpus cpus, IOptions<SmmuOptions> options)
     {
         _tables = tables;
         _frames = frames;
         _port = port;
         _notifiers = notifiers;
-        _options = options;
+        _options = options.Value;
         _cmdq = new SmmuCommandQueue(port, metrics, cost, cpus);
         _tlbHits = metrics.Counter("smmu.tlb_hit");
         _atcHits = metrics.Counter("smmu.atc_hit");
         _walks = metrics.Counter("smmu.walk");
         _faults = metrics.Counter("smmu.fault");
         // With BTM the SMMU is on the interconnect's DVM path: it sees every broadcast TLBI the CPUs issue.
-        if (options.Btm) cpus.AddBroadcastObserver(this);
+        if (_options.Btm) cpus.AddBroadcastObserver(this);
     }
 
     /// <summary>BTM: a CPU broadcast TLBI for a shared ASID invalidates the SMMU TLB too (never the ATC).</summary>
@@ -152,13 +153,13 @@ public sealed class ArmSmmuV3 : ISecondaryMmu, IMmuNotifier, ITlbBroadcastObserv
     /// <summary><c>.invalidate_range</c> before v6.6: mm/mmu_notifier.c called it from every range end.</summary>
     public void InvalidateRangeEnd(in MmuNotifierRange range)
     {
-        if (_options.Era == SvaEra.Pre66) Invalidate(range.Mm, range.Start, range.End);
+        if (_options.Notifier == SvaNotifier.InvalidateRange) Invalidate(range.Mm, range.Start, range.End);
     }
 
     /// <summary><c>arm_smmu_mm_arch_invalidate_secondary_tlbs</c> (v6.6+), from the arch TLB flush.</summary>
     public void ArchInvalidateSecondaryTlbs(MmId mm, ulong start, ulong end)
     {
-        if (_options.Era == SvaEra.V66) Invalidate(mm, start, end);
+        if (_options.Notifier == SvaNotifier.ArchInvalidateSecondaryTlbs) Invalidate(mm, start, end);
     }
 
     /// <summary>

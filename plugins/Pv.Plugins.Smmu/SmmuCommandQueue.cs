@@ -2,7 +2,8 @@
 // CMDQ_BATCH_ENTRIES (arm_smmu_cmdq_batch); each full batch is submitted, and the last one with a CMD_SYNC
 // whose completion the issuing CPU waits for. Every command is counted under its name, and each submitted
 // batch is charged as one command-queue round trip (plus the ATC extra for ATC invalidations): the SMMU's
-// own work, which no host service performs, so nothing is charged twice.
+// own work, which no host service performs, so nothing is charged twice. Both figures are costs the backend
+// declares (SmmuOptions.Costs), read once through ICost.
 using Pv.Abstractions.Host;
 
 namespace Pv.Plugins.Smmu;
@@ -13,9 +14,11 @@ internal sealed class SmmuCommandQueue(IDeviceDmaPort port, IMetrics metrics, IC
     /// <summary>CMDQ_BATCH_ENTRIES: commands per submitted batch.</summary>
     public const int BatchEntries = 64;
 
+    private readonly long _cmdqSync = cost.Value(SmmuOptions.CmdqSyncKey);
+    private readonly long _atcInv = cost.Value(SmmuOptions.AtcInvKey);
     private readonly PvCounter _tlbiNhVa = metrics.Counter("smmu.cmd.tlbi_nh_va");
     private readonly PvCounter _tlbiNhAsid = metrics.Counter("smmu.cmd.tlbi_nh_asid");
-    private readonly PvCounter _atcInv = metrics.Counter("smmu.cmd.atc_inv");
+    private readonly PvCounter _atcInvCount = metrics.Counter("smmu.cmd.atc_inv");
     private readonly PvCounter _sync = metrics.Counter("smmu.cmd.sync");
     private int _pending;
     private bool _pendingAtc;
@@ -37,7 +40,7 @@ internal sealed class SmmuCommandQueue(IDeviceDmaPort port, IMetrics metrics, IC
     /// <summary>CMD_ATC_INV for one device's ATC.</summary>
     public void AtcInv()
     {
-        _atcInv.Increment();
+        _atcInvCount.Increment();
         _pendingAtc = true;
         Queue(1);
     }
@@ -46,7 +49,7 @@ internal sealed class SmmuCommandQueue(IDeviceDmaPort port, IMetrics metrics, IC
     public void Sync()
     {
         _sync.Increment();
-        long charge = cost.Model.SmmuCommandSync + (_pendingAtc ? cost.Model.SmmuAtcInvalidate : 0);
+        long charge = _cmdqSync + (_pendingAtc ? _atcInv : 0);
         cost.Charge(cpus.Current.Id, charge);
         _pending = 0;
         _pendingAtc = false;
@@ -59,7 +62,7 @@ internal sealed class SmmuCommandQueue(IDeviceDmaPort port, IMetrics metrics, IC
         for (long i = 0; i < commands; i++)
         {
             if (++_pending < BatchEntries) continue;
-            cost.Charge(cpus.Current.Id, cost.Model.SmmuCommandSync);
+            cost.Charge(cpus.Current.Id, _cmdqSync);
             _pending = 0;
         }
     }

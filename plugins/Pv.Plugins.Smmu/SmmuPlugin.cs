@@ -1,6 +1,6 @@
 // The SMMU plugin's entry: one backend for the arm64 arch profile. It provides only an ISecondaryMmu (a
 // secondary-MMU backend composed next to a CPU arch backend on the same machine), with its era and hardware
-// features from the backend's options.
+// features bound from the backend's options and its command-queue costs declared.
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -21,13 +21,17 @@ public sealed class SmmuPlugin : IPvPlugin
     /// <inheritdoc/>
     public IReadOnlyList<PvBackendInfo> Backends { get; } =
     [
-        new("arm64", "ARM SMMUv3 SVA: a device TLB and ATC over the CPU page table, kept coherent by mmu notifiers", SmmuOptions.Declared),
+        new("arm64", "ARM SMMUv3 SVA: a device TLB and ATC over the CPU page table, kept coherent by mmu notifiers", SmmuOptions.Declared)
+        {
+            Costs = SmmuOptions.Costs,
+        },
     ];
 
     /// <inheritdoc/>
     public void Register(IServiceCollection services, IConfiguration options)
     {
-        services.AddSingleton(SmmuOptions.From(options));
+        // The binder converts the values (the host reports one it cannot, at the option in plugins.json).
+        services.AddOptions<SmmuOptions>().Bind(options).ValidateOnStart();
         // The scan registered ArmSmmuV3 once per interface; the machine has one SMMU behind both.
         services.AddScoped<ArmSmmuV3>();
         services.Replace(ServiceDescriptor.Scoped<ISecondaryMmu>(sp => sp.GetRequiredService<ArmSmmuV3>()));

@@ -1,5 +1,5 @@
 // UML's arch side of the generic mm: the asm-generic mmu_gather defaults (UML selects no MMU_GATHER_* knob),
-// its flush_tlb_* entry points, the set_ptes hook where the 2024 scheme marks, and the two sync points the
+// its flush_tlb_* entry points, the set_ptes hook where the deferred (6.11+) scheme marks, and the two sync points the
 // engine reaches: a process resuming in user mode and a kernel-mode host SEGV. All the work is UmlTlb's.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Memory;
@@ -36,7 +36,7 @@ public sealed class UmlArchMmu(UmlTlb tlb) : IArchMmu
         tlb.FlushRange(mm, page, page + PageGeometry.PageSize);
     }
 
-    /// <summary>update_mmu_cache is empty on UML; it marks where a fault installed a PTE, which the pre-2024 handler flushed.</summary>
+    /// <summary>update_mmu_cache is empty on UML; it marks where a fault installed a PTE, which the pre-6.11 handler flushed.</summary>
     public void UpdateMmuCache(MmId mm, ulong address, PteSlot slot) => tlb.FaultInstalled(mm, address);
 
     /// <inheritdoc/>

@@ -1,8 +1,9 @@
 // The User-Mode Linux plugin: one backend, arch profile "uml", whose TLB is the host mappings of each mm's
-// host process, kept in line by deferred (2024) or eager (pre-2024) sync. Options choose the era and can
-// drop one of the 2024 scheme's marks to reproduce Z4.
+// host process, kept in line by deferred (v6.11+) or eager (earlier) sync. Options choose the era and can
+// drop one of the deferred scheme's marks to reproduce Z4.
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Plugins;
 
 namespace Pv.Plugins.Uml;
@@ -23,10 +24,11 @@ public sealed class UmlPlugin : IPvPlugin
     public IReadOnlyList<PvBackendInfo> Backends { get; } =
         [new(ArchProfile, "User-Mode Linux: host mmap/munmap as the TLB, synced at resume and kernel SEGV", UmlOptions.Declared)];
 
-    /// <summary>Binds the options and registers the one UmlTlb that the arch and pv ops of a machine share.</summary>
+    /// <summary>Binds and validates the options and registers the one UmlTlb that the arch and pv ops of a machine share.</summary>
     public void Register(IServiceCollection services, IConfiguration options)
     {
-        services.AddSingleton(UmlOptions.Read(options));
+        services.AddOptions<UmlOptions>().Bind(options).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<UmlOptions>, UmlOptions.Validator>();
         services.AddScoped<UmlTlb>();
     }
 }

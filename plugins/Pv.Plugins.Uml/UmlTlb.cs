@@ -2,15 +2,16 @@
 // process has mapped from UML's physical-memory file is the only translation its accesses use. Keeping it
 // coherent means host mmap/munmap calls, sent through the mm's stub (init_mm's go straight to the host).
 //
-// 2024 scheme: set_pte marks the entry NEEDSYNC (a cleared PTE or upper entry keeps the mark, so the sync
+// 6.11 scheme (bcf3d957c63d, 2024): set_pte marks the entry NEEDSYNC (a cleared PTE or upper entry keeps the mark, so the sync
 // knows to unmap it); set_ptes and flush_tlb_page/range/mm only widen the mm's sync range; um_tlb_sync walks
 // that range, host-maps every marked present PTE with the young/dirty prot rule, host-unmaps every marked
 // empty PTE and the whole span of every marked empty upper entry, clears the marks and resets the range. It
 // runs right before a process resumes in user mode and, for init_mm, in flush_tlb_kernel_range and in the
-// kernel SEGV handler. Before 2024 every flush_tlb_* and the fault path ran that walk at once (fix_range),
+// kernel SEGV handler. Before 6.11 every flush_tlb_* and the fault path ran that walk at once (fix_range),
 // and the kernel's own flushes used flush_tlb_kernel_range_common, which also unmaps every empty PTE it meets
 // and clears no mark. Contiguous host calls of one walk are merged, as the stub's syscall buffer does.
 // UML has no huge pages, so a present upper entry always points to a table.
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -34,15 +35,15 @@ public sealed class UmlTlb
     private readonly Dictionary<int, (ulong From, ulong To)> _syncRange = [];
 
     /// <summary>Built by the container with the machine's host services.</summary>
-    public UmlTlb(UmlOptions options, IPageTables tables, IHostMappings host, IMetrics metrics)
+    public UmlTlb(IOptions<UmlOptions> options, IPageTables tables, IHostMappings host, IMetrics metrics)
     {
-        Options = options;
+        Options = options.Value;
         _tables = tables;
         _host = host;
         _syncs = metrics.Counter("uml.tlb_sync");
         _enomem = metrics.Counter("uml.enomem");
-        // _PAGE_NEEDSYNC since 2024; _PAGE_NEWPAGE before (the only mark a set_pte leaves that matters here).
-        Mark = options.Era == UmlEra.V2024 ? PteFlags.Software0 : PteFlags.Software1;
+        // _PAGE_NEEDSYNC since 6.11; _PAGE_NEWPAGE before (the only mark a set_pte leaves that matters here).
+        Mark = Options.Sync == UmlSync.Deferred ? PteFlags.Software0 : PteFlags.Software1;
     }
 
     /// <summary>The backend's options.</summary>
@@ -51,7 +52,7 @@ public sealed class UmlTlb
     /// <summary>The software bit that says "host mapping out of date".</summary>
     public PteFlags Mark { get; }
 
-    private bool Deferred => Options.Era == UmlEra.V2024;
+    private bool Deferred => Options.Sync == UmlSync.Deferred;
 
     /// <summary>
     /// set_pte / pte_clear / pmd_clear: the value to store. Every PTE written is marked; an upper entry is marked
@@ -76,7 +77,7 @@ public sealed class UmlTlb
 
     /// <summary>
     /// flush_tlb_page/range/mm of a user mm (<paramref name="end"/> = <see cref="TlbFlushInfo.FullMm"/> is flush_tlb_mm):
-    /// only a mark since 2024; before, fix_range at once.
+    /// only a mark since 6.11; before, fix_range at once.
     /// </summary>
     public void FlushRange(MmId mm, ulong start, ulong end)
     {
@@ -97,20 +98,20 @@ public sealed class UmlTlb
         if (Options.KernelRangeSync) Sync(MmId.InitMm);
     }
 
-    /// <summary>update_mmu_cache after a fault installed a PTE: before 2024 the fault handler ended with flush_tlb_page.</summary>
+    /// <summary>update_mmu_cache after a fault installed a PTE: before 6.11 the fault handler ended with flush_tlb_page.</summary>
     public void FaultInstalled(MmId mm, ulong address)
     {
         if (!Deferred) FlushRange(mm, address & ~(PageGeometry.PageSize - 1), (address & ~(PageGeometry.PageSize - 1)) + PageGeometry.PageSize);
     }
 
-    /// <summary>The userspace loop right before the process resumes: <c>um_tlb_sync(current->mm)</c> since 2024.</summary>
+    /// <summary>The userspace loop right before the process resumes: <c>um_tlb_sync(current->mm)</c> since 6.11.</summary>
     public void ReturnToUser(MmId mm)
     {
         if (Deferred) Sync(mm);
     }
 
     /// <summary>
-    /// The kernel SEGV handler. Since 2024: if init_mm has pending updates from set_ptes, sync them and retry. Before:
+    /// The kernel SEGV handler. Since 6.11: if init_mm has pending updates from set_ptes, sync them and retry. Before:
     /// a fault inside the kernel VM area ran flush_tlb_kernel_vm and retried.
     /// </summary>
     public bool KernelFault(ulong address)
@@ -138,7 +139,7 @@ public sealed class UmlTlb
 
     /// <summary>
     /// The walk of [start, end) shared by um_tlb_sync and fix_range; with <paramref name="kernelCommon"/> it is the
-    /// pre-2024 flush_tlb_kernel_range_common. Issues the merged host calls, runs the stub, reports ENOMEM.
+    /// pre-6.11 flush_tlb_kernel_range_common. Issues the merged host calls, runs the stub, reports ENOMEM.
     /// </summary>
     private int UpdateRange(MmId mm, ulong start, ulong end, bool kernelCommon)
     {

@@ -17,6 +17,7 @@
 //
 // Table free: 4.19+ hands tables to tlb_remove_table (RCU, since the flush waits for no walker); the 2012 era
 // frees them like pages after the flush, which lets GUP-fast read a freed table (Z1).
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -37,10 +38,10 @@ internal sealed class XenPvMmuOps : X86PvMmuOps, IPvMmuOps
     private readonly XenOptions _options;
     private readonly List<Hypercall>?[] _lazy;
 
-    public XenPvMmuOps(ICpus cpus, IHypervisor hypervisor, XenOptions options) : base(cpus)
+    public XenPvMmuOps(ICpus cpus, IHypervisor hypervisor, IOptions<XenOptions> options) : base(cpus)
     {
         _hypervisor = hypervisor;
-        _options = options;
+        _options = options.Value;
         _lazy = new List<Hypercall>?[cpus.Count];
     }
 

@@ -24,7 +24,7 @@ public sealed class MachineCompositionTests : IDisposable
             Fixtures.PluginEntry("no-ops", "NoOps"),
             Fixtures.PluginEntry("resolve-throws", "ResolveThrows")),
         """
-        { "name": "good-x86", "plugin": "good", "archProfile": "x86", "cost": { "IpiInitiator": 1234 } },
+        { "name": "good-x86", "plugin": "good", "archProfile": "x86", "cost": { "ipiInitiator": 1234 } },
         { "name": "good-arm64", "plugin": "good", "archProfile": "arm64" },
         { "name": "good-x86-2021", "plugin": "good", "archProfile": "x86", "kernel": { "pfnmapForceFlush": false, "protectionUpgradeNotifier": true } },
         { "name": "good-registered", "plugin": "good", "archProfile": "x86", "options": { "archMmu": "registered" } },
@@ -135,7 +135,7 @@ public sealed class MachineCompositionTests : IDisposable
         using var machine = Compose("good-x86", new MachineOptions { Cpus = 5, Cost = new CostModel { IpiInitiator = 1 } });
         Assert.Equal(1234, machine.Machine.Cost.Model.IpiInitiator);
         Assert.Equal(new CostModel().Hypercall, machine.Machine.Cost.Model.Hypercall);
-        Assert.Same(backend.Cost, machine.Machine.Cost.Model);
+        Assert.Same(backend.Costs.Engine, machine.Machine.Cost.Model);
         Assert.Equal(5, machine.Machine.Options.Cpus);
     }
 

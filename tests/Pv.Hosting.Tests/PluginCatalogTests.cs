@@ -21,15 +21,15 @@ public sealed class PluginCatalogTests
     [Fact]
     public void Good_plugin_loads_and_its_backend_resolves()
     {
-        using var catalog = Load(GoodEntry, """{ "name": "native-x86", "plugin": "good", "archProfile": "x86", "cost": { "IpiInitiator": 900 } }""");
+        using var catalog = Load(GoodEntry, """{ "name": "native-x86", "plugin": "good", "archProfile": "x86", "cost": { "ipiInitiator": 900 } }""");
         Assert.Empty(catalog.Diagnostics);
         var status = Assert.Single(catalog.Plugins);
         Assert.Equal((PluginHashStatus.Unpinned, (string?)null), (status.Hash, status.Error));
         Assert.Equal(PluginHash.Compute(Fixtures.Plugin("Good")), status.Sha256);
         var backend = catalog.Backend("native-x86");
         Assert.Equal(("x86", "fixture x86: IPI shootdown"), (backend.ArchProfile, backend.Description));
-        Assert.Equal(900, backend.Cost.IpiInitiator);
-        Assert.Equal(new Abstractions.Host.CostModel().Hypercall, backend.Cost.Hypercall);
+        Assert.Equal(900, backend.Costs.Engine.IpiInitiator);
+        Assert.Equal(new Abstractions.Host.CostModel().Hypercall, backend.Costs.Engine.Hypercall);
         Assert.Equal(new Dictionary<string, string> { ["archProfile"] = "x86" }, backend.Options);
     }
 
@@ -86,7 +86,7 @@ public sealed class PluginCatalogTests
     }
 
     [Theory]
-    [InlineData("NewerContract", "built against Pv.Abstractions 1.1.0.0, newer than the host's 1.0.0.0")]
+    [InlineData("NewerContract", "built against Pv.Abstractions 2.1.0.0, newer than the host's 2.0.0.0")]
     [InlineData("CtorThrows", "constructor of Pv.Fixtures.CtorThrows.CtorThrowsPlugin threw InvalidOperationException")]
     [InlineData("NoPlugin", "no public non-abstract class implementing IPvPlugin")]
     [InlineData("TwoPlugins", "has 2 classes implementing IPvPlugin")]
@@ -152,8 +152,38 @@ public sealed class PluginCatalogTests
         using var catalog = Load(GoodEntry, """{ "name": "b", "plugin": "good", "archProfile": "x86", "options": { "archMMU": "scanned" } }""");
         var d = Assert.Single(catalog.Diagnostics);
         Assert.Equal(("$.backends[0].options.archMMU", 3), (d.Location!.JsonPath, d.Location.Line));
-        Assert.Equal("option 'archMMU' is not declared for arch profile 'x86'; known keys: archMmu", d.Message);
+        Assert.Equal("option 'archMMU' was renamed 'archMmu'", d.Message);
         Assert.Empty(catalog.Backends);
+    }
+
+    [Fact]
+    public void Misspelt_option_key_is_located_and_names_the_nearest_key()
+    {
+        using var catalog = Load(GoodEntry, """{ "name": "b", "plugin": "good", "archProfile": "x86", "options": { "archMnu": "scanned" } }""");
+        var d = Assert.Single(catalog.Diagnostics);
+        Assert.Equal(("$.backends[0].options.archMnu", 3, "b"), (d.Location!.JsonPath, d.Location.Line, d.Backend));
+        Assert.Equal("option 'archMnu' is not declared for arch profile 'x86'; did you mean 'archMmu'? known keys: archMmu", d.Message);
+        Assert.Empty(catalog.Backends);
+    }
+
+    [Fact]
+    public void Unknown_cost_key_is_located_and_lists_the_engine_and_declared_keys()
+    {
+        using var catalog = Load(GoodEntry, """{ "name": "b", "plugin": "good", "archProfile": "x86", "cost": { "ipiInitator": 1, "cmdqSync": 2 } }""");
+        Assert.Equal(2, catalog.Diagnostics.Count);
+        var near = catalog.Diagnostics[0];
+        Assert.Equal(("$.backends[0].cost.ipiInitator", 3), (near.Location!.JsonPath, near.Location.Line));
+        Assert.StartsWith("cost key 'ipiInitator' is neither an engine cost nor one backend 'b' declares; did you mean 'ipiInitiator'? known keys: tlbHit, walkLevel,", near.Message);
+        Assert.Equal("$.backends[0].cost.cmdqSync", catalog.Diagnostics[1].Location!.JsonPath);
+        Assert.Empty(catalog.Backends);
+    }
+
+    [Fact]
+    public void Old_style_cost_key_names_the_new_one()
+    {
+        using var catalog = Load(GoodEntry, """{ "name": "b", "plugin": "good", "archProfile": "x86", "cost": { "IpiInitiator": 1 } }""");
+        var d = Assert.Single(catalog.Diagnostics);
+        Assert.Equal(("$.backends[0].cost.IpiInitiator", "cost key 'IpiInitiator' was renamed 'ipiInitiator'"), (d.Location!.JsonPath, d.Message));
     }
 
     [Fact]

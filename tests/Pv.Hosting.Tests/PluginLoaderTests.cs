@@ -25,7 +25,7 @@ public sealed class PluginLoaderTests
         Assert.NotSame(AssemblyLoadContext.Default, context);
         Assert.DoesNotContain(context.Assemblies, a => a.GetName().Name == PvContract.AssemblyName);
         Assert.Single(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == PvContract.AssemblyName);
-        Assert.Equal(("good", new Version(2, 3, 4), new Version(1, 0, 0, 0)), (plugin.PluginName, plugin.Version, plugin.ContractVersion));
+        Assert.Equal(("good", new Version(2, 3, 4), new Version(2, 0, 0, 0)), (plugin.PluginName, plugin.Version, plugin.ContractVersion));
         Assert.Equal(["x86", "arm64"], plugin.Backends.Select(b => b.ArchProfile));
     }
 
@@ -35,6 +35,15 @@ public sealed class PluginLoaderTests
         Assert.Contains(PvContract.AssemblyName, _loader.SharedAssemblies);
         Assert.Contains("Microsoft.Extensions.DependencyInjection.Abstractions", _loader.SharedAssemblies);
         Assert.Contains("Microsoft.Extensions.Configuration.Abstractions", _loader.SharedAssemblies);
+    }
+
+    [Fact]
+    public void The_options_pattern_is_shared_so_the_host_runs_a_plugins_option_validation()
+    {
+        // The real plugins bind their options with Microsoft.Extensions.Options: its IStartupValidator must be the host's type.
+        using var catalog = PluginCatalog.Load(Path.Combine(Fixtures.RepoRoot, "plugins.json"));
+        using var machine = catalog.Backend("uml").Host.CreateMachine(new Pv.Engine.MachineOptions());
+        Assert.NotNull(Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetService<Microsoft.Extensions.Options.IStartupValidator>(machine.Services));
     }
 
     [Fact]
@@ -80,7 +89,7 @@ public sealed class PluginLoaderTests
     {
         var e = Assert.Throws<PluginLoadException>(() => _loader.Load("newer", Fixtures.Plugin("NewerContract")));
         Assert.Equal("newer", e.Plugin);
-        Assert.Contains("Pv.Abstractions 1.1.0.0", e.Message);
+        Assert.Contains("Pv.Abstractions 2.1.0.0", e.Message);
         Assert.Contains($"host's {PvContract.Version}", e.Message);
         Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "Pv.Fixtures.NewerContract");
     }

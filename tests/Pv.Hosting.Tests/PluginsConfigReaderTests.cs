@@ -22,7 +22,7 @@ public sealed class PluginsConfigReaderTests
             {
               // comments are allowed
               "plugins": [ { "name": "native", "path": "plugins/native/Native.dll", "sha256": "AB00000000000000000000000000000000000000000000000000000000000001", "options": { "era": "6.6", "ceiling": 33, "strict": true } } ],
-              "backends": [ { "name": "x86", "plugin": "native", "archProfile": "x86", "description": "bare metal", "options": { "era": "6.15" }, "cost": { "IpiInitiator": 900 } } ]
+              "backends": [ { "name": "x86", "plugin": "native", "archProfile": "x86", "description": "bare metal", "options": { "era": "6.15" }, "cost": { "ipiInitiator": 900 } } ]
             }
             """);
         Assert.Empty(diagnostics);
@@ -32,8 +32,8 @@ public sealed class PluginsConfigReaderTests
         Assert.Equal(["era=6.6", "ceiling=33", "strict=true"], plugin.Options.Select(o => $"{o.Key}={o.Value}"));
         var backend = Assert.Single(config.Backends);
         Assert.Equal(("x86", "native", "x86", "bare metal"), (backend.Name, backend.Plugin, backend.ArchProfile, backend.Description));
-        Assert.Equal(new CostOverride("IpiInitiator", 900, backend.Cost[0].Location), Assert.Single(backend.Cost));
-        Assert.Equal(("$.backends[0].cost.IpiInitiator", 4), (backend.Cost[0].Location.JsonPath, backend.Cost[0].Location.Line));
+        Assert.Equal(new CostOverride("ipiInitiator", 900, backend.Cost[0].Location), Assert.Single(backend.Cost));
+        Assert.Equal(("$.backends[0].cost.ipiInitiator", 4), (backend.Cost[0].Location.JsonPath, backend.Cost[0].Location.Line));
     }
 
     [Fact]
@@ -190,20 +190,27 @@ public sealed class PluginsConfigReaderTests
         var (_, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "kernel": { "pfnmapForceFlsh": true, "strictO3": "yes" } } ] }""");
         Assert.Equal(2, diagnostics.Count);
         Assert.Equal("$.backends[0].kernel.pfnmapForceFlsh", diagnostics[0].Location!.JsonPath);
-        Assert.Contains("unknown kernel toggle 'pfnmapForceFlsh'", diagnostics[0].Message);
-        Assert.Contains("pfnmapForceFlush", diagnostics[0].Message);
+        Assert.Contains("kernel toggle 'pfnmapForceFlsh' is not a generic-kernel toggle; did you mean 'pfnmapForceFlush'?", diagnostics[0].Message);
         Assert.Equal("$.backends[0].kernel.strictO3", diagnostics[1].Location!.JsonPath);
         Assert.Contains("true or false", diagnostics[1].Message);
     }
 
     [Fact]
-    public void Cost_key_must_be_a_CostModel_property()
+    public void Old_style_kernel_toggle_names_the_new_key()
     {
-        var (_, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "cost": { "ipiInitiator": 5 } } ] }""");
+        var (_, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "kernel": { "pfnmap-force-flush": true } } ] }""");
         var d = Single(diagnostics);
-        Assert.Equal("$.backends[0].cost.ipiInitiator", d.Location!.JsonPath);
-        Assert.Contains("unknown cost key 'ipiInitiator'", d.Message);
-        Assert.Contains("IpiInitiator", d.Message);
+        Assert.Equal(("$.backends[0].kernel.pfnmap-force-flush", 1), (d.Location!.JsonPath, d.Location.Line));
+        Assert.Equal("kernel toggle 'pfnmap-force-flush' was renamed 'pfnmapForceFlush'", d.Message);
+    }
+
+    [Fact]
+    public void Cost_keys_are_kept_with_their_location_for_the_catalog_to_check()
+    {
+        // The reader cannot know a backend's declared costs: keys are checked by PluginCatalog once the plugin is loaded.
+        var (config, diagnostics, _) = Read("""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "cost": { "cmdqSync": 5 } } ] }""");
+        Assert.Empty(diagnostics);
+        Assert.Equal(("cmdqSync", 5L, "$.backends[0].cost.cmdqSync"), (config!.Backends[0].Cost[0].Key, config.Backends[0].Cost[0].Value, config.Backends[0].Cost[0].Location.JsonPath));
     }
 
     [Theory]
@@ -213,9 +220,9 @@ public sealed class PluginsConfigReaderTests
     [InlineData("1e3")]
     public void Cost_value_must_be_a_non_negative_integer(string value)
     {
-        var (_, diagnostics, _) = Read($$"""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "cost": { "Hypercall": {{value}} } } ] }""");
+        var (_, diagnostics, _) = Read($$"""{ "plugins": [], "backends": [ { "name": "b", "plugin": "p", "archProfile": "x86", "cost": { "hypercall": {{value}} } } ] }""");
         var d = Single(diagnostics);
-        Assert.Equal("$.backends[0].cost.Hypercall", d.Location!.JsonPath);
+        Assert.Equal("$.backends[0].cost.hypercall", d.Location!.JsonPath);
         Assert.Contains("expected a non-negative integer", d.Message);
     }
 
@@ -224,9 +231,9 @@ public sealed class PluginsConfigReaderTests
     {
         var (config, diagnostics, _) = Read("""
             { "plugins": [ { "name": 1, "path": "a.dll" }, { "name": "ok", "path": "ok.dll" } ],
-              "backends": [ { "name": "b", "plugin": "ok", "archProfile": "x86", "extra": 1, "cost": { "Nope": 1 } } ] }
+              "backends": [ { "name": "b", "plugin": "ok", "archProfile": "x86", "extra": 1, "cost": { "ipiInitiator": -1 } } ] }
             """);
-        Assert.Equal(["$.plugins[0].name", "$.backends[0].extra", "$.backends[0].cost.Nope"], diagnostics.Select(d => d.Location!.JsonPath));
+        Assert.Equal(["$.plugins[0].name", "$.backends[0].extra", "$.backends[0].cost.ipiInitiator"], diagnostics.Select(d => d.Location!.JsonPath));
         Assert.Equal("ok", Assert.Single(config!.Plugins).Name);
     }
 

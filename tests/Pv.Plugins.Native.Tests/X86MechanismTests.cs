@@ -121,11 +121,37 @@ public class X86MechanismTests
     }
 
     [Fact]
-    public void A_bad_option_value_names_the_option_and_what_was_expected()
+    public void A_bad_option_value_is_located_at_the_option_with_the_value_and_what_was_expected()
     {
-        var e = Assert.Throws<PluginCompositionException>(() => Create(Variant("native", "x86", """{ "era": "5.4" }""")));
-        Assert.Contains("option 'era': '5.4' is not allowed; expected one of 4.19, 6.12, 6.15", e.Message);
+        // The validator's failure: an era the x86 model does not reach.
+        var e = Assert.Throws<PluginCompositionException>(() => Create(Variant("native", "x86", """{ "era": "4.14" }""")));
+        Assert.Equal("'era' 4.14 is older than the x86 model, which starts at 4.19 (found '4.14')", e.Reason);
+        Assert.Equal(("$.backends[0].options.era", 3), (e.Location!.JsonPath, e.Location.Line));
+        Assert.StartsWith($"{e.Location}: plugin 'native', backend 'variant': ", e.Message);
+        // The binder's conversion error: booleans are parsed once, by Microsoft.Extensions.Configuration.Binder.
         var g = Assert.Throws<PluginCompositionException>(() => Create(Variant("native", "arm64", """{ "rcuTableFree": "sometimes" }""")));
-        Assert.Contains("option 'rcuTableFree': 'sometimes' is not a boolean; expected true or false", g.Message);
+        Assert.Equal("option 'rcuTableFree': found 'sometimes'; expected true or false", g.Reason);
+        Assert.Equal("$.backends[0].options.rcuTableFree", g.Location!.JsonPath);
+    }
+
+    [Fact]
+    public void Any_kernel_version_selects_the_era_it_belongs_to()
+    {
+        // 6.15 is where x86 bare metal frees page tables through RCU: any later version, patch level included, is that era.
+        Assert.False(Create(Variant("native", "x86", """{ "era": "6.14" }""")).Arch.GatherConfig.RcuTableFree);
+        Assert.True(Create(Variant("native", "x86", """{ "era": "6.15.3" }""")).Arch.GatherConfig.RcuTableFree);
+    }
+
+    [Fact]
+    public void The_declared_flush_ceiling_is_a_cost_plugins_json_can_set()
+    {
+        Assert.Equal(33, Create(Backend("x86-native")).Cost.Value("tlbSinglePageFlushCeiling"));
+        string dll = Pv.Testing.Fixtures.Json(Backend("x86-native").Plugin.AssemblyPath);
+        using var catalog = Pv.Hosting.PluginCatalog.Load(Pv.Testing.Fixtures.WriteConfig($$"""{ "name": "native", "path": {{dll}} }""",
+            """{ "name": "c", "plugin": "native", "archProfile": "x86", "cost": { "tlbSinglePageFlushCeiling": 0, "ipiInitiator": 7 } }"""));
+        Assert.Empty(catalog.Diagnostics);
+        var m = Create(catalog.Backend("c"));
+        Assert.Equal((0L, 7L), (m.Cost.Value("tlbSinglePageFlushCeiling"), m.Cost.Model.IpiInitiator));
+        Assert.Throws<KeyNotFoundException>(() => m.Cost.Value("maxDvmOps"));
     }
 }

@@ -32,8 +32,8 @@ internal sealed class SmmuRig : IDisposable
     public SmmuRig(string backend, ulong vmaPages = 16, bool? cpuV66 = null, int maxGatherBatch = 510)
     {
         var b = s_catalog.Value.Backend(backend);
-        M = new Machine(new MachineOptions { Cpus = 2, MaxGatherBatch = maxGatherBatch, Cost = b.Cost, });
-        bool v66 = cpuV66 ?? b.Options.GetValueOrDefault(SmmuEraKey) != "pre-6.6";
+        M = new Machine(new MachineOptions { Cpus = 2, MaxGatherBatch = maxGatherBatch, Cost = b.Costs.Engine, BackendCosts = b.Costs.Declared });
+        bool v66 = cpuV66 ?? Version.Parse(b.Options.GetValueOrDefault(SmmuEraKey) ?? "6.6") >= new Version(6, 6);
         Arch = new Arm64TestArch(M.Cpus, M.Notifiers, v66);
         M.AttachBackend(Arch, Arch);
         _smmuServices = b.Host.Attach(M);

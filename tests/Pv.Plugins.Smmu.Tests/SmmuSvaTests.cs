@@ -111,12 +111,29 @@ public sealed class SmmuSvaTests
         string config = Path.Combine(dir, "plugins.json");
         File.WriteAllText(config, $$"""
             { "plugins": [ { "name": "smmu", "path": {{System.Text.Json.JsonSerializer.Serialize(plugin)}} } ],
-              "backends": [ { "name": "bad-era", "plugin": "smmu", "archProfile": "arm64", "options": { "era": "4.19" } },
-                            { "name": "btm-bad", "plugin": "smmu", "archProfile": "arm64", "options": { "btm": "sometimes" } } ] }
+              "backends": [ { "name": "bad-era", "plugin": "smmu", "archProfile": "arm64", "options": { "era": "v6.5" } },
+                            { "name": "btm-bad", "plugin": "smmu", "archProfile": "arm64", "options": { "btm": "sometimes" } },
+                            { "name": "old-era", "plugin": "smmu", "archProfile": "arm64", "options": { "era": "pre-6.6" } },
+                            { "name": "bad-cost", "plugin": "smmu", "archProfile": "arm64", "cost": { "SmmuCommandSync": 1 } } ] }
             """);
         using var catalog = Pv.Hosting.PluginCatalog.Load(config);
+        Assert.Equal(
+            [("$.backends[2].options.era", 4, "option 'era': 'pre-6.6' was renamed '6.5'"),
+             ("$.backends[3].cost.SmmuCommandSync", 5, "cost key 'SmmuCommandSync' is neither an engine cost nor one backend 'bad-cost' declares; " +
+                "known keys: tlbHit, walkLevel, localInvlpg, localFullFlush, globalFlush, ipiInitiator, ipiPerExtraTarget, " +
+                "ipiTargetInterrupt, hypercall, broadcastTlbiPerPage, rcuGracePeriod, hostSyscall, stubRoundTrip, pageFault, cmdqSync, atcInv")],
+            catalog.Diagnostics.Select(d => (d.Location!.JsonPath, d.Location.Line, d.Message)));
         var diagnostics = BackendHost.StartupCheck(catalog);
-        Assert.Contains(diagnostics, d => d.Message.Contains("'era'") && d.Message.Contains("4.19"));
-        Assert.Contains(diagnostics, d => d.Message.Contains("'btm'"));
+        Assert.Equal(
+            [("$.backends[0].options.era", 2, "option 'era': found 'v6.5'; expected a kernel version such as 6.6 or 2.6.39"),
+             ("$.backends[1].options.btm", 3, "option 'btm': found 'sometimes'; expected true or false")],
+            diagnostics.Select(d => (d.Location!.JsonPath, d.Location.Line, d.Message)));
+    }
+
+    [Fact]
+    public void The_command_queue_costs_are_declared_and_reach_the_smmu()
+    {
+        using var r = new SmmuRig("arm64-smmu-v6.6");
+        Assert.Equal((3000L, 1500L), (r.M.Cost.Value("cmdqSync"), r.M.Cost.Value("atcInv")));
     }
 }

@@ -203,21 +203,44 @@ public sealed class UmlMechanismTests
         Assert.Equal(1, Counter(m, "host.stub_roundtrip"));
     }
 
-    [Theory]
-    [InlineData("era", "2023", "must be '2024' or 'pre-2024'")]
-    [InlineData("set-ptes-mark", "maybe", "must be 'true' or 'false'")]
-    public void Bad_option_values_are_refused_with_the_key(string key, string value, string message)
+    private static PluginCatalog Catalog(string options)
     {
         string dir = Directory.CreateTempSubdirectory("pv-uml-").FullName;
         string dll = Path.Combine(RepoRoot, "artifacts", "plugins", "Pv.Plugins.Uml", "Pv.Plugins.Uml.dll");
         string json = $$"""
             { "plugins": [ { "name": "uml", "path": "{{dll.Replace("\\", "/")}}" } ],
-              "backends": [ { "name": "bad", "plugin": "uml", "archProfile": "uml", "options": { "{{key}}": "{{value}}" } } ] }
+              "backends": [ { "name": "bad", "plugin": "uml", "archProfile": "uml",
+                              "options": {{options}} } ] }
             """;
         File.WriteAllText(Path.Combine(dir, "plugins.json"), json);
-        using var catalog = PluginCatalog.Load(Path.Combine(dir, "plugins.json"));
+        return PluginCatalog.Load(Path.Combine(dir, "plugins.json"));
+    }
+
+    [Theory]
+    [InlineData("""{ "era": "2023" }""", "era", "option 'era': found '2023'; expected a kernel version such as 6.6 or 2.6.39")]
+    [InlineData("""{ "setPtesMark": "maybe" }""", "setPtesMark", "option 'setPtesMark': found 'maybe'; expected true or false")]
+    [InlineData("""{ "era": "6.10", "kernelRangeSync": false }""", "kernelRangeSync",
+        "'setPtesMark' and 'kernelRangeSync' apply from era 6.11 only: before it set_ptes kept no sync range and flush_tlb_kernel_range always synced (found 'false')")]
+    public void Bad_option_values_are_refused_at_the_option(string options, string key, string reason)
+    {
+        using var catalog = Catalog(options);
+        Assert.Empty(catalog.Diagnostics);
         var e = Assert.Throws<PluginCompositionException>(() => catalog.Backend("bad").Host.CreateMachine(new MachineOptions()));
-        Assert.Contains($"'{key}'", e.Message);
-        Assert.Contains(message, e.Message);
+        Assert.Equal(reason, e.Reason);
+        Assert.Equal(($"$.backends[0].options.{key}", 3), (e.Location!.JsonPath, e.Location.Line));
+        var d = Assert.Single(BackendHost.StartupCheck(catalog));
+        Assert.Equal((e.Location, reason), (d.Location, d.Message));
+    }
+
+    [Theory]
+    [InlineData("""{ "set-ptes-mark": false }""", "$.backends[0].options.set-ptes-mark", "option 'set-ptes-mark' was renamed 'setPtesMark'")]
+    [InlineData("""{ "era": "pre-2024" }""", "$.backends[0].options.era", "option 'era': 'pre-2024' was renamed '6.10'")]
+    [InlineData("""{ "era": "2024" }""", "$.backends[0].options.era", "option 'era': '2024' was renamed '6.11'")]
+    public void Old_keys_and_era_spellings_name_the_new_ones(string options, string path, string message)
+    {
+        using var catalog = Catalog(options);
+        var d = Assert.Single(catalog.Diagnostics);
+        Assert.Equal((path, 3, message), (d.Location!.JsonPath, d.Location.Line, d.Message));
+        Assert.Empty(catalog.Backends);
     }
 }

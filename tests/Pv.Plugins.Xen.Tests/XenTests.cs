@@ -72,10 +72,29 @@ public class XenTests
     }
 
     [Fact]
-    public void A_bad_era_names_the_option_and_what_was_expected()
+    public void A_bad_era_is_located_and_names_what_was_expected()
     {
         var e = Assert.Throws<PluginCompositionException>(() => Create(Variant("xen", "x86", """{ "era": "2010" }""")));
-        Assert.Contains("option 'era': '2010' is not allowed; expected one of 2012, 4.19", e.Message);
+        Assert.Equal("option 'era': found '2010'; expected a kernel version such as 6.6 or 2.6.39", e.Reason);
+        Assert.Equal(("$.backends[0].options.era", 3), (e.Location!.JsonPath, e.Location.Line));
     }
+
+    [Fact]
+    public void The_old_era_spelling_is_refused_naming_the_kernel_version()
+    {
+        string dll = Pv.Testing.Fixtures.Json(Backend("xen-pv").Plugin.AssemblyPath);
+        using var catalog = Pv.Hosting.PluginCatalog.Load(Pv.Testing.Fixtures.WriteConfig($$"""{ "name": "xen", "path": {{dll}} }""",
+            """{ "name": "old", "plugin": "xen", "archProfile": "x86", "options": { "era": "2012" } }"""));
+        var d = Assert.Single(catalog.Diagnostics);
+        Assert.Equal(("$.backends[0].options.era", 3, "option 'era': '2012' was renamed '4.13'"), (d.Location!.JsonPath, d.Location.Line, d.Message));
+        Assert.Empty(catalog.Backends);
+    }
+
+    [Theory]
+    [InlineData("4.13", false)]
+    [InlineData("4.14", true)]
+    [InlineData("2.6.39", false)]
+    public void Tables_go_through_rcu_from_4_14(string era, bool rcu) =>
+        Assert.Equal(rcu, Create(Variant("xen", "x86", $$"""{ "era": "{{era}}" }""")).Arch.GatherConfig.RcuTableFree);
 
 }

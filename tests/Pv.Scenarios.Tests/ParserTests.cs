@@ -63,12 +63,35 @@ public sealed class ParserTests
         Assert.Contains(e.Diagnostics, d => d.At.Line == 7 && d.Message.Contains("expected a protection"));
     }
 
+    [Theory]
+    [InlineData("cost ipiInitator 900", "cost key 'ipiInitator' is neither an engine cost nor one backend 'x86-native' declares; did you mean 'ipiInitiator'? known keys: tlbHit,")]
+    [InlineData("cost IpiInitiator 900", "cost key 'IpiInitiator' was renamed 'ipiInitiator'")]
+    [InlineData("cost cmdqSync 900", "cost key 'cmdqSync' is neither an engine cost nor one backend 'x86-native' declares; known keys: tlbHit,")]
+    public void A_cost_line_is_checked_against_the_backend_where_it_is_written(string line, string message)
+    {
+        string path = Fixtures.WriteFile("cost.pvl", Header + line + "\nexpect clean\nthread t cpu 1 mm a\n  write 0x40001000\n");
+        var bound = BoundScenario.Load(path, ZooTests.Catalog.Value);
+        var e = Assert.Throws<ScenarioException>(() => bound.Compile(0));
+        var d = Assert.Single(e.Diagnostics);
+        Assert.Equal((5, 6), (d.At.Line, d.At.Column));
+        Assert.StartsWith(message, d.Message);
+    }
+
+    [Fact]
+    public void A_cost_line_sets_an_engine_cost_or_one_the_backend_declares()
+    {
+        string path = Fixtures.WriteFile("cost.pvl", Header + "cost tlbSinglePageFlushCeiling 0\ncost ipiInitiator 9\nexpect clean\nthread t cpu 1 mm a\n  write 0x40001000\n");
+        using var compiled = BoundScenario.Load(path, ZooTests.Catalog.Value).Compile(0);
+        var m = compiled.Build();
+        Assert.Equal((0L, 9L, 25L), (m.Cost.Value("tlbSinglePageFlushCeiling"), m.Cost.Model.IpiInitiator, m.Cost.Model.WalkLevel));
+    }
+
     [Fact]
     public void A_litmus_file_parses_into_machine_mms_and_threads()
     {
-        var s = ScenarioParser.Parse("t.pvl", Header + "option strict-o3 on\ncost IpiInitiator 900\nexpect O3\nthread t cpu 1 mm a\n  write 0x40001000 times 3 # comment\n  madvise dontneed 0x40000000 8K\n");
+        var s = ScenarioParser.Parse("t.pvl", Header + "option strict-o3 on\ncost ipiInitiator 900\nexpect O3\nthread t cpu 1 mm a\n  write 0x40001000 times 3 # comment\n  madvise dontneed 0x40000000 8K\n");
         Assert.True(s.Options.StrictO3);
-        Assert.Equal(900, s.Cost["IpiInitiator"]);
+        Assert.Equal(("ipiInitiator", 900L), (s.Cost[0].Key, s.Cost[0].Value));
         Assert.Equal(Pv.Scenarios.Running.Verdict.O3, s.Expect.Verdict);
         var t = Assert.Single(s.Threads);
         Assert.Equal([OpKind.Write, OpKind.MadviseDontneed], t.Ops.Select(o => o.Kind));

@@ -1,11 +1,16 @@
-// The cost figures, in simulated nanoseconds. Every figure is a default that a backend's
-// "cost" section in plugins.json may override by property name. The engine charges the hardware and host
-// mechanisms itself (TLB hits, walk levels, local and broadcast invalidations, IPIs sent and taken,
-// hypercalls, host syscalls and stub round trips); a plugin charges through ICost only work of its own that
-// no host service performs (an SMMU command batch, for example), so nothing is counted twice.
+// The engine's own cost figures, in simulated nanoseconds: what the engine charges for the hardware and host
+// mechanisms it performs itself (TLB hits, walk levels, local and broadcast invalidations, IPIs sent and taken,
+// hypercalls, RCU grace periods, host syscalls, stub round trips, page faults). The table is closed: a cost
+// that only one backend incurs (an SMMU command batch, a flush ceiling) is declared by its plugin
+// (PvBackendInfo.Costs) and read through ICost.Value, so nothing is counted twice and the contract does not
+// grow with every backend. A backend's "cost" section in plugins.json and a scenario's cost lines override
+// these figures by the camelCase property name (ipiInitiator), bound by Microsoft.Extensions.Configuration.
 namespace Pv.Abstractions.Host;
 
-/// <summary>Simulated costs, in nanoseconds. Property names are the keys of a backend's <c>cost</c> section.</summary>
+/// <summary>
+/// The engine's simulated costs, in nanoseconds. The camelCase property names (<c>tlbHit</c>, <c>ipiInitiator</c>, …)
+/// are keys of a backend's <c>cost</c> section, next to the keys its plugin declares.
+/// </summary>
 public sealed record CostModel
 {
     /// <summary>A TLB-hit memory access.</summary>
@@ -18,8 +23,6 @@ public sealed record CostModel
     public long LocalFullFlush { get; init; } = 50;
     /// <summary>Global flush (CR4.PGE toggle).</summary>
     public long GlobalFlush { get; init; } = 300;
-    /// <summary>x86 <c>tlb_single_page_flush_ceiling</c>: above this many pages a range flush becomes a full flush.</summary>
-    public long X86FlushCeilingPages { get; init; } = 33;
     /// <summary>IPI shootdown: the initiator's fixed cost.</summary>
     public long IpiInitiator { get; init; } = 700;
     /// <summary>IPI shootdown: the initiator's cost per extra target.</summary>
@@ -30,12 +33,6 @@ public sealed record CostModel
     public long Hypercall { get; init; } = 1000;
     /// <summary>arm64 broadcast TLBI + DSB, per page.</summary>
     public long BroadcastTlbiPerPage { get; init; } = 350;
-    /// <summary>arm64: above this many pages the flush is one per-ASID TLBI.</summary>
-    public long Arm64AsidFlushPages { get; init; } = 512;
-    /// <summary>SMMU TLBI command batch + CMD_SYNC.</summary>
-    public long SmmuCommandSync { get; init; } = 3000;
-    /// <summary>SMMU: extra for an ATC invalidation.</summary>
-    public long SmmuAtcInvalidate { get; init; } = 1500;
     /// <summary>One RCU grace period (idle machine).</summary>
     public long RcuGracePeriod { get; init; } = 8_000_000;
     /// <summary>One UML host syscall (mmap/munmap/mprotect).</summary>

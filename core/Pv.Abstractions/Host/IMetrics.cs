@@ -33,8 +33,16 @@ public interface IMetrics
 /// <summary>Simulated time, charged per CPU (and per device).</summary>
 public interface ICost
 {
-    /// <summary>The figures in force for this machine (defaults overridden by plugins.json).</summary>
+    /// <summary>The engine's figures in force for this machine (defaults overridden by plugins.json and the scenario).</summary>
     CostModel Model { get; }
+
+    /// <summary>
+    /// The value in force of a cost the backend declares (<see cref="Plugins.PvBackendInfo.Costs"/>): its declared
+    /// default unless plugins.json or the scenario overrides it. Read it once, when the plugin's service is built.
+    /// </summary>
+    /// <param name="key">A key of the backend's <see cref="Plugins.PvCostInfo"/>, for example <c>tlbSinglePageFlushCeiling</c>.</param>
+    /// <exception cref="KeyNotFoundException">The backend does not declare <paramref name="key"/>.</exception>
+    long Value(string key);
 
     /// <summary>Charge <paramref name="nanoseconds"/> of simulated time to <paramref name="cpu"/>.</summary>
     void Charge(int cpu, long nanoseconds);

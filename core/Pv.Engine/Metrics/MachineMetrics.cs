@@ -72,13 +72,18 @@ public sealed class MachineMetrics : IMetrics
     public IReadOnlyList<PvCounter> All => _all;
 }
 
-/// <summary>Simulated time per CPU, from the machine's <see cref="CostModel"/>.</summary>
-internal sealed class CostClock(CostModel model, int cpus) : ICost
+/// <summary>Simulated time per CPU, from the machine's <see cref="CostModel"/> and the backend's declared costs.</summary>
+internal sealed class CostClock(CostModel model, IReadOnlyDictionary<string, long> backendCosts, int cpus) : ICost
 {
     private readonly long[] _charged = new long[cpus];
 
     /// <inheritdoc/>
     public CostModel Model { get; } = model;
+
+    /// <inheritdoc/>
+    public long Value(string key) => backendCosts.TryGetValue(key, out long value)
+        ? value
+        : throw new KeyNotFoundException($"cost '{key}' is not declared by the backend (PvBackendInfo.Costs); declared: {(backendCosts.Count == 0 ? "none" : string.Join(", ", backendCosts.Keys))}");
 
     /// <inheritdoc/>
     public void Charge(int cpu, long nanoseconds)

@@ -2,7 +2,8 @@
 // one root ServiceProvider holding the engine's host services (scoped, see AddPvEngine) and the backend's
 // plugin services (AddPvBackend: the scan, then IPvPlugin.Register, run here and only here), validated on
 // build so a missing dependency or a singleton that captures a machine's service is reported, with the
-// plugin's and the backend's names, before any machine exists. Every machine is one DI scope of that root,
+// plugin's and the backend's names, before any machine exists; the plugin's options are validated then too
+// (PluginOptionsValidation), located at the option in plugins.json. Every machine is one DI scope of that root,
 // bound to its own engine Machine: every plugin object a scope resolves is that machine's alone (only
 // singletons the plugin registers itself, such as its options, are shared, and those cannot reach a
 // machine). Exploration, A/B, zoo, replay, soak, the start-up check and the tests all compose here.
@@ -59,6 +60,15 @@ public sealed class BackendHost : IDisposable
         {
             throw new PluginCompositionException(backend.Plugin.Name, backend.Name, "service validation failed: " + e.Message, e);
         }
+        try
+        {
+            PluginOptionsValidation.Validate(root, backend);
+        }
+        catch
+        {
+            root.Dispose();
+            throw;
+        }
         return new BackendHost(backend, root, services.Any(d => d.ServiceType == typeof(IPvMmuOps)));
     }
 
@@ -69,12 +79,12 @@ public sealed class BackendHost : IDisposable
     /// <see cref="ISecondaryMmu"/> resolved instead and nothing attached.
     /// </summary>
     /// <param name="options">The machine's shape.</param>
-    /// <param name="cost">The machine's cost model when a scenario overrides the backend's; the backend's when null.</param>
+    /// <param name="costs">The machine's costs when a scenario overrides the backend's; the backend's when null.</param>
     /// <exception cref="PluginCompositionException">Resolving the plugin's services threw.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="MachineOptions.Validate"/>).</exception>
-    public PvMachine CreateMachine(MachineOptions options, CostModel? cost = null)
+    public PvMachine CreateMachine(MachineOptions options, BackendCosts? costs = null)
     {
-        var machine = new Machine(Backend.MachineOptionsFor(options, cost));
+        var machine = new Machine(Backend.MachineOptionsFor(options, costs));
         return new PvMachine(machine, Attach(machine), Backend);
     }
 
@@ -128,7 +138,7 @@ public sealed class BackendHost : IDisposable
             }
             catch (PluginCompositionException e)
             {
-                diagnostics.Add(new PvDiagnostic(e.Reason, backend.Entry.Location, e.Plugin, e.Backend));
+                diagnostics.Add(new PvDiagnostic(e.Reason, e.Location ?? backend.Entry.Location, e.Plugin, e.Backend));
             }
         }
         return diagnostics;

@@ -27,7 +27,7 @@ public sealed record PluginEntry(
 /// <param name="ArchProfile">The arch profile, one of the plugin's <c>PvBackendInfo.ArchProfile</c>.</param>
 /// <param name="Description">A description overriding the plugin's, or null.</param>
 /// <param name="Options">The backend's options, checked against the plugin's declared option keys.</param>
-/// <param name="Cost">Cost model overrides by <c>CostModel</c> property name.</param>
+/// <param name="Cost">Cost overrides by key (an engine cost or one the backend declares; checked once the plugin is loaded).</param>
 /// <param name="Location">The entry itself.</param>
 /// <param name="PluginLocation">The <c>plugin</c> value.</param>
 /// <param name="ArchProfileLocation">The <c>archProfile</c> value.</param>
@@ -52,7 +52,7 @@ public sealed record KernelToggleSetting(string Key, bool Value, PvConfigLocatio
 public sealed record ConfigOption(string Key, string Value, PvConfigLocation Location);
 
 /// <summary>One cost figure override.</summary>
-/// <param name="Property">A <c>CostModel</c> property name.</param>
-/// <param name="Nanoseconds">The figure, a non-negative integer.</param>
+/// <param name="Key">The cost key as written: an engine key (<c>ipiInitiator</c>) or one the backend declares.</param>
+/// <param name="Value">The figure in the cost's unit, a non-negative integer.</param>
 /// <param name="Location">The value in the file.</param>
-public sealed record CostOverride(string Property, long Nanoseconds, PvConfigLocation Location);
+public sealed record CostOverride(string Key, long Value, PvConfigLocation Location);

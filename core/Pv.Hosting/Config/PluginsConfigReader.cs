@@ -1,12 +1,10 @@
 // Reads plugins.json into a PluginsConfig. Checks everything that needs only the file: JSON syntax, value
 // types, unknown keys (an error: a misspelt key must not be ignored), required keys, duplicate names,
-// sha256 format and cost keys (CostModel properties, non-negative integers). Checks that need the loaded
-// plugins (paths, plugin names, arch profiles, option keys) are done by PluginCatalog. Every problem is
+// sha256 format, cost values (non-negative integers) and kernel toggles. Checks that need the loaded plugins
+// (paths, plugin names, arch profiles, option keys and values, cost keys) are done by PluginCatalog. Every problem is
 // collected as a diagnostic; a malformed entry is left out and the rest is still read.
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
-using Pv.Abstractions.Host;
 using Pv.Engine;
 
 namespace Pv.Hosting.Config;
@@ -17,11 +15,6 @@ public static class PluginsConfigReader
     private static readonly string[] RootKeys = ["plugins", "backends"];
     private static readonly string[] PluginKeys = ["name", "path", "sha256", "options"];
     private static readonly string[] BackendKeys = ["name", "plugin", "archProfile", "description", "options", "cost", "kernel"];
-
-    /// <summary>The <see cref="CostModel"/> properties a backend's <c>cost</c> section may set.</summary>
-    public static IReadOnlyList<string> CostKeys { get; } =
-        [.. typeof(CostModel).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.PropertyType == typeof(long) && p.CanWrite).Select(p => p.Name)];
 
     /// <summary>
     /// Reads <paramref name="path"/>. Problems are added to <paramref name="diagnostics"/>; the result is null
@@ -120,15 +113,14 @@ public static class PluginsConfigReader
     {
         var cost = new List<CostOverride>();
         if (OptionalObject(entry, "cost", diagnostics) is not { } section) return cost;
+        // The keys are checked against the engine's and the backend's declared costs once the plugin is loaded.
         foreach (var (key, value) in section.Members)
         {
-            if (!CostKeys.Contains(key, StringComparer.Ordinal))
-                diagnostics.Add(new PvDiagnostic($"unknown cost key '{key}'; expected a CostModel property: {string.Join(", ", CostKeys)}", value.Location));
-            else if (value is JsonScalarValue { ValueKind: JsonValueKind.Number } number
+            if (value is JsonScalarValue { ValueKind: JsonValueKind.Number } number
                      && long.TryParse(number.Text, NumberStyles.None, CultureInfo.InvariantCulture, out long nanoseconds))
                 cost.Add(new CostOverride(key, nanoseconds, value.Location));
             else
-                diagnostics.Add(Expected(value, "a non-negative integer (simulated nanoseconds)"));
+                diagnostics.Add(Expected(value, "a non-negative integer (in the cost's unit: simulated nanoseconds, pages)"));
         }
         return cost;
     }
@@ -141,7 +133,7 @@ public static class PluginsConfigReader
         foreach (var (key, value) in section.Members)
         {
             if (!KernelToggles.ByKey.ContainsKey(key))
-                diagnostics.Add(new PvDiagnostic($"unknown kernel toggle '{key}'; expected one of: {string.Join(", ", KernelToggles.ByKey.Keys)}", value.Location));
+                diagnostics.Add(new PvDiagnostic(ConfigKeys.Unknown($"kernel toggle '{key}'", key, "is not a generic-kernel toggle", [.. KernelToggles.ByKey.Keys]), value.Location));
             else if (value is JsonScalarValue { ValueKind: JsonValueKind.True or JsonValueKind.False } flag)
                 kernel.Add(new KernelToggleSetting(key, flag.ValueKind == JsonValueKind.True, value.Location));
             else

@@ -2,9 +2,10 @@
 // McMaster.NETCore.Plugins:
 //   - one unloadable load context per plugin (McMaster's PluginLoader); disposing it lets the GC free it;
 //   - private dependencies resolve from the plugin's own folder through its deps.json, native libraries too;
-//   - the contract surface (Pv.Abstractions, everything it references, and any Microsoft.Extensions.*.Abstractions
-//     the plugin references that the host can load) is shared from the host's default context, so IPvPlugin,
-//     IServiceCollection and IConfiguration are the same types on both sides.
+//   - the contract surface (Pv.Abstractions, everything it references, any Microsoft.Extensions.*.Abstractions
+//     the plugin references that the host can load, and Microsoft.Extensions.Options) is shared from the host's
+//     default context, so IPvPlugin, IServiceCollection, IConfiguration and the Options pattern's types
+//     (IStartupValidator, OptionsValidationException, which the host runs and catches) are the same on both sides.
 // What Pv adds to McMaster: before any code of the plugin runs, the assembly must be .NET metadata and must
 // reference a compatible Pv.Abstractions; after loading, exactly one public IPvPlugin class with a public
 // parameterless constructor; every failure is a PluginLoadException naming the plugin.
@@ -19,6 +20,9 @@ namespace Pv.Hosting.Loading;
 /// <summary>Loads plugin assemblies into their own unloadable contexts, sharing the contract with the host.</summary>
 public sealed class PluginLoader
 {
+    /// <summary>The Options pattern's assembly: the host validates a plugin's options through its types.</summary>
+    private const string OptionsAssembly = "Microsoft.Extensions.Options";
+
     private readonly HashSet<string> _contractSurface;
 
     /// <summary>Creates a loader that shares the host's Pv.Abstractions and the assemblies it references.</summary>
@@ -61,15 +65,17 @@ public sealed class PluginLoader
 
     /// <summary>
     /// The assemblies the plugin takes from the host: the contract surface, and each Microsoft.Extensions.*.Abstractions
-    /// the plugin references (from its metadata) that the host can load. Anything else the plugin brings stays private.
+    /// (and Microsoft.Extensions.Options) the plugin references (from its metadata) that the host can load. Anything
+    /// else the plugin brings (the configuration binder, say) stays private.
     /// </summary>
     private List<AssemblyName> SharedWith(string assemblyPath)
     {
         var names = _contractSurface.Select(n => new AssemblyName(n)).ToList();
         foreach (var reference in ContractReference.References(assemblyPath))
         {
-            if (!reference.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal) || !reference.EndsWith(".Abstractions", StringComparison.Ordinal)
-                || _contractSurface.Contains(reference)) continue;
+            bool crossesBoundary = reference.StartsWith("Microsoft.Extensions.", StringComparison.Ordinal)
+                && (reference.EndsWith(".Abstractions", StringComparison.Ordinal) || reference == OptionsAssembly);
+            if (!crossesBoundary || _contractSurface.Contains(reference)) continue;
             try
             {
                 AssemblyLoadContext.Default.LoadFromAssemblyName(new AssemblyName(reference));

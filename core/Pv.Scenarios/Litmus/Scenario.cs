@@ -31,6 +31,12 @@ public sealed class ScenarioException(IReadOnlyList<ScenarioDiagnostic> diagnost
 /// <param name="At">Where the expectation was written.</param>
 public sealed record Expectation(Verdict Verdict, SourceSpan At);
 
+/// <summary>One <c>cost</c> line: a key (an engine cost such as <c>ipiInitiator</c>, or one the backend declares) and its value.</summary>
+/// <param name="Key">The key as written.</param>
+/// <param name="Value">The value in the cost's unit (simulated nanoseconds, pages).</param>
+/// <param name="At">Where the key was written.</param>
+public sealed record CostSetting(string Key, long Value, SourceSpan At);
+
 /// <summary>The default search of <c>pv explore</c> and <c>pv zoo</c> for this scenario.</summary>
 /// <param name="Strategy">random, pct or dfs.</param>
 /// <param name="Schedules">Budget of schedules.</param>
@@ -81,8 +87,8 @@ public sealed record Scenario
     public MmuKind Mmu { get; init; }
     /// <summary>The machine's options (cost overrides apart).</summary>
     public required Pv.Engine.MachineOptions Options { get; init; }
-    /// <summary>Cost overrides by CostModel property, applied over the backend's.</summary>
-    public required IReadOnlyDictionary<string, long> Cost { get; init; }
+    /// <summary>Cost overrides in file order (a later one wins), applied over the backend's; keys checked against the backend.</summary>
+    public required IReadOnlyList<CostSetting> Cost { get; init; }
     /// <summary>Allocation failures injected at setup, per allocation site.</summary>
     public required IReadOnlyDictionary<Pv.Engine.Memory.AllocSite, int> FailAlloc { get; init; }
     /// <summary>What is expected.</summary>

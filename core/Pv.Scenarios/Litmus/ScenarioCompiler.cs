@@ -27,7 +27,7 @@ public sealed class CompiledScenario : IDisposable
     private readonly BackendHost _host;
     private readonly ResolvedBackend? _smmu;
     private readonly MachineOptions _options;
-    private readonly Pv.Abstractions.Host.CostModel _cost;
+    private readonly BackendCosts _costs;
     private readonly MachineProgram _program;
     private IDisposable? _last;
     private IServiceScope? _smmuServices;
@@ -41,13 +41,13 @@ public sealed class CompiledScenario : IDisposable
         _smmu = smmu;
         Scenario = scenario;
         Omitted = omissions ?? Omissions.None;
-        var cost = backend.Cost;
-        if (scenario.Cost.Count > 0)
-        {
-            cost = cost with { };
-            foreach (var (name, ns) in scenario.Cost) typeof(Pv.Abstractions.Host.CostModel).GetProperty(name)!.SetValue(cost, ns);
-        }
-        _cost = cost;
+        // One machine, one cost table: the backend's costs and the secondary-MMU backend's declared ones. A cost line's
+        // key must be one of them; a bad one is reported where the scenario wrote it.
+        var costs = smmu is null ? backend.Costs : backend.Costs.Including(smmu.Costs);
+        var badCosts = scenario.Cost.Select(c => (c.At, Problem: costs.KeyProblem(c.Key))).Where(c => c.Problem is not null)
+            .Select(c => new ScenarioDiagnostic(c.At, c.Problem!)).ToList();
+        if (badCosts.Count > 0) throw new ScenarioException(badCosts);
+        _costs = costs.With(scenario.Cost.Select(c => KeyValuePair.Create(c.Key, c.Value)));
         _host = backend.Host;
         Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
@@ -83,7 +83,7 @@ public sealed class CompiledScenario : IDisposable
     public Machine Build()
     {
         Dispose();
-        var composed = _host.CreateMachine(_options, _cost);
+        var composed = _host.CreateMachine(_options, _costs);
         _last = composed;
         var m = composed.Machine;
         Last = m;

@@ -7,7 +7,6 @@
 // is checked against plugins.json by ScenarioLoader.
 using System.Globalization;
 using System.Security.Cryptography;
-using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Engine;
@@ -62,7 +61,7 @@ public sealed class ScenarioParser
     private readonly string _file;
     private readonly List<ScenarioDiagnostic> _errors = [];
     private MachineOptions _options = new();
-    private readonly Dictionary<string, long> _cost = new(StringComparer.Ordinal);
+    private readonly List<CostSetting> _cost = [];
     private readonly Dictionary<AllocSite, int> _failAlloc = [];
     private readonly List<FileDecl> _files = [];
     private readonly List<(string Name, List<VmaDecl> Vmas, List<PopulateDecl> Populate, SourceSpan At)> _mms = [];
@@ -214,13 +213,11 @@ public sealed class ScenarioParser
                 Option(c);
                 break;
             case "cost":
-                if (c.Next("a CostModel property") is not { } prop) break;
-                if (typeof(CostModel).GetProperty(prop.Text) is not { PropertyType: var t } || t != typeof(long))
-                {
-                    Error(prop.At, $"unknown cost '{prop.Text}'; expected a CostModel property: {string.Join(", ", typeof(CostModel).GetProperties().Where(p => p.PropertyType == typeof(long)).Select(p => p.Name))}");
-                    break;
-                }
-                if (c.Number("nanoseconds") is { } ns) _cost[prop.Text] = (long)ns;
+                // The key is checked when the scenario is bound to its backend: the engine's keys and the backend's declared ones.
+                if (c.Next("a cost key") is not { } key) break;
+                if (c.Number("the cost's value") is not { } value) break;
+                if (value > long.MaxValue) Error(key.At, $"cost '{key.Text}': {value} is too large");
+                else _cost.Add(new CostSetting(key.Text, (long)value, key.At));
                 break;
             case "fail-alloc":
                 if (c.Next("an allocation site") is not { } site) break;

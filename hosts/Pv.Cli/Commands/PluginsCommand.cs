@@ -1,7 +1,8 @@
 // `pv plugins`: loads plugins.json, composes every usable backend once into a real machine (the start-up
 // check), and shows, per plugin, its version, the contract it was built against, its path, its hash status
-// and its backends, then every diagnostic: plugins.json's and the loader's first, then each backend that
-// failed to compose, named by plugin and backend. With --json the same facts go out as one JSON document.
+// and its backends, then what each loaded plugin's arch profiles accept (option keys and declared cost keys, with
+// defaults, units and meanings), then every diagnostic: plugins.json's and the loader's first, then each backend
+// that failed to compose, named by plugin and backend. With --json the same facts go out as one JSON document.
 // Any diagnostic makes the exit code 2; an empty plugins.json is fine (exit 0).
 using System.CommandLine;
 using System.Text.Json;
@@ -69,6 +70,7 @@ internal static class PluginsCommand
         console.Write(table);
         if (catalog.Plugins.Count == 0) console.WriteLine("No plugins configured.");
         console.WriteLine($"{catalog.Plugins.Count(p => p.IsLoaded)} of {catalog.Plugins.Count} plugins loaded, {catalog.Backends.Count(b => Composes(b, startup))} backends usable.");
+        WriteDeclarations(catalog, console);
 
         var diagnostics = catalog.Diagnostics.Concat(startup).ToList();
         if (diagnostics.Count == 0) return;
@@ -76,6 +78,27 @@ internal static class PluginsCommand
         console.MarkupLine($"[red]{diagnostics.Count} problem(s):[/]");
         // Plain lines, not Spectre text: a diagnostic is never wrapped, so it can be grepped and its path copied.
         foreach (var diagnostic in diagnostics) output.WriteLine($"  {diagnostic}");
+    }
+
+    /// <summary>Each loaded plugin's option keys and declared cost keys per arch profile (engine cost keys: see docs).</summary>
+    private static void WriteDeclarations(PluginCatalog catalog, IAnsiConsole console)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Plugin", "Arch", "Key", "Kind", "Default", "Meaning");
+        foreach (var status in catalog.Plugins)
+            foreach (var backend in status.Plugin?.Backends ?? [])
+            {
+                foreach (var option in backend.Options)
+                    table.AddRow(Row(status.Name, backend.ArchProfile, option.Key, "option", option.Default, option.Description));
+                foreach (var cost in backend.Costs)
+                    table.AddRow(Row(status.Name, backend.ArchProfile, cost.Key, "cost", $"{cost.Default} {cost.Unit}", cost.Description));
+            }
+        if (table.Rows.Count == 0) return;
+        console.WriteLine();
+        console.WriteLine($"Options and declared costs (every backend also takes the engine's cost keys: {string.Join(", ", BackendCosts.EngineKeys)}):");
+        console.Write(table);
+
+        // Plain text cells: a description is never read as Spectre markup.
+        static IRenderable[] Row(params string[] cells) => [.. cells.Select(c => new Text(c))];
     }
 
     private static IRenderable HashCell(PluginHashStatus hash) => hash switch
@@ -120,6 +143,35 @@ internal static class PluginsCommand
                 w.WriteString("error", status.Error);
                 w.WriteStartArray("offers");
                 foreach (var backend in status.Plugin?.Backends ?? []) w.WriteStringValue(backend.ArchProfile);
+                w.WriteEndArray();
+                w.WriteStartArray("declarations");
+                foreach (var backend in status.Plugin?.Backends ?? [])
+                {
+                    w.WriteStartObject();
+                    w.WriteString("archProfile", backend.ArchProfile);
+                    w.WriteStartArray("options");
+                    foreach (var option in backend.Options)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("key", option.Key);
+                        w.WriteString("default", option.Default);
+                        w.WriteString("description", option.Description);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteStartArray("costs");
+                    foreach (var cost in backend.Costs)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("key", cost.Key);
+                        w.WriteNumber("default", cost.Default);
+                        w.WriteString("unit", cost.Unit);
+                        w.WriteString("description", cost.Description);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
                 w.WriteEndArray();
                 w.WriteEndObject();
             }

@@ -3,6 +3,7 @@
 // flushes the page when it makes a PTE writable ("invalidate a stale read-only entry"): other CPUs, and in
 // the v6.6+ era secondary MMUs through arch_invalidate_secondary_tlbs, would otherwise keep the read-only
 // translation and fault on it.
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -14,18 +15,21 @@ namespace Pv.Plugins.Native.Arm64;
 
 /// <summary>arm64 IArchMmu.</summary>
 [PvArch(NativeOptions.Arm64)]
-internal sealed class Arm64ArchMmu(IPvMmuOps pvOps, ICpus cpus, IMmuNotifierRegistry notifiers, ICost cost, NativeOptions options) : IArchMmu
+internal sealed class Arm64ArchMmu(IPvMmuOps pvOps, ICpus cpus, IMmuNotifierRegistry notifiers, ICost cost, IOptions<NativeOptions> bound) : IArchMmu
 {
+    private readonly bool _archInvalidateSecondaryTlbs = bound.Value.ArchInvalidateSecondaryTlbs;
+    private readonly long _maxDvmOps = cost.Value(NativeOptions.MaxDvmOps);
+
     /// <inheritdoc/>
-    public MmuGatherConfig GatherConfig => options.Gather;
+    public MmuGatherConfig GatherConfig { get; } = bound.Value.Gather;
 
     /// <inheritdoc/>
     public void FlushTlbMmRange(MmId mm, ulong start, ulong end, int strideShift, bool freedTables)
     {
         var info = new TlbFlushInfo(mm, start, end, strideShift, freedTables, 0, cpus.Current.Id);
         pvOps.FlushTlbMulti(cpus.Online, info);
-        if (!options.ArchInvalidateSecondaryTlbs) return;
-        if (Arm64PvMmuOps.FlushesWholeAsid(info, cost.Model)) notifiers.ArchInvalidateSecondaryTlbs(mm, 0, TlbFlushInfo.FullMm);
+        if (!_archInvalidateSecondaryTlbs) return;
+        if (Arm64PvMmuOps.FlushesWholeAsid(info, _maxDvmOps)) notifiers.ArchInvalidateSecondaryTlbs(mm, 0, TlbFlushInfo.FullMm);
         else notifiers.ArchInvalidateSecondaryTlbs(mm, start, end);
     }
 
@@ -33,7 +37,7 @@ internal sealed class Arm64ArchMmu(IPvMmuOps pvOps, ICpus cpus, IMmuNotifierRegi
     public void FlushTlbKernelRange(ulong start, ulong end)
     {
         // Above MAX_DVM_OPS pages, flush_tlb_all.
-        if (end == TlbFlushInfo.FullMm || ((end - start) >> PageGeometry.PageShift) > (ulong)cost.Model.Arm64AsidFlushPages)
+        if (end == TlbFlushInfo.FullMm || ((end - start) >> PageGeometry.PageShift) > (ulong)_maxDvmOps)
             cpus.BroadcastInvalidate(TlbInvalidation.All);
         else cpus.BroadcastInvalidate(TlbInvalidation.Range(MmId.InitMm, start, end));
     }

@@ -5,8 +5,8 @@
 //
 // __flush_tlb_range: a last-level TLBI per page (or a non-last-level one when tables were freed, which drops
 // walk-cache entries too), but one TLBI ASIDE1IS for the whole ASID once the range reaches MAX_DVM_OPS pages
-// (CostModel.Arm64AsidFlushPages, compared as the kernel does: at or above), since a long run of per-page
-// DVM operations costs more than refilling the ASID.
+// (the declared cost maxDvmOps, compared as the kernel does: at or above), since a long run of per-page DVM
+// operations costs more than refilling the ASID.
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -19,9 +19,11 @@ namespace Pv.Plugins.Native.Arm64;
 [PvArch(NativeOptions.Arm64)]
 internal sealed class Arm64PvMmuOps(ICpus cpuSet, ICost cost) : IPvMmuOps
 {
+    private readonly long _maxDvmOps = cost.Value(NativeOptions.MaxDvmOps);
+
     /// <summary>True when <paramref name="info"/> is flushed as the whole ASID rather than page by page.</summary>
-    internal static bool FlushesWholeAsid(in TlbFlushInfo info, CostModel model) =>
-        info.IsFullFlush || info.Pages >= model.Arm64AsidFlushPages;
+    internal static bool FlushesWholeAsid(in TlbFlushInfo info, long maxDvmOps) =>
+        info.IsFullFlush || info.Pages >= maxDvmOps;
 
     /// <summary><c>local_flush_tlb_all</c>'s user part: TLBI ASIDE1 on this CPU only.</summary>
     public void FlushTlbUser()
@@ -46,7 +48,7 @@ internal sealed class Arm64PvMmuOps(ICpus cpuSet, ICost cost) : IPvMmuOps
     /// </summary>
     public void FlushTlbMulti(CpuMask cpus, in TlbFlushInfo info)
     {
-        if (FlushesWholeAsid(info, cost.Model)) cpuSet.BroadcastInvalidate(TlbInvalidation.Asid(info.Mm));
+        if (FlushesWholeAsid(info, _maxDvmOps)) cpuSet.BroadcastInvalidate(TlbInvalidation.Asid(info.Mm));
         else cpuSet.BroadcastInvalidate(TlbInvalidation.Range(info.Mm, info.Start, info.End, info.StrideShift, walkCaches: info.FreedTables));
     }
 

@@ -7,6 +7,7 @@
 // their hardware may still walk the mm speculatively through cached upper-level entries, so they must drop
 // to init_mm first. From 6.12 mm_cpumask is trimmed lazily and a CPU running another mm is skipped too,
 // and (since fea4e317f9e7) a CPU in the middle of switch_mm_irqs_off is not.
+using Microsoft.Extensions.Options;
 using Pv.Abstractions.Gather;
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
@@ -18,10 +19,12 @@ namespace Pv.Plugins.Native.X86;
 
 /// <summary>x86 bare-metal pv_mmu_ops.</summary>
 [PvArch(NativeOptions.X86)]
-internal sealed class NativeX86PvMmuOps(ICpus cpus, IIpi ipi, NativeOptions options) : X86PvMmuOps(cpus)
+internal sealed class NativeX86PvMmuOps(ICpus cpus, IIpi ipi, IOptions<NativeOptions> options) : X86PvMmuOps(cpus)
 {
+    private readonly NativeOptions _options = options.Value;
+
     /// <inheritdoc/>
-    protected override bool LazyMmCpumask => options.Era >= X86Era.V6_12;
+    protected override bool LazyMmCpumask => _options.X86Era >= X86Era.V6_12;
 
     /// <inheritdoc/>
     public override void FlushTlbMulti(CpuMask cpus, in TlbFlushInfo info)
@@ -29,7 +32,7 @@ internal sealed class NativeX86PvMmuOps(ICpus cpus, IIpi ipi, NativeOptions opti
         var f = info;
         var targets = cpus;
         // Freed tables: every CPU of the mask, lazy ones included, since they could walk the freed tables meanwhile.
-        if (!(f.FreedTables && options.LazyFreedTablesIpi))
+        if (!(f.FreedTables && _options.LazyFreedTablesIpi))
             foreach (int cpu in cpus)
                 if (!ShouldFlushTlb(cpu, f.Mm)) targets.Clear(cpu);
         ipi.SendIpi(targets, cpu => X86Tlb.FlushTlbFunc(Cpus, this, cpu, f), wait: true);
@@ -45,14 +48,14 @@ internal sealed class NativeX86PvMmuOps(ICpus cpus, IIpi ipi, NativeOptions opti
     {
         if (Cpus[cpu].IsLazy) return false;
         if (!LazyMmCpumask) return true;
-        if (IsSwitching(cpu)) return options.FlushSwitchingCpu;
+        if (IsSwitching(cpu)) return _options.FlushSwitchingCpu;
         return Cpus[cpu].LoadedMm == mm;
     }
 
     /// <inheritdoc/>
     public override void TlbRemoveTable(IMmuGather tlb, Pfn table)
     {
-        if (options.Era < X86Era.V6_15) tlb.RemovePage(table);
+        if (_options.X86Era < X86Era.V6_15) tlb.RemovePage(table);
         else tlb.RemoveTable(table);
     }
 }
