@@ -1,4 +1,4 @@
-// The native backends' options, bound once per machine from the backend's plugins.json section with the Options
+// The native backends' options, bound once per backend from the backend's plugins.json section with the Options
 // pattern. Each key is an era (a kernel version) or a fix toggle of the kernel being modelled; defaults are the
 // current kernel's behaviour except where the era itself is the choice. The binder converts the values; the
 // validator refuses an era older than the model and a gather profile nobody defines, naming the key.
