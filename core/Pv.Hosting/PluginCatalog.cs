@@ -177,9 +177,9 @@ public sealed class PluginCatalog : IDisposable
         {
             sha256 = PluginHash.Compute(entry.FullPath);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            return Failed(PluginHashStatus.NotComputed, null, $"cannot read {entry.FullPath}: {e.Message}", entry.PathLocation);
+            return Failed(PluginHashStatus.NotComputed, null, $"cannot read {entry.FullPath}: {e.Reason}", entry.PathLocation);
         }
         var hash = PluginHash.Compare(sha256, entry.Sha256);
         if (hash == PluginHashStatus.Mismatch)

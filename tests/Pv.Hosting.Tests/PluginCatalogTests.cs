@@ -34,6 +34,22 @@ public sealed class PluginCatalogTests
     }
 
     [Fact]
+    public void Endless_files_are_refused_by_name_not_read_to_the_end()
+    {
+        var diagnostics = new List<PvDiagnostic>();
+        Assert.Null(Pv.Hosting.Config.PluginsConfigReader.Read("/dev/zero", diagnostics));
+        Assert.Equal("cannot read plugins.json: is larger than 16,777,216 bytes, the most Pv reads from such a file (an endless device such as /dev/zero?)",
+            Assert.Single(diagnostics).Message);
+
+        string config = Fixtures.WriteConfig("", "");
+        File.WriteAllText(config, """{ "plugins": [ { "name": "zero", "path": "/dev/zero" } ], "backends": [] }""");
+        using var catalog = PluginCatalog.Load(config);
+        var d = Assert.Single(catalog.Diagnostics);
+        Assert.Equal("$.plugins[0].path", d.Location!.JsonPath);
+        Assert.StartsWith("cannot read /dev/zero: is larger than 268,435,456 bytes", d.Message);
+    }
+
+    [Fact]
     public void Relative_plugin_path_is_resolved_against_the_config_folder()
     {
         string config = Fixtures.WriteConfig("", "");

@@ -166,3 +166,19 @@ public static class AddressLayout
     /// <summary>First address of the vmalloc area.</summary>
     public const ulong VmallocStart = Mm.KernelMm.VmallocStart;
 }
+
+/// <summary>
+/// The sizes a machine program may ask for, checked before anything runs, so legal-looking input cannot make a
+/// run unbounded: every frame and every queued operation costs host memory.
+/// </summary>
+public static class ProgramLimits
+{
+    /// <summary>Frames set up at most: file and device pages plus populated pages (2^20, 4 GiB of simulated memory).</summary>
+    public const long MaxSetupFrames = 1 << 20;
+
+    /// <summary>Operations queued at most, over every thread, counting each repetition of <c>times N</c> (2^20).</summary>
+    public const long MaxOperations = 1 << 20;
+
+    /// <summary>Pages of one workload thread's region: regions are 16 MiB apart, so at most 4096 pages.</summary>
+    public const int MaxWorkloadPages = 4096;
+}

@@ -26,12 +26,11 @@ public static class PluginsConfigReader
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(file);
+            bytes = InputFile.Read(file);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            string why = e is FileNotFoundException or DirectoryNotFoundException ? "file not found" : e.Message;
-            diagnostics.Add(new PvDiagnostic($"cannot read plugins.json: {why}", new PvConfigLocation(file, "$", 0, 0)));
+            diagnostics.Add(new PvDiagnostic($"cannot read plugins.json: {e.Reason}", new PvConfigLocation(file, "$", 0, 0)));
             return null;
         }
 

@@ -1,6 +1,7 @@
 // The optional sha256 pin of a plugin assembly: computed over the file's bytes before anything of it is
 // loaded, so a mismatching file is refused without running any of its code.
 using System.Security.Cryptography;
+using Pv.Hosting.Config;
 
 namespace Pv.Hosting.Loading;
 
@@ -21,10 +22,13 @@ public enum PluginHashStatus
 public static class PluginHash
 {
     /// <summary>The lower-case hexadecimal SHA-256 of the file at <paramref name="path"/>.</summary>
+    /// <exception cref="InputFileException">The file cannot be read or is larger than <see cref="InputFile.MaxAssemblyBytes"/>.</exception>
     public static string Compute(string path)
     {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        using var stream = InputFile.Open(path);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        InputFile.ForEachChunk(stream, InputFile.MaxAssemblyBytes, path, hash.AppendData);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>Compares <paramref name="actual"/> with <paramref name="pinned"/> (null: unpinned).</summary>

@@ -15,6 +15,7 @@ using Pv.Engine.Memory;
 using Pv.Scenarios.Running;
 using Pv.Engine.Sched;
 using Pv.Engine.Programs;
+using Pv.Hosting.Config;
 
 namespace Pv.Scenarios.Litmus;
 
@@ -84,11 +85,11 @@ public sealed class ScenarioParser
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = InputFile.Read(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, 1, 1), $"cannot read the scenario file: {e.Message}")]);
+            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, 1, 1), $"cannot read the scenario file: {e.Reason}")]);
         }
         return Parse(path, System.Text.Encoding.UTF8.GetString(bytes), Convert.ToHexStringLower(SHA256.HashData(bytes)));
     }
@@ -150,7 +151,12 @@ public sealed class ScenarioParser
         }
     }
 
-    private void Error(SourceSpan at, string message) => _errors.Add(new ScenarioDiagnostic(at, message));
+    /// <summary>Records a problem; a second one on a line that already has one is a follow-on of the first and is dropped.</summary>
+    private void Error(SourceSpan at, string message)
+    {
+        if (_errors.Count > 0 && _errors[^1].At.File == at.File && _errors[^1].At.Line == at.Line) return;
+        _errors.Add(new ScenarioDiagnostic(at, message));
+    }
 
     private void ParseLine(int line, string text)
     {
@@ -366,7 +372,7 @@ public sealed class ScenarioParser
         {
             "threads" => c.Int("a thread count", 1, CpuMask.MaxCpus),
             "ops" => c.Int("operations per thread", 1, 1_000_000),
-            "pages" => c.Int("pages per region", 1, 1 << 16),
+            "pages" => c.Int("pages per region", 1, ProgramLimits.MaxWorkloadPages),
             "mms" => c.Int("an mm count", 1, 1024),
             _ => null,
         };
@@ -394,6 +400,7 @@ public sealed class ScenarioParser
         if (c.Number("a length in bytes") is not { } length) return null;
         if (start % PageGeometry.PageSize != 0) { Error(at, $"address 0x{start:x} is not page-aligned (4K)"); return null; }
         if (length == 0 || length % PageGeometry.PageSize != 0) { Error(lenAt, $"length {length} must be a positive multiple of 4K"); return null; }
+        if (start + length < start) { Error(lenAt, $"0x{start:x} + {length} runs past the end of the address space"); return null; }
         return (start, length);
     }
 
@@ -550,7 +557,8 @@ public sealed class ScenarioParser
         if (_backend is null) Error(start, "expected 'backend NAME' (a backend from plugins.json)");
         if (_workload is not null && _threads.Count > 0) Error(_threads[0].At, "a workload scenario generates its threads; remove the thread blocks or the workload");
         if (_workload is null && _threads.Count == 0 && _errors.Count == 0) Error(start, "expected at least one 'thread' block (or a 'workload')");
-        Check();
+        // The checks across lines assume every line parsed: after a syntax error they would only report its follow-ons.
+        if (_errors.Count == 0) Check();
         if (_errors.Count > 0) throw new ScenarioException(_errors.OrderBy(e => e.At.Line).ThenBy(e => e.At.Column).ToList());
         return new Scenario
         {
@@ -581,6 +589,7 @@ public sealed class ScenarioParser
     /// </summary>
     private void Check()
     {
+        CheckLimits();
         var files = _files.ToDictionary(f => f.Name);
         var ranges = _mms.ToDictionary(m => m.Name, m => m.Vmas.Select(v => (v.Start, v.End)).ToList());
         foreach (var m in _mms)
@@ -592,8 +601,7 @@ public sealed class ScenarioParser
                     Error(v.At, $"VMA [0x{v.Start:x}, 0x{v.End:x}) overlaps another VMA of mm '{m.Name}'");
             }
             foreach (var p in m.Populate)
-                for (ulong a = p.Start; a < p.Start + p.Length; a += PageGeometry.PageSize)
-                    if (!m.Vmas.Any(v => a >= v.Start && a < v.End)) { Error(p.At, $"address 0x{a:x} is outside every VMA of mm '{m.Name}'"); break; }
+                if (FirstUncovered(p.Start, p.Start + p.Length, m.Vmas) is ulong a) Error(p.At, $"address 0x{a:x} is outside every VMA of mm '{m.Name}'");
         }
 
         // What each thread's mm can map: first pass collects mmap/mremap/fork targets, second pass checks addresses.
@@ -633,6 +641,12 @@ public sealed class ScenarioParser
             string? mm = t.Mm;
             foreach (var op in t.Ops)
             {
+                // A device's DMA engine issues DMA and nothing else: CPU operations need a CPU and its TLB.
+                if (t.Kind == ThreadKind.Device && op.Kind is not (OpKind.DmaRead or OpKind.DmaWrite or OpKind.Unbind or OpKind.WaitFor))
+                {
+                    Error(op.At, $"'{Keyword(op.Kind)}' runs on a CPU thread; an sva thread runs dma-read, dma-write, unbind and wait-for");
+                    continue;
+                }
                 switch (op.Kind)
                 {
                     case OpKind.SwitchMm or OpKind.Exit when op.Name is { } n && !ranges.ContainsKey(n):
@@ -674,6 +688,35 @@ public sealed class ScenarioParser
                 }
             }
         }
+    }
+
+    private static string Keyword(OpKind kind) => kind switch
+    {
+        OpKind.MadviseDontneed or OpKind.MadviseFree or OpKind.MadviseGuard or OpKind.MadviseGuardRemove => "madvise",
+        _ => Operations.First(o => o.Value == kind).Key,
+    };
+
+    /// <summary>The first address of [<paramref name="start"/>, <paramref name="end"/>) in no VMA, or null: one step per VMA, not per page.</summary>
+    private static ulong? FirstUncovered(ulong start, ulong end, List<VmaDecl> vmas)
+    {
+        for (ulong a = start; a < end;)
+        {
+            if (vmas.FirstOrDefault(v => a >= v.Start && a < v.End) is not { } v) return a;
+            a = v.End;
+        }
+        return null;
+    }
+
+    /// <summary>The setup and the queued work stay within <see cref="ProgramLimits"/>.</summary>
+    private void CheckLimits()
+    {
+        long frames = _files.Sum(f => (long)f.Pages) + _mms.Sum(m => m.Populate.Sum(p => (long)(p.Length / PageGeometry.PageSize)));
+        if (frames > ProgramLimits.MaxSetupFrames)
+            Error(new SourceSpan(_file, 1, 1), $"the setup asks for {frames:N0} pages (files, devices and populated ranges); at most {ProgramLimits.MaxSetupFrames:N0} (4 GiB of simulated memory)");
+        long ops = _threads.Sum(t => t.Ops.Sum(o => (long)o.Times));
+        if (_workload is { } w) ops += (long)(w.Threads == 0 ? _options.Cpus : w.Threads) * w.Ops;   // threads 0: one per CPU
+        if (ops > ProgramLimits.MaxOperations)
+            Error(_workload?.At ?? _threads[0].At, $"the threads queue {ops:N0} operations (times N counts N); at most {ProgramLimits.MaxOperations:N0}");
     }
 
     private void CheckAddress(OpDecl op, ulong address, ulong length, string? mm, Dictionary<string, List<(ulong Start, ulong End)>> ranges,

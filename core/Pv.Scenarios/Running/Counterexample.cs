@@ -14,6 +14,7 @@ using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Engine.Programs;
 using Pv.Scenarios.Store;
+using Pv.Hosting.Config;
 
 namespace Pv.Scenarios.Running;
 
@@ -48,7 +49,8 @@ public sealed record Counterexample
     /// <summary>The Pv version that wrote it.</summary>
     public required string PvVersion { get; init; }
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+    // Nullable annotations are respected, so a null where the record has none ("schedule": null) is refused with its path.
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never, RespectNullableAnnotations = true };
 
     /// <summary>The omissions to compile with (also written to the file, as it always was).</summary>
     public Omissions Omissions => new(OmitThreads, OmitOps.Select(o => (o.Thread, o.Op)).ToList());
@@ -79,18 +81,28 @@ public sealed record Counterexample
     {
         try
         {
-            return JsonSerializer.Deserialize<Counterexample>(File.ReadAllText(path), Json)
+            return JsonSerializer.Deserialize<Counterexample>(InputFile.Read(path), Json)
                 ?? throw new JsonException("the file holds null");
         }
         catch (JsonException e)
         {
             throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1),
-                $"not a counterexample file: {e.Message}")]);
+                $"not a counterexample file: {Describe(e)}")]);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, 1, 1), $"cannot read the counterexample: {e.Message}")]);
+            throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(path, 1, 1), $"cannot read the counterexample: {e.Reason}")]);
         }
+    }
+
+    /// <summary>The serializer's complaint in a user's terms: the JSON path first, without its advice to the programmer.</summary>
+    private static string Describe(JsonException e)
+    {
+        string message = e.Message;
+        int cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (cut >= 0) message = message[..cut];
+        if (message.Contains("doesn't allow setting null values", StringComparison.Ordinal)) message = "is null; a value is required";
+        return e.Path is { } at ? $"{at}: {message}" : message;
     }
 }
 

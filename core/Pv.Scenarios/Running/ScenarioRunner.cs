@@ -32,12 +32,21 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     /// Resolves the backend of an already parsed <paramref name="scenario"/> (or <paramref name="backendOverride"/>) in
     /// <paramref name="catalog"/>: what <see cref="Load"/> does after reading the file (pv soak parses generated text).
     /// </summary>
-    /// <exception cref="ScenarioException">The scenario names a backend plugins.json does not offer.</exception>
+    /// <exception cref="ScenarioException">The scenario names a backend plugins.json does not offer, or one in the wrong role.</exception>
+    /// <exception cref="Pv.Hosting.Composition.PluginCompositionException">A backend named cannot be composed.</exception>
     public static BoundScenario Bind(Scenario scenario, PluginCatalog catalog, string? backendOverride = null)
     {
         string name = backendOverride ?? scenario.Backend;
-        var backend = Resolve(catalog, name, scenario.BackendAt, backendOverride is null ? "" : " (from --backend)");
+        string where = backendOverride is null ? "" : " (from --backend)";
+        var backend = Resolve(catalog, name, scenario.BackendAt, where);
+        // The CPUs run the backend's pv_mmu_ops; SVA devices translate through the smmu backend's ISecondaryMmu.
+        if (!backend.Host.ProvidesCpuMmu)
+            throw new ScenarioException([new ScenarioDiagnostic(scenario.BackendAt,
+                $"backend '{name}'{where} is a secondary MMU ({backend.ArchProfile}, no pv_mmu_ops): name it with 'smmu', and a CPU backend with 'backend'")]);
         var smmu = scenario.Smmu is { } s ? Resolve(catalog, s, scenario.SmmuAt, "") : null;
+        if (smmu is not null && smmu.Host.ProvidesCpuMmu)
+            throw new ScenarioException([new ScenarioDiagnostic(scenario.SmmuAt,
+                $"backend '{smmu.Name}' is a CPU backend (pv_mmu_ops), not a secondary MMU: 'smmu' names an ISecondaryMmu backend such as an SMMU's")]);
         return new BoundScenario(backendOverride is null ? scenario : scenario with { Backend = name }, backend, smmu);
     }
 
