@@ -35,7 +35,7 @@ public sealed class BoundedInputTests
     }
 
     [Fact]
-    public void A_line_reports_its_first_error_only_and_cross_line_checks_wait_for_clean_syntax()
+    public void A_line_reports_its_first_error_only_and_an_mm_with_a_broken_line_raises_no_address_errors()
     {
         // '1T' is no length: the rest of the line and the later address check would only echo it.
         var d = Single(Header + "  vma 0x50000000 1T rw\nthread t cpu 0 mm a\n  read 0x50000000\n");

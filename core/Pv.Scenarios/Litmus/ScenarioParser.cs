@@ -65,6 +65,7 @@ public sealed class ScenarioParser
     private readonly List<CostSetting> _cost = [];
     private readonly Dictionary<AllocSite, int> _failAlloc = [];
     private readonly List<FileDecl> _files = [];
+    private readonly HashSet<string> _incompleteMms = new(StringComparer.Ordinal);
     private readonly List<(string Name, List<VmaDecl> Vmas, List<PopulateDecl> Populate, SourceSpan At)> _mms = [];
     private readonly List<(string Name, ThreadKind Kind, int Cpu, string? Mm, List<OpDecl> Ops, SourceSpan At, SourceSpan CpuAt, bool Ats)> _threads = [];
     private string? _name, _backend, _smmu;
@@ -173,8 +174,13 @@ public sealed class ScenarioParser
         if (words.Count == 0) return;
         var c = new Cursor(this, words, line, text.Length + 1);
         string head = words[0].Text;
+        int errors = _errors.Count;
         if (Directives.Contains(head)) Directive(c);
-        else if (_block == Block.Mm) MmLine(c);
+        else if (_block == Block.Mm)
+        {
+            MmLine(c);
+            if (_errors.Count > errors) _incompleteMms.Add(_mms[^1].Name);
+        }
         else if (_block == Block.Thread) OpLine(c);
         else if (_block == Block.Workload) WorkloadLine(c);
         else Error(words[0].At, $"unknown directive '{head}'; expected one of: {string.Join(", ", Directives)}");
@@ -557,8 +563,7 @@ public sealed class ScenarioParser
         if (_backend is null) Error(start, "expected 'backend NAME' (a backend from plugins.json)");
         if (_workload is not null && _threads.Count > 0) Error(_threads[0].At, "a workload scenario generates its threads; remove the thread blocks or the workload");
         if (_workload is null && _threads.Count == 0 && _errors.Count == 0) Error(start, "expected at least one 'thread' block (or a 'workload')");
-        // The checks across lines assume every line parsed: after a syntax error they would only report its follow-ons.
-        if (_errors.Count == 0) Check();
+        Check();
         if (_errors.Count > 0) throw new ScenarioException(_errors.OrderBy(e => e.At.Line).ThenBy(e => e.At.Column).ToList());
         return new Scenario
         {
@@ -590,8 +595,9 @@ public sealed class ScenarioParser
     private void Check()
     {
         CheckLimits();
-        var files = _files.ToDictionary(f => f.Name);
-        var ranges = _mms.ToDictionary(m => m.Name, m => m.Vmas.Select(v => (v.Start, v.End)).ToList());
+        // A name declared twice was reported where it was; the checks below go on with the first declaration.
+        var files = _files.DistinctBy(f => f.Name).ToDictionary(f => f.Name);
+        var ranges = _mms.DistinctBy(m => m.Name).ToDictionary(m => m.Name, m => m.Vmas.Select(v => (v.Start, v.End)).ToList());
         foreach (var m in _mms)
         {
             foreach (var v in m.Vmas)
@@ -600,8 +606,9 @@ public sealed class ScenarioParser
                 if (m.Vmas.Any(o => !ReferenceEquals(o, v) && o.Start < v.End && v.Start < o.End && m.Vmas.IndexOf(o) < m.Vmas.IndexOf(v)))
                     Error(v.At, $"VMA [0x{v.Start:x}, 0x{v.End:x}) overlaps another VMA of mm '{m.Name}'");
             }
+            if (_incompleteMms.Contains(m.Name)) continue;
             foreach (var p in m.Populate)
-                if (FirstUncovered(p.Start, p.Start + p.Length, m.Vmas) is ulong a) Error(p.At, $"address 0x{a:x} is outside every VMA of mm '{m.Name}'");
+                if (FirstUncovered(p.Start, p.Start + p.Length, m.Vmas.Select(v => (v.Start, v.End))) is ulong a) Error(p.At, $"address 0x{a:x} is outside every VMA of mm '{m.Name}'");
         }
 
         // What each thread's mm can map: first pass collects mmap/mremap/fork targets, second pass checks addresses.
@@ -697,12 +704,14 @@ public sealed class ScenarioParser
     };
 
     /// <summary>The first address of [<paramref name="start"/>, <paramref name="end"/>) in no VMA, or null: one step per VMA, not per page.</summary>
-    private static ulong? FirstUncovered(ulong start, ulong end, List<VmaDecl> vmas)
+    private static ulong? FirstUncovered(ulong start, ulong end, IEnumerable<(ulong Start, ulong End)> ranges)
     {
+        var list = ranges.ToList();
         for (ulong a = start; a < end;)
         {
-            if (vmas.FirstOrDefault(v => a >= v.Start && a < v.End) is not { } v) return a;
-            a = v.End;
+            int i = list.FindIndex(r => a >= r.Start && a < r.End);
+            if (i < 0) return a;
+            a = list[i].End;
         }
         return null;
     }
@@ -728,13 +737,10 @@ public sealed class ScenarioParser
                 Error(op.At, $"kernel address 0x{address:x} is outside every vmalloc range of this scenario");
             return;
         }
-        if (mm is null || !ranges.TryGetValue(mm, out var r)) return;
-        for (ulong a = address & ~(PageGeometry.PageSize - 1); a < address + length; a += PageGeometry.PageSize)
-            if (!r.Any(v => a >= v.Start && a < v.End))
-            {
-                Error(op.At, $"address 0x{a:x} is outside every VMA mm '{mm}' can have (declared, mmap'd, mremap'd or inherited)");
-                return;
-            }
+        // An mm whose block has a line in error may lack the VMA the address needs: that line's error says enough.
+        if (mm is null || _incompleteMms.Contains(mm) || !ranges.TryGetValue(mm, out var r)) return;
+        if (FirstUncovered(address & ~(PageGeometry.PageSize - 1), address + length, r) is ulong a)
+            Error(op.At, $"address 0x{a:x} is outside every VMA mm '{mm}' can have (declared, mmap'd, mremap'd or inherited)");
     }
 
     private void CheckFile(string? name, VmaFlags flags, SourceSpan at, Dictionary<string, FileDecl> files)
