@@ -175,7 +175,7 @@ internal sealed class SimCpu : ICpu
     /// <summary><c>local_irq_enable</c>: pending IPIs become deliverable; may end an RCU reader section.</summary>
     public void IrqEnable()
     {
-        if (_irqOffDepth == 0) throw new InvalidOperationException($"cpu{Id}: local_irq_enable with IRQs on");
+        if (_irqOffDepth == 0) throw new ProgramException($"cpu{Id}: local_irq_enable with IRQs on");
         _irqOffDepth--;
         if (_irqOffDepth == 0) IrqOffOwner = null;
         _machine.Trace("local_irq_enable", 0, (ulong)_irqOffDepth);
@@ -188,7 +188,7 @@ internal sealed class SimCpu : ICpu
     /// <summary><c>rcu_read_unlock</c>.</summary>
     public void RcuReadUnlock()
     {
-        if (_rcuReadDepth == 0) throw new InvalidOperationException($"cpu{Id}: rcu_read_unlock without lock");
+        if (_rcuReadDepth == 0) throw new ProgramException($"cpu{Id}: rcu_read_unlock without lock");
         _rcuReadDepth--;
         if (!InRcuReader) _machine.Rcu.QuiescentState(this);
     }

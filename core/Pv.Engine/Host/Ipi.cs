@@ -22,7 +22,7 @@ internal sealed class IpiService(Machine machine) : IIpi
             if (wait)
             {
                 var thread = machine.CurrentThread ?? throw new InvalidOperationException("a waited IPI cannot be sent from interrupt context");
-                if (!self.IrqsEnabled) throw new InvalidOperationException($"{thread.Name}: smp_call_function with IRQs disabled would deadlock");
+                if (!self.IrqsEnabled) throw new ProgramException($"{thread.Name}: smp_call_function with IRQs disabled would deadlock");
                 ack = new AckCounter(remote, "IPI acknowledgements");
                 thread.AddWait(ack);
             }

@@ -153,11 +153,11 @@ internal sealed class PageTables : IPageTables
             if (!e.IsPresent)
             {
                 var t = _machine.Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
-                if (!t.IsValid) throw new InvalidOperationException("out of memory allocating a page table");
+                if (!t.IsValid) throw new ProgramException("out of memory allocating a page table");
                 e = PageTableEntry.Make(t, PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed);
                 Write(slot, e);
             }
-            else if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping at {l}");
+            else if (e.IsHuge) throw new ProgramException($"{address:x} is inside a huge mapping at {l}");
             table = e.Pfn;
         }
         return SlotOf(table, address, level);

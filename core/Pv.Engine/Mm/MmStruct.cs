@@ -92,7 +92,7 @@ internal sealed class MmStruct
         int i = 0;
         while (i < Vmas.Count && Vmas[i].Start < vma.Start) i++;
         if ((i > 0 && Vmas[i - 1].End > vma.Start) || (i < Vmas.Count && Vmas[i].Start < vma.End))
-            throw new InvalidOperationException($"VMA {vma} overlaps an existing VMA of {Id}");
+            throw new ProgramException($"VMA {vma} overlaps an existing VMA of {Id}");
         Vmas.Insert(i, vma);
         vma.File?.IMmap.Add(vma);
     }

@@ -121,7 +121,7 @@ internal static class Mmap
         yield return Step.Call(Vmas.SplitRange(m, t, mm, oldStart, oldStart + length));
         var vmas = Vmas.Within(mm, oldStart, oldStart + length);
         if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
-            throw new InvalidOperationException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
+            throw new ProgramException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there");
         var old = vmas[0];
         var moved = new Vma(mm, newStart, newStart + length, old.Flags, old.File, old.PgOff);
         var file = old.File;
@@ -267,11 +267,11 @@ internal static class Mmap
             var e = PteOps.Read(m, slot);
             if (!e.IsPresent)
             {
-                if (!PteOps.AllocTable(m, mm, slot, out var t)) throw new InsufficientMemoryException("out of memory allocating a page table");
+                if (!PteOps.AllocTable(m, mm, slot, out var t)) throw new ProgramException("out of memory allocating a page table");
                 table = t;
                 continue;
             }
-            if (e.IsHuge) throw new InvalidOperationException($"{address:x} is inside a huge mapping");
+            if (e.IsHuge) throw new ProgramException($"{address:x} is inside a huge mapping");
             table = e.Pfn;
         }
         return PageTables.SlotOf(table, address, level);

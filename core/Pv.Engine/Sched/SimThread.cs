@@ -52,6 +52,9 @@ internal sealed class SimThread : ISchedulable
     /// <summary>The mm it belongs to (null for a kernel thread without one).</summary>
     public MmStruct? Mm { get; internal set; }
 
+    /// <summary>Where the operation the thread is running was written (a ProgramException it throws is located there).</summary>
+    public Programs.SourceSpan? Operation { get; set; }
+
     /// <summary>All operations finished.</summary>
     public bool IsDone => _stack.Count == 0 && _continuations.Count == 0;
 

@@ -1,24 +1,14 @@
-// The one failure composing a machine can end in: the message names the plugin and the backend.
+// The one failure composing a machine can end in: the message names the plugin and the backend. It is the
+// plugin's code that failed (Register threw, a registration it made cannot be satisfied, a constructor threw
+// when a machine resolved it), so it is a plugin fault; `pv plugins` lists it as a problem of the backend's entry.
 namespace Pv.Hosting.Composition;
 
 /// <summary>A backend's plugin could not be composed into a machine; the message names both.</summary>
-public sealed class PluginCompositionException : Exception
+public sealed class PluginCompositionException : PluginFaultException
 {
     /// <summary>Creates the exception for <paramref name="backend"/> of <paramref name="plugin"/>.</summary>
     public PluginCompositionException(string plugin, string backend, string reason, Exception? inner = null)
-        : base($"plugin '{plugin}', backend '{backend}': {reason}", inner)
+        : base(plugin, backend, "composing the backend", reason, inner)
     {
-        Plugin = plugin;
-        Backend = backend;
-        Reason = reason;
     }
-
-    /// <summary>The plugin's name in plugins.json.</summary>
-    public string Plugin { get; }
-
-    /// <summary>The backend's name in plugins.json.</summary>
-    public string Backend { get; }
-
-    /// <summary>What went wrong, without the names.</summary>
-    public string Reason { get; }
 }
