@@ -1,6 +1,6 @@
 // The exit-code contract and plugin fault containment as a user meets them, through the real commands: a plugin
-// whose flush_tlb_multi throws gives exit 4 from run, explore and ab with the plugin, the backend and the
-// operation named (ab still prints the other side), the same seed faults the same way, a plugin that loops
+// whose flush_tlb_multi throws gives exit 4 from run, explore, ab and soak with the plugin, the backend and the
+// operation named (ab still prints the other side, soak goes on with the other backend), the same seed faults the same way, a plugin that loops
 // forever is stopped by --time-limit (the real executable: a hung call ends the process) with exit 4, a
 // --time-limit outside plugin code stops a search with exit 130 and says how to resume, plugins.json with a
 // problem is exit 2 for every command, an operation the kernel refuses is exit 2 at its line, and the mapping
@@ -93,6 +93,16 @@ public sealed class PluginFaultCommandTests
         Assert.Contains("B x86-native", output.Split('\n').Single(l => l.Contains("Metric (mean per run)")));
         Assert.Contains("pvops.flush_tlb_multi", output);
         Assert.Contains(Named, error);
+    }
+
+    [Fact]
+    public void Soak_lists_the_fault_and_goes_on_with_the_other_backend()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N"));
+        var (exit, output, _) = Run("soak", "--scenarios", "2", "--schedules", "5", "--backend", "faulty-throw", "--backend", "x86-native", "--out", dir);
+        Assert.Equal(PvExitCode.PluginFault, exit);
+        Assert.Contains("plugin-fault on faulty-throw (pct, seed 0): plugin 'faulty', backend 'faulty-throw': flush_tlb_multi threw", output);
+        Assert.Matches(@"│ x86-native\s+│ [1-9]", output);
     }
 
     [Fact]
