@@ -186,7 +186,7 @@ public sealed class Machine
     internal MmStruct CreateMm()
     {
         var pgd = Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
-        if (!pgd.IsValid) throw new ProgramMisuseException("out of memory allocating a PGD (fork or mm creation with fail-alloc page-table: the kernel's -ENOMEM path is not modelled)");
+        if (!pgd.IsValid) throw new ProgramException("out of memory allocating a PGD (fork or mm creation with fail-alloc page-table: the kernel's -ENOMEM path is not modelled)");
         var mm = new MmStruct(new MmId(_mms.Count), pgd);
         _mms.Add(mm);
         PageTables.AddPgd(mm.Id, pgd);
@@ -212,14 +212,16 @@ public sealed class Machine
         {
             outcome = Scheduler.Run(policy, Options.MaxSteps);
         }
-        catch (EngineBugException bug)
+        catch (Exception bug) when (bug is EngineBugException or (SystemException and not OutOfMemoryException))
         {
+            // The engine's own code failed (plugin code is behind the host's boundary, which names its faults; a
+            // refused operation of the scenario is a ProgramException): a bug in Pv, with the schedule that reaches it.
             throw new SimulationInternalError(bug, CurrentAgent, Scheduler.CurrentStep, Scheduler.Schedule.ToArray());
         }
-        catch (ProgramMisuseException misuse)
+        catch (ProgramException refused)
         {
-            misuse.Locate(CurrentThread?.OperationAt, CurrentAgent, Scheduler.CurrentStep, Scheduler.Schedule.ToArray());
-            throw;
+            // The scenario's fault: say which of its lines and which thread.
+            throw refused.Locate(CurrentThread?.Operation, CurrentAgent);
         }
         if (Oracle.Violation is not null) outcome = RunOutcome.Violation;
         ViolationReport? report = null;

@@ -14,7 +14,7 @@ public class MmAndCostTests
         t.Mm.InsertVma(new Vma(t.Mm, 0x3000, 0x4000, VmaFlags.Read));
         t.Mm.InsertVma(new Vma(t.Mm, 0x1000, 0x2000, VmaFlags.Read | VmaFlags.PfnMap, file));
         Assert.Equal([0x1000UL, 0x3000UL], t.Mm.Vmas.Select(v => v.Start));
-        Assert.Throws<Pv.Engine.Programs.ProgramMisuseException>(() => t.Mm.InsertVma(new Vma(t.Mm, 0x1800, 0x3800, VmaFlags.Read)));
+        Assert.Throws<ProgramException>(() => t.Mm.InsertVma(new Vma(t.Mm, 0x1800, 0x3800, VmaFlags.Read)));
         Assert.Single(file.IMmap);
         Assert.Same(t.Mm.Vmas[0], t.Mm.FindVma(0x1fff));
         Assert.Null(t.M.InitMm.FindVma(0x1000));

@@ -15,7 +15,7 @@ public sealed class PublicSurfaceTests
             "AddressLayout", "AllocSite", "EngineBugException", "EngineServiceCollectionExtensions", "ExploreOptions", "ExploreResult",
             "ExploreStrategy", "Explorer", "FileDecl", "ISchedulable", "ISchedulePolicy", "InvariantId", "KernelToggles", "Machine",
             "MachineMetrics", "MachineOptions", "MachineProgram", "MachineScope", "MmDecl", "MmuKind", "OpDecl", "OpKind", "PctPolicy",
-            "PopulateDecl", "ProgramLimits", "ProgramMisuseException", "RandomPolicy", "ReplayDivergedException", "ReplayPolicy", "RunOutcome", "RunResult", "SequentialPolicy",
+            "PopulateDecl", "ProgramException", "ProgramLimits", "PvInputException", "RandomPolicy", "ReplayDivergedException", "ReplayPolicy", "RunOutcome", "RunResult", "SequentialPolicy",
             "SimulationInternalError", "SourceSpan", "SplitMix64", "ThreadDecl", "ThreadKind", "Toggle", "TraceEntry", "Violation",
             "ViolationReport", "VmaDecl",
         ];

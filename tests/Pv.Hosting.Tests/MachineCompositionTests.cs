@@ -76,8 +76,9 @@ public sealed class MachineCompositionTests : IDisposable
     {
         using var scanned = Compose("good-x86");
         using var registered = Compose("good-registered");
-        Assert.Equal("GoodArchMmu", scanned.Machine.Arch.GetType().Name);
-        Assert.Equal("RegisteredArchMmu", registered.Machine.Arch.GetType().Name);
+        // The machine sees the plugin's arch MMU through the plugin boundary.
+        Assert.Equal("GoodArchMmu", Assert.IsType<GuardedArchMmu>(scanned.Machine.Arch).Inner.GetType().Name);
+        Assert.Equal("RegisteredArchMmu", Assert.IsType<GuardedArchMmu>(registered.Machine.Arch).Inner.GetType().Name);
         Assert.Same(ArchProfiles.X86V615, registered.Machine.Arch.GatherConfig);
     }
 
@@ -98,7 +99,7 @@ public sealed class MachineCompositionTests : IDisposable
         using var machine = Compose("good-x86", new MachineOptions { Cpus = 3 });
         var inner = ((CountingPvMmuOps)machine.Machine.PvOps).Inner;
         var cpus = (ICpus)inner.GetType().GetProperty("HostCpus")!.GetValue(inner)!;
-        Assert.Same(machine.Machine.Cpus, cpus);
+        Assert.Same(machine.Machine.Cpus, Assert.IsType<GuardedCpus>(cpus).Inner);   // through the plugin boundary
         Assert.Equal(3, cpus.Count);
         Assert.Same(machine.Machine, machine.Services.GetRequiredService<Machine>());
         Assert.Same(machine.Machine.Metrics, machine.Services.GetRequiredService<IMetrics>());

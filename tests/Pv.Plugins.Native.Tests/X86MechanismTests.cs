@@ -124,12 +124,12 @@ public class X86MechanismTests
     public void A_bad_option_value_is_located_at_the_option_with_the_value_and_what_was_expected()
     {
         // The validator's failure: an era the x86 model does not reach.
-        var e = Assert.Throws<PluginCompositionException>(() => Create(Variant("native", "x86", """{ "era": "4.14" }""")));
+        var e = Assert.Throws<PluginOptionsException>(() => Create(Variant("native", "x86", """{ "era": "4.14" }""")));
         Assert.Equal("'era' 4.14 is older than the x86 model, which starts at 4.19 (found '4.14')", e.Reason);
         Assert.Equal(("$.backends[0].options.era", 3), (e.Location!.JsonPath, e.Location.Line));
         Assert.StartsWith($"{e.Location}: plugin 'native', backend 'variant': ", e.Message);
         // The binder's conversion error: booleans are parsed once, by Microsoft.Extensions.Configuration.Binder.
-        var g = Assert.Throws<PluginCompositionException>(() => Create(Variant("native", "arm64", """{ "rcuTableFree": "sometimes" }""")));
+        var g = Assert.Throws<PluginOptionsException>(() => Create(Variant("native", "arm64", """{ "rcuTableFree": "sometimes" }""")));
         Assert.Equal("option 'rcuTableFree': found 'sometimes'; expected true or false", g.Reason);
         Assert.Equal("$.backends[0].options.rcuTableFree", g.Location!.JsonPath);
     }

@@ -225,7 +225,7 @@ public sealed class UmlMechanismTests
     {
         using var catalog = Catalog(options);
         Assert.Empty(catalog.Diagnostics);
-        var e = Assert.Throws<PluginCompositionException>(() => catalog.Backend("bad").Host.CreateMachine(new MachineOptions()));
+        var e = Assert.Throws<PluginOptionsException>(() => catalog.Backend("bad").Host.CreateMachine(new MachineOptions()));
         Assert.Equal(reason, e.Reason);
         Assert.Equal(($"$.backends[0].options.{key}", 3), (e.Location!.JsonPath, e.Location.Line));
         var d = Assert.Single(BackendHost.StartupCheck(catalog));

@@ -74,7 +74,7 @@ public class XenTests
     [Fact]
     public void A_bad_era_is_located_and_names_what_was_expected()
     {
-        var e = Assert.Throws<PluginCompositionException>(() => Create(Variant("xen", "x86", """{ "era": "2010" }""")));
+        var e = Assert.Throws<PluginOptionsException>(() => Create(Variant("xen", "x86", """{ "era": "2010" }""")));
         Assert.Equal("option 'era': found '2010'; expected a kernel version such as 6.6 or 2.6.39", e.Reason);
         Assert.Equal(("$.backends[0].options.era", 3), (e.Location!.JsonPath, e.Location.Line));
     }

@@ -80,7 +80,7 @@ public sealed class BoundedInputTests
         var bound = BoundScenario.Bind(ScenarioParser.Parse("t.pvl",
             Header + "  populate 0x40000000 8K\nthread t cpu 0 mm a\n  irq-off\n  munmap 0x40000000 8K\nthread u cpu 1 mm a\n  read 0x40000000\n"), ZooTests.Catalog.Value);
         using var compiled = bound.Compile(0);
-        var e = Assert.Throws<ProgramMisuseException>(() => compiled.Build().Run(new SequentialPolicy()));
+        var e = Assert.Throws<ProgramException>(() => compiled.Build().Run(new SequentialPolicy()));
         Assert.Equal(new SourceSpan("t.pvl", 8, 3), e.At);
         Assert.Contains("smp_call_function with IRQs disabled would deadlock", e.Message);
         Assert.Equal("t", e.Agent);

@@ -115,7 +115,7 @@ public sealed class SoakTests
     [Fact]
     public void A_toggle_name_is_checked_against_the_parser_s_toggles()
     {
-        var e = Assert.Throws<ArgumentException>(() => SoakRunner.Validate(new SoakOptions(1, 1, 0, ["x86-native"], [new("", false)], OutDir()), ZooTests.Catalog.Value));
+        var e = Assert.Throws<Pv.Engine.PvInputException>(() => SoakRunner.Validate(new SoakOptions(1, 1, 0, ["x86-native"], [new("", false)], OutDir()), ZooTests.Catalog.Value));
         Assert.Contains("unknown option ''", e.Message);
     }
 

@@ -15,7 +15,7 @@ public sealed class VerdictTests
     [Fact]
     public void Every_verdict_reads_back_from_its_text()
     {
-        Assert.Equal(["clean", "O1", "O2", "O3", "O4", "O5", "O6", "O7", "deadlock", "step-limit", "internal-error", "invalid-scenario"],
+        Assert.Equal(["clean", "O1", "O2", "O3", "O4", "O5", "O6", "O7", "deadlock", "step-limit", "internal-error", "invalid-scenario", "plugin-fault"],
             Enum.GetValues<Verdict>().Select(v => v.ToText()));
         foreach (var v in Enum.GetValues<Verdict>())
             Assert.True(Verdicts.TryParse(v.ToText(), out var back) && back == v, v.ToString());
@@ -84,7 +84,7 @@ public sealed class VerdictTests
             using var cmd = raw.CreateCommand();
             cmd.CommandText = "UPDATE runs SET verdict = 'exploded'";
             cmd.ExecuteNonQuery();
-            var e = Assert.Throws<InvalidDataException>(() => store.Recent(5));
+            var e = Assert.Throws<Pv.Engine.PvInputException>(() => store.Recent(5));
             Assert.Contains("unknown verdict 'exploded'", e.Message);
         }
         SqliteConnection.ClearAllPools();

@@ -6,7 +6,6 @@ using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Sched;
-using Pv.Engine.Programs;
 
 namespace Pv.Engine.Cpu;
 
@@ -176,7 +175,7 @@ internal sealed class SimCpu : ICpu
     /// <summary><c>local_irq_enable</c>: pending IPIs become deliverable; may end an RCU reader section.</summary>
     public void IrqEnable()
     {
-        if (_irqOffDepth == 0) throw new ProgramMisuseException($"cpu{Id}: local_irq_enable with IRQs on (irq-on without an irq-off before it)");
+        if (_irqOffDepth == 0) throw new ProgramException($"cpu{Id}: local_irq_enable with IRQs on (irq-on without an irq-off before it)");
         _irqOffDepth--;
         if (_irqOffDepth == 0) IrqOffOwner = null;
         _machine.Trace("local_irq_enable", 0, (ulong)_irqOffDepth);
@@ -189,7 +188,7 @@ internal sealed class SimCpu : ICpu
     /// <summary><c>rcu_read_unlock</c>.</summary>
     public void RcuReadUnlock()
     {
-        if (_rcuReadDepth == 0) throw new ProgramMisuseException($"cpu{Id}: rcu_read_unlock without rcu_read_lock");
+        if (_rcuReadDepth == 0) throw new ProgramException($"cpu{Id}: rcu_read_unlock without rcu_read_lock");
         _rcuReadDepth--;
         if (!InRcuReader) _machine.Rcu.QuiescentState(this);
     }

@@ -5,7 +5,6 @@
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Sched;
-using Pv.Engine.Programs;
 
 namespace Pv.Engine.Host;
 
@@ -23,7 +22,7 @@ internal sealed class IpiService(Machine machine) : IIpi
             if (wait)
             {
                 var thread = machine.CurrentThread ?? throw new InvalidOperationException("a waited IPI cannot be sent from interrupt context");
-                if (!self.IrqsEnabled) throw new ProgramMisuseException($"{thread.Name}: smp_call_function with IRQs disabled would deadlock (the waited IPI cannot complete while a target, or this CPU, has IRQs off)");
+                if (!self.IrqsEnabled) throw new ProgramException($"smp_call_function with IRQs disabled would deadlock (the waited IPI cannot complete while a target, or this CPU, has IRQs off)");
                 ack = new AckCounter(remote, "IPI acknowledgements");
                 thread.AddWait(ack);
             }

@@ -10,7 +10,6 @@
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
-using Pv.Engine.Programs;
 
 namespace Pv.Engine.Memory;
 
@@ -154,11 +153,11 @@ internal sealed class PageTables : IPageTables
             if (!e.IsPresent)
             {
                 var t = _machine.Memory.Alloc(AllocSite.PageTable, FrameKind.PageTable);
-                if (!t.IsValid) throw new ProgramMisuseException("out of memory allocating a page table where the kernel would fail the operation with -ENOMEM (not modelled; use fail-alloc page-table where a table allocation may fail)");
+                if (!t.IsValid) throw new ProgramException("out of memory allocating a page table where the kernel would fail the operation with -ENOMEM (not modelled; use fail-alloc page-table where a table allocation may fail)");
                 e = PageTableEntry.Make(t, PteFlags.Present | PteFlags.Write | PteFlags.User | PteFlags.Accessed);
                 Write(slot, e);
             }
-            else if (e.IsHuge) throw new ProgramMisuseException($"{address:x} is inside a huge mapping at {l} (Pv does not split huge mappings)");
+            else if (e.IsHuge) throw new ProgramException($"{address:x} is inside a huge mapping at {l} (Pv does not split huge mappings)");
             table = e.Pfn;
         }
         return SlotOf(table, address, level);

@@ -56,7 +56,7 @@ internal static class Gup
     /// <summary><c>get_user_pages_fast</c> for one page at <paramref name="address"/> on the thread's CPU.</summary>
     public static IEnumerable<Step> GetUserPagesFast(Machine m, SimThread t, MmStruct mm, ulong address, bool write, GupResult result)
     {
-        var cpu = t.Cpu ?? throw new InvalidOperationException("GUP-fast runs on a CPU");
+        var cpu = t.Cpu ?? throw new ProgramException("GUP-fast runs on a CPU");
         cpu.IrqDisable();
         m.Trace("gup_fast irq off", address, 0);
         yield return Step.Yield;

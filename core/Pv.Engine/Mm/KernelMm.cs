@@ -24,7 +24,7 @@ internal static class KernelMm
         {
             ulong a = address + (ulong)i * PageGeometry.PageSize;
             var pfn = m.Memory.Alloc(Memory.AllocSite.DataPage, FrameKind.DataPage);
-            if (!pfn.IsValid) throw new InsufficientMemoryException("vmalloc: out of memory");
+            if (!pfn.IsValid) throw new ProgramException("vmalloc: out of memory");
             yield return Step.Call(mm.Ptl.Lock(t));
             var slot = Mmap.EnsurePte(m, mm, a);
             PteOps.SetPteAt(m, mm, a, slot, PageTableEntry.Make(pfn, PteFlags.Present | PteFlags.Write | PteFlags.Global | PteFlags.Accessed | PteFlags.Dirty));
@@ -62,7 +62,7 @@ internal static class KernelMm
     /// </summary>
     public static IEnumerable<Step> SwitchMm(Machine m, SimThread t, MmStruct next)
     {
-        var cpu = t.Cpu ?? throw new InvalidOperationException("switch_mm needs a CPU");
+        var cpu = t.Cpu ?? throw new ProgramException("switch_mm needs a CPU");
         var prev = cpu.LoadedMm;
         cpu.IrqDisable();
         if (m.PvOps.SwitchMmBegin(prev, next.Id)) yield return Step.Yield;
@@ -75,7 +75,7 @@ internal static class KernelMm
     /// <summary>A kernel thread takes over the CPU: <c>enter_lazy_tlb</c>, the previous user mm stays loaded.</summary>
     public static IEnumerable<Step> EnterLazy(Machine m, SimThread t)
     {
-        (t.Cpu ?? throw new InvalidOperationException("lazy TLB mode needs a CPU")).EnterLazy();
+        (t.Cpu ?? throw new ProgramException("lazy TLB mode needs a CPU")).EnterLazy();
         yield return Step.Yield;
     }
 

@@ -3,7 +3,6 @@
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Sched;
-using Pv.Engine.Programs;
 
 namespace Pv.Engine.Mm;
 
@@ -93,7 +92,7 @@ internal sealed class MmStruct
         int i = 0;
         while (i < Vmas.Count && Vmas[i].Start < vma.Start) i++;
         if ((i > 0 && Vmas[i - 1].End > vma.Start) || (i < Vmas.Count && Vmas[i].Start < vma.End))
-            throw new ProgramMisuseException($"VMA {vma} overlaps an existing VMA of {Id} (Pv models mmap into a free range only, not MAP_FIXED over a mapping)");
+            throw new ProgramException($"VMA {vma} overlaps an existing VMA of {Id} (Pv models mmap into a free range only, not MAP_FIXED over a mapping)");
         Vmas.Insert(i, vma);
         vma.File?.IMmap.Add(vma);
     }

@@ -9,7 +9,6 @@ using Pv.Abstractions.Notifiers;
 using Pv.Engine.Gather;
 using Pv.Engine.Memory;
 using Pv.Engine.Sched;
-using Pv.Engine.Programs;
 
 namespace Pv.Engine.Mm;
 
@@ -122,7 +121,7 @@ internal static class Mmap
         yield return Step.Call(Vmas.SplitRange(m, t, mm, oldStart, oldStart + length));
         var vmas = Vmas.Within(mm, oldStart, oldStart + length);
         if (vmas.Count != 1 || vmas[0].Start != oldStart || vmas[0].End != oldStart + length)
-            throw new ProgramMisuseException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there (the kernel returns -EFAULT; Pv does not model failed syscalls)");
+            throw new ProgramException($"mremap of [{oldStart:x}, {oldStart + length:x}) needs exactly one VMA there (the kernel returns -EFAULT; Pv does not model failed syscalls)");
         var old = vmas[0];
         var moved = new Vma(mm, newStart, newStart + length, old.Flags, old.File, old.PgOff);
         var file = old.File;
@@ -268,11 +267,11 @@ internal static class Mmap
             var e = PteOps.Read(m, slot);
             if (!e.IsPresent)
             {
-                if (!PteOps.AllocTable(m, mm, slot, out var t)) throw new InsufficientMemoryException("out of memory allocating a page table");
+                if (!PteOps.AllocTable(m, mm, slot, out var t)) throw new ProgramException("out of memory allocating a page table");
                 table = t;
                 continue;
             }
-            if (e.IsHuge) throw new ProgramMisuseException($"{address:x} is inside a huge mapping (Pv does not split huge mappings)");
+            if (e.IsHuge) throw new ProgramException($"{address:x} is inside a huge mapping (Pv does not split huge mappings)");
             table = e.Pfn;
         }
         return PageTables.SlotOf(table, address, level);

@@ -3,7 +3,7 @@
 // operations queued as the engine's step sequences (each CPU holds the mm of its first thread), and then
 // the allocation failures to inject (they hit the operations, never the setup). Operations that name an mm
 // created at run time (a fork child) resolve it when they start, and note where they were written for any
-// ProgramMisuseException. Loading is deterministic, so a schedule replays bit for bit.
+// ProgramException. Loading is deterministic, so a schedule replays bit for bit.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
@@ -48,12 +48,12 @@ public sealed record MachineProgram(
         ISecondaryMmu? smmu = null;
         foreach (var t in Threads)
         {
-            var mm = t.Mm is null ? null : mms[t.Mm];
+            var mm = t.Mm is null ? null : NamedMm(ctx, t.Mm);
             SimThread thread;
             if (t.Kind == ThreadKind.Device)
             {
                 // The IOPF workqueue's thread is added before the first device.
-                smmu ??= (secondaryMmu ?? throw new InvalidOperationException($"{t.Name} is a device thread but the machine has no secondary MMU"))();
+                smmu ??= (secondaryMmu ?? throw new ProgramException($"{t.Name} is a device thread but the machine has no secondary MMU"))();
                 iopf ??= new IopfQueue(m);
                 var device = SvaDevice.Attach(m, smmu, iopf, mm!, t.Ats);
                 ctx.Devices[device.Thread] = device;
@@ -67,7 +67,7 @@ public sealed record MachineProgram(
             ids[t.Name] = thread.Id;
             ctx.Threads[t.Name] = thread;
             foreach (var op in t.Ops)
-                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(thread, op, () => Operation(ctx, thread, op)));
+                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(thread, op.At, () => Operation(ctx, thread, op)));
         }
         // The failures are for the operations under test, not for the state the program starts from.
         foreach (var (site, n) in FailAlloc) m.Memory.InjectFailures(site, n);
@@ -77,14 +77,26 @@ public sealed record MachineProgram(
     private sealed record Context(Machine M, Dictionary<string, MmStruct> Mms, Dictionary<string, AddressSpace> Files, MmuKind Mmu,
         Dictionary<SimThread, SvaDevice> Devices, Dictionary<string, SimThread> Threads);
 
+    /// <summary>Sets up one mm; a declaration the kernel cannot set up as written is reported at its line.</summary>
     private static MmStruct SetUpMm(Machine m, MmDecl decl, Dictionary<string, AddressSpace> files)
     {
-        var mm = m.CreateMm();
+        MmStruct mm;
+        try { mm = m.CreateMm(); }
+        catch (ProgramException e) { throw e.Locate(decl.At, null); }
         foreach (var v in decl.Vmas)
-            mm.InsertVma(new Vma(mm, v.Start, v.End, v.Flags, v.File is null ? null : files[v.File], v.PgOff));
+        {
+            try { mm.InsertVma(new Vma(mm, v.Start, v.End, v.Flags, v.File is null ? null : files[v.File], v.PgOff)); }
+            catch (ProgramException e) { throw e.Locate(v.At, null); }
+        }
         foreach (var p in decl.Populate)
-            for (ulong a = p.Start; a < p.Start + p.Length; a += PageGeometry.PageSize)
-                Populate(m, mm, mm.FindVma(a)!, a, p.ReadOnly);
+        {
+            try
+            {
+                for (ulong a = p.Start; a < p.Start + p.Length; a += PageGeometry.PageSize)
+                    Populate(m, mm, mm.FindVma(a)!, a, p.ReadOnly);
+            }
+            catch (ProgramException e) { throw e.Locate(p.At, null); }
+        }
         return mm;
     }
 
@@ -118,19 +130,23 @@ public sealed record MachineProgram(
     }
 
     /// <summary>
-    /// Resolves an operation when its thread reaches it (a fork child exists only by then), noting where it was written
-    /// for an error it may raise; no step of its own.
+    /// Resolves an operation when its thread reaches it (a fork child exists only by then); no step of its own. The thread
+    /// records where the operation was written, so an operation the kernel refuses is reported at its line.
     /// </summary>
-    private static IEnumerable<Step> Deferred(SimThread thread, OpDecl op, Func<IEnumerable<Step>> operation)
+    private static IEnumerable<Step> Deferred(SimThread thread, SourceSpan at, Func<IEnumerable<Step>> operation)
     {
-        thread.OperationAt = op.At;
+        thread.Operation = at;
         yield return Step.Call(operation());
     }
+
+    /// <summary>The mm called <paramref name="name"/>: a fork child exists only once its fork ran.</summary>
+    private static MmStruct NamedMm(Context ctx, string name) =>
+        ctx.Mms.TryGetValue(name, out var mm) ? mm : throw new ProgramException($"mm '{name}' does not exist yet (its fork has not run)");
 
     private static IEnumerable<Step> Operation(Context ctx, SimThread t, OpDecl op)
     {
         var m = ctx.M;
-        MmStruct Mm() => op.Name is { } n ? ctx.Mms[n] : t.Mm ?? throw new InvalidOperationException($"{t.Name} has no mm");
+        MmStruct Mm() => op.Name is { } n ? NamedMm(ctx, n) : t.Mm ?? throw new ProgramException($"{t.Name} has no mm");
         bool host = ctx.Mmu == MmuKind.HostMappings;
         switch (op.Kind)
         {

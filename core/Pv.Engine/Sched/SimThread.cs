@@ -54,11 +54,11 @@ internal sealed class SimThread : ISchedulable
     /// <summary>The mm it belongs to (null for a kernel thread without one).</summary>
     public MmStruct? Mm { get; internal set; }
 
+    /// <summary>Where the operation the thread is running was written (a ProgramException it throws is located there).</summary>
+    public Programs.SourceSpan? Operation { get; internal set; }
+
     /// <summary>All operations finished.</summary>
     public bool IsDone => _stack.Count == 0 && _queued.Count == 0 && _continuations.Count == 0;
-
-    /// <summary>Where the operation this thread runs (or ran last) was written, when its program says.</summary>
-    public Programs.SourceSpan? OperationAt { get; internal set; }
 
     /// <summary>This step is the first on its CPU since another thread ran there: the scheduler switched to it.</summary>
     public bool SwitchedIn { get; private set; }

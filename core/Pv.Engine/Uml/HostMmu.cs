@@ -50,7 +50,7 @@ internal static class HostMmu
     {
         outcome ??= new FaultOutcome();
         bool kernel = address >= Mmu.KernelStart;
-        var mm = kernel ? m.InitMm : t.Mm ?? throw new InvalidOperationException($"{t} has no mm for a user access");
+        var mm = kernel ? m.InitMm : t.Mm ?? throw new ProgramException($"{t} has no mm for a user access");
         var cpu = t.Cpu ?? m.Cpus[0];
         for (int i = 0; ; i++)
         {
@@ -108,7 +108,7 @@ internal static class HostMmu
     /// </summary>
     public static IEnumerable<Step> ReturnToUser(Machine m, SimThread t)
     {
-        var mm = t.Mm ?? throw new InvalidOperationException($"{t} has no mm to return to");
+        var mm = t.Mm ?? throw new ProgramException($"{t} has no mm to return to");
         m.Arch.ReturnToUser(mm.Id);
         m.Trace("return to user", (ulong)mm.Id.Value, 0);
         CheckMm(m, mm);

@@ -41,6 +41,7 @@ public sealed class BackendHost : IDisposable
     /// <param name="backend">The backend, from <see cref="PluginCatalog.Backends"/>.</param>
     /// <param name="alterHostServices">Changes the host services before the plugin's are added (tests remove one to check validation).</param>
     /// <exception cref="PluginCompositionException">The plugin could not be composed or a registration cannot be satisfied.</exception>
+    /// <exception cref="PluginOptionsException">The plugin's validation refused an option value of plugins.json.</exception>
     internal static BackendHost Build(ResolvedBackend backend, Action<IServiceCollection>? alterHostServices = null)
     {
         var services = new ServiceCollection().AddPvEngine();
@@ -138,7 +139,11 @@ public sealed class BackendHost : IDisposable
             }
             catch (PluginCompositionException e)
             {
-                diagnostics.Add(new PvDiagnostic(e.Reason, e.Location ?? backend.Entry.Location, e.Plugin, e.Backend));
+                diagnostics.Add(new PvDiagnostic(e.Reason, backend.Entry.Location, e.Plugin, e.Backend));
+            }
+            catch (PluginOptionsException e)
+            {
+                diagnostics.Add(new PvDiagnostic(e.Reason, e.Location, e.Plugin, e.Backend));
             }
         }
         return diagnostics;

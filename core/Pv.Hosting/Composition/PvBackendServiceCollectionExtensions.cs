@@ -7,14 +7,19 @@
 //   3. a check that the plugin provided a whole backend: IPvMmuOps and IArchMmu, or only an ISecondaryMmu
 //      (Scrutor skips silently a class whose dependencies fail to load, so an empty scan must be reported),
 //      and that none of them is a singleton (one object would serve every machine of the backend);
-//   4. Scrutor Decorate of IPvMmuOps with the counting decorator.
+//   4. the machine's PluginBoundary (scoped, named after the plugin and the backend) and the decorators that
+//      put every call into plugin code behind it: IPvMmuOps with the counting decorator, IArchMmu, ISecondaryMmu,
+//      and the host services a plugin hands callbacks to (IIpi, IRcu, IWaits, ICpus' broadcast observers, the
+//      mmu notifier registry), so a throw from the plugin is a plugin fault naming the operation.
 // Every failure is a PluginCompositionException naming the plugin and the backend.
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
 using Pv.Abstractions.Plugins;
+using Pv.Engine.Host;
 
 namespace Pv.Hosting.Composition;
 
@@ -76,7 +81,16 @@ public static class PvBackendServiceCollectionExtensions
             throw Fail($"{shared.ServiceType.Name} is registered as a singleton ({Describe(shared)}), so one object would serve every machine of the " +
                 $"backend; register it with AddScoped in {entryType}.Register (every machine is a DI scope)");
 
+        services.AddScoped(sp => new PluginBoundary(plugin, backend.Name, sp.GetRequiredService<MachineScope>()));
         if (ops) services.Decorate<IPvMmuOps, CountingPvMmuOps>();
+        if (arch) services.Decorate<IArchMmu, GuardedArchMmu>();
+        if (secondary) services.Decorate<ISecondaryMmu, GuardedSecondaryMmu>();
+        // TryDecorate: a test may compose without one of the host services, to check that validation names it.
+        services.TryDecorate<IIpi, GuardedIpi>();
+        services.TryDecorate<IRcu, GuardedRcu>();
+        services.TryDecorate<IWaits, GuardedWaits>();
+        services.TryDecorate<ICpus, GuardedCpus>();
+        services.TryDecorate<IMmuNotifierRegistry, GuardedNotifierRegistry>();
         return services;
     }
 

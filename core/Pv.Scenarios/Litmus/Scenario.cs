@@ -18,9 +18,9 @@ public sealed record ScenarioDiagnostic(SourceSpan At, string Message)
     public override string ToString() => $"{At}: {Message}";
 }
 
-/// <summary>A scenario file has problems; nothing was run.</summary>
+/// <summary>A scenario file (or a counterexample) has problems; nothing was run. Bad input: `pv` exits 2.</summary>
 public sealed class ScenarioException(IReadOnlyList<ScenarioDiagnostic> diagnostics)
-    : Exception(string.Join(Environment.NewLine, diagnostics))
+    : Pv.Engine.PvInputException([.. diagnostics.Select(d => d.ToString())])
 {
     /// <summary>Every problem, in file order.</summary>
     public IReadOnlyList<ScenarioDiagnostic> Diagnostics { get; } = diagnostics;

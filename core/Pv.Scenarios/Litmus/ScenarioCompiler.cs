@@ -79,9 +79,14 @@ public sealed class CompiledScenario : IDisposable
     /// <summary>Machines built so far (schedules started).</summary>
     public long Built { get; private set; }
 
-    /// <summary>A new machine, set up and with every thread queued; the previous one is disposed.</summary>
+    /// <summary>
+    /// A new machine, set up and with every thread queued; the previous one is disposed. Every schedule of every command
+    /// starts here, so this is where a requested stop (Ctrl-C, --time-limit: <see cref="RunWatch"/>) ends a run cleanly.
+    /// </summary>
+    /// <exception cref="RunStoppedException">A stop was requested.</exception>
     public Machine Build()
     {
+        RunWatch.Current?.ThrowIfStopRequested();
         Dispose();
         var composed = _host.CreateMachine(_options, _costs);
         _last = composed;

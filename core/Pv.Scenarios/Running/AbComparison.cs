@@ -2,8 +2,10 @@
 // PCT schedules (schedule seeds seed·K .. seed·K+K-1, the workload generated from the seed): the verdict is
 // the first violation in the batch, the metrics are the mean over the batch's completed runs. Verdicts come
 // first; then every metric side by side with the ratio of means B/A and a 95% percentile bootstrap interval
-// over seeds (seeds resampled with replacement, 2,000 resamples, SplitMix64-seeded: deterministic).
+// over seeds (seeds resampled with replacement, 2,000 resamples, SplitMix64-seeded: deterministic). A side
+// stopped by a plugin fault keeps the seeds it finished and the fault; only seeds both sides finished are compared.
 using Pv.Engine.Sched;
+using Pv.Hosting.Composition;
 
 namespace Pv.Scenarios.Running;
 
@@ -29,6 +31,12 @@ public sealed record MetricComparison(string Name, double MeanA, double MeanB, d
 /// <param name="Metrics">Every metric either side has, by name.</param>
 public sealed record AbResult(IReadOnlyList<SeedResult> A, IReadOnlyList<SeedResult> B, IReadOnlyList<MetricComparison> Metrics)
 {
+    /// <summary>The plugin fault that stopped side A (its seeds before it are in <see cref="A"/>), or null.</summary>
+    public PluginFaultException? FaultA { get; init; }
+
+    /// <summary>The plugin fault that stopped side B (its seeds before it are in <see cref="B"/>), or null.</summary>
+    public PluginFaultException? FaultB { get; init; }
+
     /// <summary>One side's verdicts: "clean in 20/20 seeds", or each verdict found, "O2 in 7/20 seeds, O3 in 1/20 seeds".</summary>
     public static string Summary(IReadOnlyList<SeedResult> side)
     {
@@ -74,9 +82,10 @@ public static class AbComparison
         return new SeedResult(seed, verdict, mean, schedules);
     }
 
-    /// <summary>Compares the seeds of A and B (paired by position).</summary>
+    /// <summary>Compares the seeds of A and B (paired by position; none when either side has none).</summary>
     public static AbResult Compare(IReadOnlyList<SeedResult> a, IReadOnlyList<SeedResult> b)
     {
+        if (a.Count == 0 || b.Count == 0) return new AbResult(a, b, []);
         var names = a.Concat(b).SelectMany(s => s.Metrics.Keys).Distinct().Order(StringComparer.Ordinal);
         var rng = new SplitMix64(0xAB);
         var samples = new int[Resamples][];

@@ -216,9 +216,11 @@ public static class ScenarioRunner
             var m = compiled.Build();
             RunResult r;
             try { r = m.Run(new LenientReplayPolicy(s)); }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or ArgumentException or SimulationInternalError)
+            catch (Exception e) when (e is ProgramException or InvalidOperationException or KeyNotFoundException or ArgumentException or SimulationInternalError)
             {
-                return false;   // a shortened run an operation cannot take (an exit of a child never forked)
+                // A shortened run an operation cannot take (an exit of a child never forked): not kept. A plugin fault
+                // is not caught: it stops the command as it would any run.
+                return false;
             }
             if (r.Outcome != RunOutcome.Violation || !SameBug(r.Report!.Violation, original)) return false;
             // Dropping schedule entries must shorten the run: the lenient replay may just fill the gap.

@@ -1,6 +1,6 @@
 // The verdict of a run, a search, an A/B seed or a soak finding, as one enum: clean, the invariant the oracle
 // saw break (O1..O7, one member per InvariantId of the engine), or how a run failed to give an oracle verdict.
-// Its text ("clean", "O2", "deadlock", "step-limit", "internal-error", "invalid-scenario") is the format of the
+// Its text ("clean", "O2", "deadlock", "step-limit", "internal-error", "invalid-scenario", "plugin-fault") is the format of the
 // results store, counterexample files, JSON output and reports, written and read only here, so stores and
 // files written before the enum existed still read.
 using System.Text.Json;
@@ -37,6 +37,8 @@ public enum Verdict
     InternalError,
     /// <summary>A generated scenario the parser refused (a soak finding: a generator bug).</summary>
     InvalidScenario,
+    /// <summary>A plugin's code threw or hung at the contract boundary (a soak finding; not a violation, not a bug in Pv).</summary>
+    PluginFault,
 }
 
 /// <summary>The verdict's text and its mapping from the oracle's invariants.</summary>
@@ -70,6 +72,7 @@ public static class Verdicts
         Verdict.StepLimit => "step-limit",
         Verdict.InternalError => "internal-error",
         Verdict.InvalidScenario => "invalid-scenario",
+        Verdict.PluginFault => "plugin-fault",
         _ when v.IsViolation() => v.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(v), v, "not a verdict"),
     };
@@ -92,7 +95,7 @@ public sealed class VerdictJsonConverter : JsonConverter<Verdict>
     {
         string? text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
         return text is not null && Verdicts.TryParse(text, out var v) ? v
-            : throw new JsonException($"expected a verdict (clean, O1..O7, deadlock, step-limit, internal-error, invalid-scenario), found {(text is null ? reader.TokenType.ToString() : $"'{text}'")}");
+            : throw new JsonException($"expected a verdict (clean, O1..O7, deadlock, step-limit, internal-error, invalid-scenario, plugin-fault), found {(text is null ? reader.TokenType.ToString() : $"'{text}'")}");
     }
 
     /// <inheritdoc/>

@@ -1,9 +1,10 @@
 // The bug zoo: every scenario file of a folder (scenarios/zoo: the bug zoo of docs/model.md, each with the fix off
 // and on) searched with its own `explore` line from seed 0; an entry behaves when what the oracle found is
 // what the file expects (an invariant, or clean over the whole budget). Run for one backend, an entry on another is
-// read but not searched.
+// read but not searched. A plugin fault in one entry is that entry's outcome; the others still run.
 using System.Diagnostics;
 using Pv.Hosting;
+using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
 
 namespace Pv.Scenarios.Running;
@@ -19,14 +20,17 @@ namespace Pv.Scenarios.Running;
 /// <param name="Error">Why the entry could not run, or null.</param>
 public sealed record ZooEntry(string File, string Entry, string Backend, Verdict? Expected, Verdict? Found, long Schedules, TimeSpan Elapsed, string? Error)
 {
+    /// <summary>The plugin fault that stopped the entry's search (then <see cref="Error"/> is its message), or null.</summary>
+    public PluginFaultException? Fault { get; init; }
+
     /// <summary>The entry behaved as its file expects.</summary>
     public bool AsExpected => Error is null && Found == Expected;
 
     /// <summary>The expectation as printed: its verdict, or "?" for an entry that could not be read.</summary>
     public string ExpectedText => Expected?.ToText() ?? "?";
 
-    /// <summary>What was found as printed: the verdict, or "error" for an entry that could not run.</summary>
-    public string FoundText => Found?.ToText() ?? "error";
+    /// <summary>What was found as printed: the verdict, "plugin-fault", or "error" for an entry that could not be read.</summary>
+    public string FoundText => Found?.ToText() ?? (Fault is null ? "error" : "plugin-fault");
 }
 
 /// <summary>A run of a zoo folder.</summary>
@@ -34,7 +38,10 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
 public sealed record ZooRun(IReadOnlyList<ZooEntry> Entries)
 {
     /// <summary>Some entry could not be read.</summary>
-    public bool AnyError => Entries.Any(e => e.Error is not null);
+    public bool AnyError => Entries.Any(e => e.Error is not null && e.Fault is null);
+
+    /// <summary>The plugin faults that stopped entries, in entry order.</summary>
+    public IEnumerable<PluginFaultException> Faults => Entries.Select(e => e.Fault).OfType<PluginFaultException>();
 
     /// <summary>How many entries behaved as their files expect.</summary>
     public int AsExpected => Entries.Count(e => e.AsExpected);
@@ -80,7 +87,15 @@ public static class Zoo
         if (only is not null && bound.Backend.Name != only) return null;
         var sc = bound.Scenario;
         using var compiled = bound.Compile(0);
-        var r = ScenarioRunner.Search(compiled, SearchOptions.For(sc));
+        SearchResult r;
+        try
+        {
+            r = ScenarioRunner.Search(compiled, SearchOptions.For(sc));
+        }
+        catch (PluginFaultException fault)
+        {
+            return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, null, compiled.Built, clock.Elapsed, fault.Message) { Fault = fault };
+        }
         return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, Verdicts.Of(r.Violation?.Report?.Violation), r.SchedulesRun, clock.Elapsed, null);
     }
 }

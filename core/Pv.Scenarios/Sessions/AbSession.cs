@@ -2,9 +2,10 @@
 // side and seed), each (backend, seed) a row in the results store committed as it finishes. A resumed
 // session reuses the rows of the same comparison (scenario bytes, both backends, seeds, schedules) and runs
 // only the seeds missing, so an interrupted comparison resumed gives the verdicts of an uninterrupted one and
-// its metric means to the store's precision (thousandths).
+// its metric means to the store's precision (thousandths). A plugin fault on one side stops that side only.
 using System.Diagnostics;
 using Pv.Hosting;
+using Pv.Hosting.Composition;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Store;
 
@@ -49,11 +50,14 @@ public sealed class AbSession
     /// <summary>
     /// Runs every seed of both sides (with <paramref name="resume"/>, only those the store does not hold for this
     /// comparison) and compares them. <paramref name="seedsDone"/> gets the number of (side, seed) pairs done so far.
+    /// A plugin fault stops its side at the seed that faulted (the same seed faults again: runs are deterministic) and
+    /// is returned with the seeds that side finished; the other side still runs every seed.
     /// </summary>
     public AbResult Run(bool resume, Action<int>? seedsDone = null)
     {
         var sides = new[] { A, B };
         var results = new List<SeedResult>[2];
+        var faults = new PluginFaultException?[2];
         int count = 0;
         for (int side = 0; side < 2; side++)
         {
@@ -62,11 +66,25 @@ public sealed class AbSession
             results[side] = [];
             for (ulong seed = 0; seed < (ulong)Seeds; seed++)
             {
-                results[side].Add(done.TryGetValue(seed, out var row) ? Reused(row) : RunAndStore(bound, seed));
+                try
+                {
+                    results[side].Add(done.TryGetValue(seed, out var row) ? Reused(row) : RunAndStore(bound, seed));
+                }
+                catch (PluginFaultException fault)
+                {
+                    faults[side] = fault;
+                    count += Seeds - (int)seed;
+                    seedsDone?.Invoke(count);
+                    break;
+                }
                 seedsDone?.Invoke(++count);
             }
         }
-        return AbComparison.Compare(results[0], results[1]);
+        int paired = Math.Min(results[0].Count, results[1].Count);
+        return AbComparison.Compare(results[0][..paired], results[1][..paired]) with
+        {
+            A = results[0], B = results[1], FaultA = faults[0], FaultB = faults[1],
+        };
     }
 
     private static SeedResult Reused(StoredRun row) =>

@@ -2,8 +2,10 @@
 // of schedules (ScenarioRunner.Search, schedule seeds from 0 as `pv explore` uses by default). A violation is
 // minimised (ScenarioRunner.Minimise) and saved the way `pv explore` saves it: the scenario's .pvl next to a
 // counterexample JSON that `pv replay` reads. An exception escaping a run of a valid scenario is a finding too
-// ("internal-error"), saved with the schedule up to the failing step, and the soak goes on; so is a generated
-// scenario the parser refuses ("invalid-scenario", a generator bug). Scenario i uses generator seed seed + i; the
+// ("internal-error"), saved with the schedule up to the failing step, and the soak goes on; so is a plugin fault
+// ("plugin-fault": the plugin, backend and operation named, the schedule up to the faulting step) and a generated
+// scenario the parser refuses ("invalid-scenario", a generator bug). A requested stop (Ctrl-C, --time-limit) ends
+// the soak with what it saved. Scenario i uses generator seed seed + i; the
 // whole soak is a function of its options, only the elapsed time differs between two runs.
 using System.Diagnostics;
 using Pv.Engine;
@@ -122,19 +124,19 @@ public static class SoakRunner
     public static string ToggleText(KeyValuePair<string, bool> toggle) => $"{toggle.Key}={(toggle.Value ? "on" : "off")}";
 
     /// <summary>The soak <paramref name="o"/> asks for, checked: each backend in <paramref name="catalog"/> and a CPU backend, every option known.</summary>
-    /// <exception cref="ArgumentException">What is wrong, as a message for the user.</exception>
+    /// <exception cref="PvInputException">What is wrong, as a message for the user (bad --backend or --option).</exception>
     public static SoakPlan Validate(SoakOptions o, PluginCatalog catalog)
     {
         foreach (var (name, _) in o.Options)
             if (!ScenarioParser.Toggles.ContainsKey(name))
-                throw new ArgumentException($"unknown option '{name}'; expected one of: {string.Join(", ", ScenarioParser.Toggles.Keys)}");
+                throw new PvInputException($"unknown option '{name}'; expected one of: {string.Join(", ", ScenarioParser.Toggles.Keys)}");
         var backends = o.Backends.Select(name => catalog.Backends.FirstOrDefault(b => b.Name == name)
-            ?? throw new ArgumentException($"unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(b => b.Name))}")).ToList();
+            ?? throw new PvInputException($"unknown backend '{name}': {catalog.ConfigPath} offers {string.Join(", ", catalog.Backends.Select(b => b.Name))}")).ToList();
         foreach (var b in backends)
         {
             // The generated threads run on CPUs: a secondary MMU (an SMMU backend) has no pv_mmu_ops to run them with.
             if (!b.Host.ProvidesCpuMmu)
-                throw new ArgumentException($"backend '{b.Name}' is a secondary MMU ({b.ArchProfile}, no pv_mmu_ops): pv soak runs CPU backends");
+                throw new PvInputException($"backend '{b.Name}' is a secondary MMU ({b.ArchProfile}, no pv_mmu_ops): pv soak runs CPU backends");
         }
         return new SoakPlan(o, backends, catalog);
     }
@@ -191,13 +193,15 @@ public static class SoakRunner
             {
                 result = ScenarioRunner.Search(compiled, SearchOptions.For(bound.Scenario, strategy, o.Schedules));
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (e is not (OutOfMemoryException or RunStoppedException))
             {
-                // An engine exception from a valid scenario: keep the schedule up to the step that threw, so
-                // `pv replay` of the file reaches the same throw.
+                // An engine exception from a valid scenario, or a plugin's fault: keep the schedule up to the step that
+                // threw, so `pv replay` of the file reaches the same throw.
                 schedules += compiled.Built;
-                var partial = compiled.Last!.Schedule.ToList();
-                var cx = Counterexample.Of(bound, 0, strategy, Verdict.InternalError, $"{e.GetType().Name}: {e.Message}", partial, null);
+                var partial = compiled.Last?.Schedule.ToList() ?? [];
+                var cx = e is PluginFaultException fault
+                    ? Counterexample.Of(bound, 0, strategy, Verdict.PluginFault, fault.Message, partial, null)
+                    : Counterexample.Of(bound, 0, strategy, Verdict.InternalError, $"{e.GetType().Name}: {e.Message}", partial, null);
                 findings.Add(Record(seed, cx, text, stem, compiled.Built));
                 continue;
             }
@@ -208,7 +212,7 @@ public static class SoakRunner
             {
                 minimised = ScenarioRunner.Minimise(bound, 0, violation, MinimiseAttempts);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (e is not (OutOfMemoryException or RunStoppedException))
             {
                 // Minimising runs shortened variants; one that throws leaves the counterexample as found.
             }

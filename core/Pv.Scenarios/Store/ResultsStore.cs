@@ -5,6 +5,7 @@
 // and hash, backend, plugin version and SHA-256, seed, and the Pv version.
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Pv.Engine;
 using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Store;
@@ -29,7 +30,10 @@ public sealed record StoredRun(
     ulong Seed, long Schedules, Verdict Verdict, IReadOnlyDictionary<string, long> Metrics, string PvVersion, string FinishedAt, double ElapsedMs);
 
 /// <summary>The SQLite results store.</summary>
-/// <remarks>Reading a row whose verdict text is unknown throws <see cref="InvalidDataException"/>.</remarks>
+/// <remarks>
+/// The store is the user's file (--db): a file that is not a database, cannot be opened or written, or holds a row whose
+/// verdict text is unknown is bad input, a <see cref="PvInputException"/> naming the file.
+/// </remarks>
 public sealed class ResultsStore : IDisposable
 {
     private readonly SqliteConnection _db;
@@ -40,8 +44,8 @@ public sealed class ResultsStore : IDisposable
     public const string DefaultFile = "pv.db";
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/>.</summary>
-    /// <exception cref="SqliteException">The file is not a database or cannot be opened.</exception>
-    public static ResultsStore Open(string path)
+    /// <exception cref="PvInputException">The file is not a database or cannot be opened.</exception>
+    public static ResultsStore Open(string path) => Checked(path, () =>
     {
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate }.ToString());
         db.Open();
@@ -58,10 +62,24 @@ public sealed class ResultsStore : IDisposable
             """;
         cmd.ExecuteNonQuery();
         return new ResultsStore(db);
+    });
+
+    /// <summary>Runs a database operation on the store at <paramref name="path"/>; SQLite's refusal is a problem of that file.</summary>
+    private static T Checked<T>(string path, Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (SqliteException e)
+        {
+            throw new PvInputException($"results store {path}: {e.Message}", e);
+        }
     }
 
     /// <summary>Appends <paramref name="run"/> and commits it.</summary>
-    public void Add(StoredRun run)
+    /// <exception cref="PvInputException">The store cannot be written.</exception>
+    public void Add(StoredRun run) => Checked(_db.DataSource, () =>
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = """
@@ -82,8 +100,8 @@ public sealed class ResultsStore : IDisposable
         cmd.Parameters.AddWithValue("$pv", run.PvVersion);
         cmd.Parameters.AddWithValue("$at", run.FinishedAt);
         cmd.Parameters.AddWithValue("$ms", run.ElapsedMs);
-        cmd.ExecuteNonQuery();
-    }
+        return cmd.ExecuteNonQuery();
+    });
 
     /// <summary>The runs of <paramref name="session"/> on <paramref name="backend"/>, by seed (the last row of a seed wins).</summary>
     public IReadOnlyDictionary<ulong, StoredRun> Done(string session, string backend)
@@ -97,7 +115,7 @@ public sealed class ResultsStore : IDisposable
     /// <summary>The last <paramref name="limit"/> runs, newest first.</summary>
     public IReadOnlyList<StoredRun> Recent(int limit) => Query("ORDER BY id DESC LIMIT $limit", ("$limit", limit));
 
-    private List<StoredRun> Query(string where, params (string Name, object Value)[] args)
+    private List<StoredRun> Query(string where, params (string Name, object Value)[] args) => Checked(_db.DataSource, () =>
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = "SELECT kind, session, scenario, scenario_hash, backend, plugin_version, plugin_sha256, seed, schedules, verdict, metrics, pv_version, finished_at, elapsed_ms FROM runs " + where;
@@ -109,10 +127,10 @@ public sealed class ResultsStore : IDisposable
                 unchecked((ulong)r.GetInt64(7)), r.GetInt64(8), ReadVerdict(r.GetString(9)),
                 JsonSerializer.Deserialize<Dictionary<string, long>>(r.GetString(10)) ?? [], r.GetString(11), r.GetString(12), r.GetDouble(13)));
         return list;
-    }
+    });
 
     private Verdict ReadVerdict(string text) => Verdicts.TryParse(text, out var v) ? v
-        : throw new InvalidDataException($"{_db.DataSource}: a row with the unknown verdict '{text}' (written by a newer Pv?)");
+        : throw new PvInputException($"{_db.DataSource}: a row with the unknown verdict '{text}' (written by a newer Pv?)");
 
     /// <summary>Closes the database.</summary>
     public void Dispose() => _db.Dispose();

@@ -1,8 +1,12 @@
 // `pv ab FILE --a B1 --b B2 [--seeds N] [--schedules K] [--report out.html]`: the same scenario or workload
 // and the same seeds on two backends (AbSession: each (backend, seed) is one stored row committed when it
 // finishes; `--resume` reuses the rows of the same comparison). Prints the verdicts first, then every metric
-// with the ratio B/A and its 95% bootstrap interval over seeds. Exit 1 if either side found a violation.
+// with the ratio B/A and its 95% bootstrap interval over seeds. Exit 1 if either side found a violation. A plugin
+// fault on one side is printed naming the side (its seeds up to the fault stay stored) while the other side's
+// verdicts and metrics still print; exit 4 then.
 using System.CommandLine;
+using Pv.Engine;
+using Pv.Hosting.Composition;
 using Pv.Scenarios.Reports;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
@@ -23,13 +27,12 @@ internal static class AbCommand
         var report = new Option<string>("--report") { Description = "Write a self-contained HTML report with SVG charts." };
         var resume = new Option<bool>("--resume") { Description = "Reuse the stored seeds of this same comparison." };
         var command = new Command("ab", "Compare two backends on the same scenario and seeds: verdicts, then every metric with B/A and a 95% interval.")
-            { file, a, b, seeds, schedules, report, resume, s.Config, s.Json, s.Db };
+            { file, a, b, seeds, schedules, report, resume, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(seeds), k = parse.GetValue(schedules);
-            if (n < 2 || k < 1) { s.Error.WriteLine("pv: --seeds must be at least 2 and --schedules at least 1"); return PvExitCode.BadInput; }
+            if (n < 2 || k < 1) throw new PvInputException("--seeds must be at least 2 and --schedules at least 1");
             using var catalog = s.LoadCatalog(parse);
-            if (catalog is null) return PvExitCode.BadInput;
             string path = s.Full(parse.GetValue(file)!);
             var (sideA, sideB) = (BoundScenario.Load(path, catalog, parse.GetValue(a)), BoundScenario.Load(path, catalog, parse.GetValue(b)));
             using var store = s.OpenStore(parse);
@@ -40,8 +43,10 @@ internal static class AbCommand
             string? html = parse.GetValue(report) is { } r ? s.Full(r) : null;
             if (html is not null) File.WriteAllText(html, HtmlReport.Render(Path.GetFileName(path), sideA.Backend.Name, sideB.Backend.Name, result));
             Print(s, json, session, path, result, html);
-            return result.FoundViolation ? PvExitCode.Violation : PvExitCode.Ok;
-        }));
+            var faults = new[] { result.FaultA, result.FaultB }.OfType<PluginFaultException>();
+            return PvExitCode.Worst(faults.Select(f => PvExitCode.For(f, s.Error, ""))
+                .Append(result.FoundViolation ? PvExitCode.Violation : PvExitCode.Ok));
+        }, "each finished seed is stored; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 
@@ -53,15 +58,24 @@ internal static class AbCommand
             s.WriteJson(new
             {
                 scenario = path, a = nameA, b = nameB, seeds = session.Seeds, schedulesPerSeed = session.Schedules,
-                verdicts = new { a = AbResult.Summary(result.A), b = AbResult.Summary(result.B) },
+                verdicts = new { a = Side(result.A, result.FaultA), b = Side(result.B, result.FaultB) },
+                pluginFaults = new { a = result.FaultA?.Message, b = result.FaultB?.Message },
                 perSeed = new { a = result.A.Select(r => new { r.Seed, r.Verdict }), b = result.B.Select(r => new { r.Seed, r.Verdict }) },
                 metrics = result.Metrics.Select(m => new { m.Name, meanA = m.MeanA, meanB = m.MeanB, ratio = Num(m.Ratio), low = Num(m.Low), high = Num(m.High) }),
             });
             return;
         }
         s.Output.WriteLine($"{Path.GetFileName(path)}: {session.Seeds} seeds x {session.Schedules} PCT schedules per side");
-        s.Output.WriteLine($"  A {nameA}: {AbResult.Summary(result.A)}");
-        s.Output.WriteLine($"  B {nameB}: {AbResult.Summary(result.B)}");
+        s.Output.WriteLine($"  A {nameA}: {Side(result.A, result.FaultA)}");
+        s.Output.WriteLine($"  B {nameB}: {Side(result.B, result.FaultB)}");
+        if (result.Metrics.Count == 0)
+        {
+            // A side stopped by a plugin fault before its first seed: the other side's metrics alone.
+            foreach (var (name, side) in new[] { ($"A {nameA}", result.A), ($"B {nameB}", result.B) }.Where(x => x.Item2.Count > 0))
+                Terminal.Create(s.Output).Write(MeansTable(name, side));
+            if (html is not null) s.Output.WriteLine($"report: {html}");
+            return;
+        }
         var table = new Table().Border(TableBorder.Rounded).AddColumns("Metric (mean per run)", $"A {nameA}", $"B {nameB}", "B/A", "95% interval");
         for (int c = 1; c < 5; c++) table.Columns[c].RightAligned();
         foreach (var m in result.Metrics.Where(m => m.MeanA != 0 || m.MeanB != 0))
@@ -71,4 +85,22 @@ internal static class AbCommand
     }
 
     private static double? Num(double v) => double.IsNaN(v) ? null : v;
+
+    /// <summary>A side's verdicts, or where a plugin fault stopped it.</summary>
+    private static string Side(IReadOnlyList<SeedResult> seeds, PluginFaultException? fault) =>
+        fault is null ? AbResult.Summary(seeds)
+        : $"PLUGIN FAULT in seed {seeds.Count} ({fault.Reason}){(seeds.Count == 0 ? "" : $"; before it: {AbResult.Summary(seeds)}")}";
+
+    /// <summary>The mean over seeds of each metric of one side.</summary>
+    private static Table MeansTable(string side, IReadOnlyList<SeedResult> seeds)
+    {
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Metric (mean per run)", side);
+        table.Columns[1].RightAligned();
+        foreach (var name in seeds.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal))
+        {
+            double mean = seeds.Average(r => r.Metrics.GetValueOrDefault(name));
+            if (mean != 0) table.AddRow(Markup.Escape(name), mean.ToString("N1"));
+        }
+        return table;
+    }
 }

@@ -1,15 +1,14 @@
-// What the scenario commands share: the --config/--json/--db options, loading plugins.json and a scenario
-// file with every problem printed as file:line:column (exit 2, nothing run), the results store (an unreadable
-// one is exit 2), JSON output, the metrics table and the progress bar drawn on a terminal. A failure inside an
-// operation (an mmap over an existing VMA, say) is a problem of the scenario, reported as bad input with the
-// thread named, never a crash. A failed invariant of the engine itself is an internal error (exit 3) with the
-// schedule that reaches it.
+// What the scenario commands share: the --config/--json/--db/--time-limit options, loading plugins.json (any
+// problem in it is bad input: every problem printed, nothing run), the results store, JSON output, the metrics
+// table and the progress bar drawn on a terminal, and Guard: the one way a command body runs. Guard installs
+// the run's watch (Ctrl-C and --time-limit ask the run to stop at its next schedule; a watchdog thread names a
+// plugin call that never returns) and hands every failure to PvExitCode.For, the one mapping to exit codes.
 using System.CommandLine;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Pv.Engine;
 using Pv.Engine.Programs;
 using Pv.Hosting;
+using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Store;
@@ -28,63 +27,61 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     public Option<bool> Json { get; } = new("--json") { Description = "Write the result as JSON." };
     public Option<string> Db { get; } = new("--db") { Description = $"The results store (SQLite; default: {ResultsStore.DefaultFile} in the working directory).", DefaultValueFactory = _ => ResultsStore.DefaultFile };
 
+    public Option<double?> TimeLimit { get; } = new("--time-limit") { Description = "Stop after this many seconds of wall time (finished work is kept; a plugin call still running then is a plugin fault, exit 4)." };
+
+    /// <summary>The longest one plugin call may take before the watchdog reports it as hung (exit 4): no simulated operation comes near it.</summary>
+    public static readonly TimeSpan CallLimit = TimeSpan.FromSeconds(10);
+
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     public string Full(string path) => Path.GetFullPath(path, CurrentDirectory);
 
-    /// <summary>plugins.json, or null after printing why not (exit 2).</summary>
-    public PluginCatalog? LoadCatalog(ParseResult parse)
+    /// <summary>plugins.json, loaded and free of problems.</summary>
+    /// <exception cref="PvInputException">No plugins.json was found, or it has problems (each one located).</exception>
+    public PluginCatalog LoadCatalog(ParseResult parse)
     {
         string? path = parse.GetValue(Config) is { } given ? Full(given) : ConfigLocator.Find(CurrentDirectory);
         if (path is null)
-        {
-            Error.WriteLine($"pv: no plugins.json in {CurrentDirectory} or at the root of a Pv repository above it; pass --config FILE");
-            return null;
-        }
+            throw new PvInputException($"no plugins.json in {CurrentDirectory} or at the root of a Pv repository above it; pass --config FILE");
         var catalog = PluginCatalog.Load(path);
         if (catalog.Diagnostics.Count == 0) return catalog;
-        foreach (var d in catalog.Diagnostics) Error.WriteLine($"pv: {d}");
-        // A broken plugin does not stop the others; a scenario on a usable backend still runs.
-        return catalog;
+        // A run on a half-broken configuration would hide the problem behind exit 0; `pv plugins` shows the rest.
+        catalog.Dispose();
+        throw new PvInputException([.. catalog.Diagnostics.Select(d => d.ToString())]);
     }
 
-    /// <summary>Runs <paramref name="body"/>, turning scenario problems and store errors into exit 2 with located messages.</summary>
-    public int Guard(Func<int> body)
+    /// <summary>
+    /// Runs a command's <paramref name="body"/> and gives its exit code: the body's own (ok, violation), or the code
+    /// <see cref="PvExitCode.For(Exception, TextWriter, string)"/> gives its failure. While it runs, Ctrl-C and the
+    /// <paramref name="timeLimit"/> stop it at its next schedule (<paramref name="stopped"/> then says what was saved and
+    /// how to resume), and a plugin call that overruns <see cref="CallLimit"/> or the time limit ends the process with exit 4.
+    /// </summary>
+    public int Guard(Func<int> body, string stopped = "nothing was saved; run the command again", double? timeLimit = null)
     {
+        var watch = new RunWatch();
+        ConsoleCancelEventHandler interrupt = (_, e) =>
+        {
+            // The first Ctrl-C stops at the next schedule, keeping what finished; a second one ends the process.
+            e.Cancel = watch.StopReason is null;
+            watch.RequestStop("interrupted (Ctrl-C)");
+        };
+        Console.CancelKeyPress += interrupt;
         try
         {
+            if (timeLimit is <= 0) throw new PvInputException("--time-limit must be a positive number of seconds");
+            using var installed = watch.Install();
+            // A hung call cannot be interrupted: the watchdog reports it and ends the process.
+            using var watchdog = new PluginWatchdog(watch, timeLimit is { } t ? TimeSpan.FromSeconds(t) : null, CallLimit,
+                hang => Environment.Exit(PvExitCode.For(hang, Error)), what => Environment.Exit(PvExitCode.ForStuckRun(what, Error)));
             return body();
         }
-        catch (ScenarioException e)
+        catch (Exception e)
         {
-            foreach (var d in e.Diagnostics) Error.WriteLine($"pv: {d}");
-            return PvExitCode.BadInput;
+            return PvExitCode.For(e, Error, stopped);
         }
-        catch (ProgramMisuseException e)
+        finally
         {
-            Error.WriteLine($"pv: {(e.At is { } at ? $"{at}: " : "")}{e.Message} (step {e.Step}, {e.Agent})");
-            return PvExitCode.BadInput;
-        }
-        catch (SimulationInternalError e)
-        {
-            Error.WriteLine($"pv: internal error (a bug in Pv, not in the scenario): {e.Message}");
-            Error.WriteLine($"pv: the schedule that reaches it: {string.Join(' ', e.Schedule)}");
-            return PvExitCode.InternalError;
-        }
-        catch (EngineBugException e)
-        {
-            Error.WriteLine($"pv: internal error (a bug in Pv, not in the scenario): {e.Message}");
-            return PvExitCode.InternalError;
-        }
-        catch (Exception e) when (e is SqliteException or InvalidDataException)
-        {
-            Error.WriteLine($"pv: results store: {e.Message}");
-            return PvExitCode.BadInput;
-        }
-        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or ArgumentException or InsufficientMemoryException)
-        {
-            Error.WriteLine($"pv: an operation of the scenario cannot run: {e.Message}");
-            return PvExitCode.BadInput;
+            Console.CancelKeyPress -= interrupt;
         }
     }
 

@@ -4,6 +4,7 @@
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
 // command that replays it is printed. Exit 1 on a violation.
 using System.CommandLine;
+using Pv.Engine;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
 
@@ -24,14 +25,13 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Config, s.Json, s.Db };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            if (catalog is null) return PvExitCode.BadInput;
             var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
-            if (options.Schedules < 1) { s.Error.WriteLine("pv: --schedules must be at least 1"); return PvExitCode.BadInput; }
+            if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             using var store = s.OpenStore(parse);
             var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume));
             if (session.EarlierViolation is { } earlier)
@@ -45,7 +45,7 @@ internal static class ExploreCommand
                 progress => session.Run(cxFile, !parse.GetValue(noMinimise), progress));
             Print(s, json, session, result);
             return result.Found is null ? PvExitCode.Ok : PvExitCode.Violation;
-        }));
+        }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 

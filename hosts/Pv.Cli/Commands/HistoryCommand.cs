@@ -1,5 +1,6 @@
 // `pv history [--db FILE] [--limit N]`: the runs in the results store, newest first.
 using System.CommandLine;
+using Pv.Engine;
 using Pv.Scenarios.Running;
 using Spectre.Console;
 
@@ -15,7 +16,7 @@ internal static class HistoryCommand
         command.SetAction(parse => s.Guard(() =>
         {
             string path = s.Full(parse.GetValue(s.Db)!);
-            if (!File.Exists(path)) { s.Error.WriteLine($"pv: no results store at {path}"); return PvExitCode.BadInput; }
+            if (!File.Exists(path)) throw new PvInputException($"no results store at {path}");
             using var store = Pv.Scenarios.Store.ResultsStore.Open(path);
             var runs = store.Recent(parse.GetValue(limit));
             if (parse.GetValue(s.Json)) { s.WriteJson(runs); return PvExitCode.Ok; }

@@ -3,6 +3,7 @@
 // own steps, the TLB and page-table entries of the violating address, and the violation where the invariant
 // broke. A scenario file changed since, or a schedule that no longer fits the backend, is bad input (exit 2).
 using System.CommandLine;
+using Pv.Engine;
 using Pv.Engine.Sched;
 using Pv.Scenarios.Running;
 
@@ -18,7 +19,6 @@ internal static class ReplayCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            if (catalog is null) return PvExitCode.BadInput;
             var cx = Counterexample.Load(s.Full(parse.GetValue(trace)!));
             Replay replay;
             try
@@ -27,8 +27,8 @@ internal static class ReplayCommand
             }
             catch (ReplayDivergedException e)
             {
-                s.Error.WriteLine($"pv: {e.Message} (the backend's plugin changed since the counterexample was written?)");
-                return PvExitCode.BadInput;
+                // The schedule is the counterexample file's: a schedule that does not fit is a problem of that input.
+                throw new PvInputException($"{e.Message} (the backend's plugin changed since the counterexample was written?)", e);
             }
             var v = replay.Result.Report?.Violation;
             if (parse.GetValue(s.Json))

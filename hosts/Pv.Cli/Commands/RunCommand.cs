@@ -20,7 +20,6 @@ internal static class RunCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            if (catalog is null) return PvExitCode.BadInput;
             var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
             ulong? scheduleSeed = parse.GetValue(seed);
             RunSummary run;

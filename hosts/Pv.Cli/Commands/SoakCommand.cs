@@ -1,9 +1,12 @@
 // `pv soak [--scenarios N] [--schedules N] [--seed S] [--backend B]... [--option NAME=on|off]... [--out DIR]`:
 // generated concurrent scenarios on every backend, PCT and random each (SoakRunner). Prints schedules run,
 // scenarios, violations per backend and invariant, every finding with its files, elapsed time and rate; the
-// detection rate (scenarios with a violation / scenarios) measures a toggle turned off. Exit 1 on any finding,
-// 0 when clean, 2 on bad usage (an unknown backend or option, a malformed --option).
+// detection rate (scenarios with a violation / scenarios) measures a toggle turned off. Exit 1 on a violation,
+// 0 when clean, 2 on bad usage (an unknown backend or option, a malformed --option), 3 when a finding is an
+// internal error or a generated scenario the parser refused (bugs in Pv), 4 when one is a plugin fault (the
+// other backends and scenarios still run; each fault is listed with its files).
 using System.CommandLine;
+using Pv.Engine;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Soak;
 using Spectre.Console;
@@ -26,37 +29,32 @@ internal static class SoakCommand
         var option = new Option<string[]>("--option") { Description = "NAME=on|off: an era toggle written into every scenario (repeatable)." };
         var output = new Option<string>("--out", "-o") { Description = "Folder for findings: each scenario .pvl and its counterexamples.", DefaultValueFactory = _ => "soak-findings" };
         var command = new Command("soak", "Generate random concurrent scenarios and search them on every backend; save every violation.")
-            { scenarios, schedules, seed, backend, option, output, s.Config, s.Json };
+            { scenarios, schedules, seed, backend, option, output, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(scenarios);
             long k = parse.GetValue(schedules);
-            if (n < 1 || k < 1) { s.Error.WriteLine("pv: --scenarios and --schedules must be at least 1"); return PvExitCode.BadInput; }
+            if (n < 1 || k < 1) throw new PvInputException("--scenarios and --schedules must be at least 1");
             var toggles = new List<KeyValuePair<string, bool>>();
             foreach (var text in parse.GetValue(option) ?? [])
             {
-                if (!SoakRunner.TryParseToggle(text, out var toggle)) { s.Error.WriteLine($"pv: --option {text}: expected NAME=on or NAME=off"); return PvExitCode.BadInput; }
+                if (!SoakRunner.TryParseToggle(text, out var toggle)) throw new PvInputException($"--option {text}: expected NAME=on or NAME=off");
                 toggles.Add(toggle);
             }
             using var catalog = s.LoadCatalog(parse);
-            if (catalog is null) return PvExitCode.BadInput;
             var names = parse.GetValue(backend) is { Length: > 0 } given ? given.Distinct().ToList() : SoakRunner.DefaultBackends.ToList();
-            SoakPlan plan;
-            try
-            {
-                plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
-            }
-            catch (ArgumentException e)
-            {
-                s.Error.WriteLine($"pv: {e.Message}");
-                return PvExitCode.BadInput;
-            }
+            var plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
             bool json = parse.GetValue(s.Json);
             var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", n, clear: true, eta: true,
                 progress => SoakRunner.Run(plan, progress is null ? null : i => progress(i + 1)));
             Print(s, json, plan.Options, result);
-            return result.Findings.Count > 0 ? PvExitCode.Violation : PvExitCode.Ok;
-        }));
+            return PvExitCode.Worst(result.Findings.Select(f => f.Verdict switch
+            {
+                Verdict.PluginFault => PvExitCode.PluginFault,
+                Verdict.InternalError or Verdict.InvalidScenario => PvExitCode.InternalError,
+                _ => PvExitCode.Violation,
+            }));
+        }, "the findings so far are saved in the --out folder; nothing else is kept", parse.GetValue(s.TimeLimit)));
         return command;
     }
 

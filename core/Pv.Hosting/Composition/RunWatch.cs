@@ -1,0 +1,76 @@
+// What a watchdog needs to see of one command's run, kept without a thread per call: the plugin call in flight
+// (PluginBoundary writes the backend and the operation on entry and restores them on return: two stores, no
+// clock), and a stop request (Ctrl-C, --time-limit) that runs honour between schedules (CompiledScenario.Build).
+// A command installs one on its thread; machines composed on that thread report to it. The watchdog thread
+// (PluginWatchdog) only reads it, so a plugin call that never returns is named without being interrupted.
+namespace Pv.Hosting.Composition;
+
+/// <summary>A plugin call in flight: the boundary (plugin, backend) and the operation, or none.</summary>
+/// <param name="Boundary">The boundary the call went through, or null.</param>
+/// <param name="Operation">The operation's kernel name, or null.</param>
+public readonly record struct PluginCall(PluginBoundary? Boundary, string? Operation);
+
+/// <summary>A run stopped on request (Ctrl-C or the time limit) at a schedule boundary; what finished is kept.</summary>
+/// <param name="reason">Why: "interrupted" or the time limit.</param>
+public sealed class RunStoppedException(string reason) : Exception(reason);
+
+/// <summary>The plugin call in flight and the stop request of one command's run.</summary>
+public sealed class RunWatch
+{
+    [ThreadStatic] private static RunWatch? t_current;
+
+    private PluginBoundary? _boundary;
+    private string? _operation;
+    private long _calls;
+    private string? _stop;
+
+    /// <summary>The watch installed on this thread, or null (machines composed then report to nobody).</summary>
+    public static RunWatch? Current => t_current;
+
+    /// <summary>Installs this watch on the calling thread until the result is disposed.</summary>
+    public IDisposable Install()
+    {
+        var previous = t_current;
+        t_current = this;
+        return new Restore(previous);
+    }
+
+    /// <summary>The call in flight now (read from another thread: a snapshot).</summary>
+    public PluginCall InFlight => new(Volatile.Read(ref _boundary), Volatile.Read(ref _operation));
+
+    /// <summary>Counts plugin calls entered and left: unchanged between two looks means the same call is still running.</summary>
+    public long CallsSeen => Volatile.Read(ref _calls);
+
+    /// <summary>Asks the run to stop at its next schedule boundary, for <paramref name="reason"/>.</summary>
+    public void RequestStop(string reason) => Interlocked.CompareExchange(ref _stop, reason, null);
+
+    /// <summary>Why a stop was requested, or null.</summary>
+    public string? StopReason => Volatile.Read(ref _stop);
+
+    /// <summary>Throws <see cref="RunStoppedException"/> when a stop was requested.</summary>
+    public void ThrowIfStopRequested()
+    {
+        if (StopReason is { } reason) throw new RunStoppedException(reason);
+    }
+
+    internal PluginCall Enter(PluginBoundary boundary, string operation)
+    {
+        var previous = new PluginCall(_boundary, _operation);
+        Volatile.Write(ref _operation, operation);
+        Volatile.Write(ref _boundary, boundary);
+        Volatile.Write(ref _calls, _calls + 1);
+        return previous;
+    }
+
+    internal void Exit(PluginCall previous)
+    {
+        Volatile.Write(ref _boundary, previous.Boundary);
+        Volatile.Write(ref _operation, previous.Operation);
+        Volatile.Write(ref _calls, _calls + 1);
+    }
+
+    private sealed class Restore(RunWatch? previous) : IDisposable
+    {
+        public void Dispose() => t_current = previous;
+    }
+}
