@@ -2,7 +2,8 @@
 // whose flush_tlb_multi throws gives exit 4 from run, explore, ab and soak with the plugin, the backend and the
 // operation named (ab still prints the other side, soak goes on with the other backend), the same seed faults the same way, a plugin that loops
 // forever is stopped by --time-limit (the real executable: a hung call ends the process) with exit 4, a
-// --time-limit outside plugin code stops a search with exit 130 and says how to resume, plugins.json with a
+// --time-limit outside plugin code stops a search with exit 130 and says how to resume, `zoo --isolate` names an
+// entry whose process a stack overflow killed and runs the others, plugins.json with a
 // problem is exit 2 for every command, an operation the kernel refuses is exit 2 at its line, and the mapping
 // sends anything unexpected to exit 3 as a bug in Pv.
 using System.Diagnostics;
@@ -22,6 +23,7 @@ public sealed class PluginFaultCommandTests
         """
         { "name": "faulty-throw", "plugin": "faulty", "archProfile": "x86", "options": { "fault": "throw" } },
         { "name": "faulty-loop", "plugin": "faulty", "archProfile": "x86", "options": { "fault": "loop" } },
+        { "name": "faulty-overflow", "plugin": "faulty", "archProfile": "x86", "options": { "fault": "overflow" } },
         { "name": "x86-native", "plugin": "native", "archProfile": "x86" }
         """));
 
@@ -121,6 +123,22 @@ public sealed class PluginFaultCommandTests
         Assert.Contains("pv: plugin fault (a bug in plugin 'faulty', not in Pv or the scenario): backend 'faulty-loop': flush_tlb_multi did not return within the time limit of 2 s", error);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
         Assert.Equal("", await output);
+    }
+
+    [Fact]
+    public void Zoo_isolate_reports_an_entry_whose_process_died_by_name_and_runs_the_others()
+    {
+        // A stack overflow ends a .NET process: only a child per entry lets the sweep name it and go on.
+        string dir = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "a-overflow.pvl"), File.ReadAllText(Scenario.Value).Replace("backend faulty-throw", "backend faulty-overflow"));
+        File.WriteAllText(Path.Combine(dir, "b-native.pvl"), File.ReadAllText(Scenario.Value).Replace("backend faulty-throw", "backend x86-native"));
+        var (exit, output, _) = Run("zoo", "--dir", dir, "--isolate");
+        Assert.Equal(PvExitCode.PluginFault, exit);
+        Assert.Matches(@"│ a-overflow\s+│ faulty-overflow\s+│ \?\s+│ crashed", output);
+        Assert.Matches(@"│ b-native\s+│ x86-native\s+│ clean\s+│ clean\s+│", output);
+        Assert.Contains("the process running a-overflow.pvl on faulty-overflow died (exit 134; a stack overflow in plugin code ends a .NET process): Stack overflow. (at Pv.Fixtures.Faulty.FaultyPvMmuOps.Recurse(Int32))", output);
+        Assert.Contains("1 of 2 entries as expected", output);
     }
 
     [Fact]

@@ -23,6 +23,9 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
     /// <summary>The plugin fault that stopped the entry's search (then <see cref="Error"/> is its message), or null.</summary>
     public PluginFaultException? Fault { get; init; }
 
+    /// <summary>What stopped the entry when it ran in a process of its own that did not finish (pv zoo --isolate): "plugin-fault" or "crashed".</summary>
+    public string? Stopped { get; init; }
+
     /// <summary>The entry behaved as its file expects.</summary>
     public bool AsExpected => Error is null && Found == Expected;
 
@@ -30,7 +33,7 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
     public string ExpectedText => Expected?.ToText() ?? "?";
 
     /// <summary>What was found as printed: the verdict, "plugin-fault", or "error" for an entry that could not be read.</summary>
-    public string FoundText => Found?.ToText() ?? (Fault is null ? "error" : "plugin-fault");
+    public string FoundText => Found?.ToText() ?? Stopped ?? (Fault is null ? "error" : "plugin-fault");
 }
 
 /// <summary>A run of a zoo folder.</summary>
@@ -38,7 +41,7 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
 public sealed record ZooRun(IReadOnlyList<ZooEntry> Entries)
 {
     /// <summary>Some entry could not be read.</summary>
-    public bool AnyError => Entries.Any(e => e.Error is not null && e.Fault is null);
+    public bool AnyError => Entries.Any(e => e.Error is not null && e.Fault is null && e.Stopped is null);
 
     /// <summary>The plugin faults that stopped entries, in entry order.</summary>
     public IEnumerable<PluginFaultException> Faults => Entries.Select(e => e.Fault).OfType<PluginFaultException>();
@@ -65,8 +68,11 @@ public static class Zoo
     /// cannot be read is kept whatever its backend).
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
-    public static ZooRun RunAll(string folder, PluginCatalog catalog, string? backend = null) =>
-        new(Files(folder).Select(file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
+    public static ZooRun RunAll(string folder, PluginCatalog catalog, string? backend = null) => RunAll(Files(folder), catalog, backend);
+
+    /// <summary>Runs the entries <paramref name="files"/>, or only those on backend <paramref name="backend"/>.</summary>
+    public static ZooRun RunAll(IEnumerable<string> files, PluginCatalog catalog, string? backend = null) =>
+        new(files.Select(file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
 
     /// <summary>Runs one entry (a scenario problem is reported in <see cref="ZooEntry.Error"/>).</summary>
     public static ZooEntry Run(string file, PluginCatalog catalog) => Run(file, catalog, null)!;

@@ -1,7 +1,9 @@
-// `pv zoo [--backend B] [--dir D]`: runs every scenario of scenarios/zoo (or only those on backend B; Zoo.RunAll)
-// and prints entry, backend, expected, found, schedules to the first counterexample and time. Exit 0 only if
-// every entry behaves as its file expects; 1 otherwise; 2 if an entry cannot be read; 4 if a plugin faulted in an
-// entry (the other entries still run; each fault is listed).
+// `pv zoo [--backend B] [--dir D] [--only FILE] [--isolate]`: runs every scenario of scenarios/zoo (or only those
+// on backend B, or one file; Zoo.RunAll) and prints entry, backend, expected, found, schedules to the first
+// counterexample and time. Exit 0 only if every entry behaves as its file expects; 1 otherwise; 2 if an entry
+// cannot be read; 4 if a plugin faulted in an entry (the other entries still run; each fault is listed). With
+// --isolate each entry runs in a child pv, so one whose process dies (a stack overflow in plugin code) is
+// reported by name, exit 4, and the rest still run.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -16,13 +18,22 @@ internal static class ZooCommand
     {
         var backend = new Option<string>("--backend", "-b") { Description = "Only the entries that run on this backend." };
         var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo of the Pv repository)." };
-        var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.") { backend, dir, s.Config, s.Json, s.TimeLimit };
+        var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
+        var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
+        var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
+            { backend, dir, only, isolate, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
             string folder = parse.GetValue(dir) is { } d ? s.Full(d) : Zoo.DefaultFolder(catalog);
             if (!Directory.Exists(folder)) throw new PvInputException($"no zoo folder {folder}; pass --dir");
-            var zoo = Zoo.RunAll(folder, catalog, parse.GetValue(backend));
+            var files = Zoo.Files(folder);
+            if (parse.GetValue(only) is { } name && (files = [.. files.Where(f => Path.GetFileName(f) == name)]).Count == 0)
+                throw new PvInputException($"--only {name}: no such entry in {folder}");
+            var childExits = new List<int>();
+            var zoo = parse.GetValue(isolate)
+                ? new ZooRun([.. files.SelectMany(f => ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits))])
+                : Zoo.RunAll(files, catalog, parse.GetValue(backend));
             if (parse.GetValue(s.Json))
                 s.WriteJson(zoo.Entries.Select(e => new { e.Entry, e.File, e.Backend, expected = e.ExpectedText, found = e.FoundText, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error }));
             else
@@ -35,7 +46,7 @@ internal static class ZooCommand
                 foreach (var e in zoo.Entries.Where(e => e.Error is not null && e.Fault is null)) s.Output.WriteLine(e.Error);
                 s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected");
             }
-            return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, ""))
+            return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
                 .Append(zoo.AnyError ? PvExitCode.BadInput : zoo.AllAsExpected ? PvExitCode.Ok : PvExitCode.Violation));
         }, "nothing was stored; run the command again", parse.GetValue(s.TimeLimit)));
         return command;
