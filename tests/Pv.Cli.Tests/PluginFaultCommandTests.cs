@@ -112,7 +112,7 @@ public sealed class PluginFaultCommandTests
     {
         string pv = Path.Combine(Fixtures.RepoRoot, "hosts", "Pv.Cli", "bin", Fixtures.Configuration, "net10.0", "pv.dll");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetTempPath(), RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { pv, "explore", Scenario.Value, "--backend", "faulty-loop", "--time-limit", "2", "--config", Config.Value, "--db", Db() })
+        foreach (var arg in new[] { pv, "explore", Scenario.Value, "--backend", "faulty-loop", "--time-limit", "5", "--config", Config.Value, "--db", Db() })
             start.ArgumentList.Add(arg);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
@@ -120,7 +120,7 @@ public sealed class PluginFaultCommandTests
         string error = await process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(60_000), "pv did not exit within 60 s");
         Assert.Equal(PvExitCode.PluginFault, process.ExitCode);
-        Assert.Contains("pv: plugin fault (a bug in plugin 'faulty', not in Pv or the scenario): backend 'faulty-loop': flush_tlb_multi did not return within the time limit of 2 s", error);
+        Assert.Contains("pv: plugin fault (a bug in plugin 'faulty', not in Pv or the scenario): backend 'faulty-loop': flush_tlb_multi did not return within the time limit of 5 s", error);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
         Assert.Equal("", await output);
     }
