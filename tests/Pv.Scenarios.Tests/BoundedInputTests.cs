@@ -11,13 +11,9 @@ namespace Pv.Scenarios.Tests;
 
 public sealed class BoundedInputTests
 {
-    private const string Header = "backend x86-native\ncpus 2\nmm a\n  vma 0x40000000 8K rw\n";
+    private const string Header = ParserTests.Header;
 
-    private static ScenarioDiagnostic Single(string text)
-    {
-        var e = Assert.Throws<ScenarioException>(() => ScenarioParser.Parse("t.pvl", text));
-        return Assert.Single(e.Diagnostics);
-    }
+    private static ScenarioDiagnostic Single(string text) => ParserTests.Single(text);
 
     [Theory]
     [InlineData("mm a\n  vma 0x40000000 8K rw\nmm a\n  vma 0x40000000 8K rw\nthread t cpu 0 mm a\n  read 0x40000000\n", 4, "mm 'a' is declared twice")]

@@ -8,9 +8,10 @@ namespace Pv.Scenarios.Tests;
 
 public sealed class ParserTests
 {
-    private const string Header = "backend x86-native\ncpus 2\nmm a\n  vma 0x40000000 8K rw\n";
+    internal const string Header = "backend x86-native\ncpus 2\nmm a\n  vma 0x40000000 8K rw\n";
 
-    private static ScenarioDiagnostic Single(string text)
+    /// <summary>The one problem the parser reports in <paramref name="text"/>.</summary>
+    internal static ScenarioDiagnostic Single(string text)
     {
         var e = Assert.Throws<ScenarioException>(() => ScenarioParser.Parse("t.pvl", text));
         return Assert.Single(e.Diagnostics);
