@@ -74,10 +74,11 @@ public sealed record Counterexample
 
     /// <summary>
     /// Writes the file whole or not at all (a temporary file beside it, renamed over it), so a kill never leaves half a
-    /// counterexample where `pv explore --resume` or `pv replay` would read it.
+    /// counterexample where `pv explore --resume` or `pv replay` would read it. Its directory is created.
     /// </summary>
     public void Save(string path)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         string partial = path + ".partial";
         File.WriteAllText(partial, JsonSerializer.Serialize(this, Json) + "\n");
         File.Move(partial, path, overwrite: true);
