@@ -60,7 +60,7 @@ public sealed class ScenarioCommandTests
         Assert.Equal(PvExitCode.Violation, Run("explore", z1, "--out", cx, "--db", db, "--no-minimise").Exit);
         var (exit, output, error) = Run("explore", z1, "--out", cx, "--db", db, "--no-minimise", "--resume");
         Assert.Equal((PvExitCode.Violation, ""), (exit, output));
-        Assert.Equal("pv: this search already found O2 in the chunk from seed 0; run without --resume to search again" + Environment.NewLine, error);
+        Assert.Equal($"pv: this search already found O2 in the chunk from seed 0 (counterexample: {cx}); run without --resume to search again" + Environment.NewLine, error);
     }
 
     [Fact]

@@ -72,8 +72,17 @@ public sealed record Counterexample
         Schedule = schedule, PvVersion = StoredRuns.PvVersion,
     };
 
-    /// <summary>Writes the file.</summary>
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json) + "\n");
+    /// <summary>
+    /// Writes the file whole or not at all (a temporary file beside it, renamed over it), so a kill never leaves half a
+    /// counterexample where `pv explore --resume` or `pv replay` would read it. Its directory is created.
+    /// </summary>
+    public void Save(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        string partial = path + ".partial";
+        File.WriteAllText(partial, JsonSerializer.Serialize(this, Json) + "\n");
+        File.Move(partial, path, overwrite: true);
+    }
 
     /// <summary>Reads a counterexample file.</summary>
     /// <exception cref="ScenarioException">Missing, not JSON, or missing fields (located at line and column where JSON says).</exception>

@@ -123,6 +123,21 @@ public sealed record SearchOptions(string Strategy, long Schedules, ulong Seed, 
     public static SearchOptions For(Scenario scenario, string? strategy = null, long? schedules = null, ulong seed = 0) =>
         new(strategy ?? scenario.Search.Strategy, schedules ?? scenario.Search.Schedules, seed, scenario.Search.PctDepth, scenario.Search.PreemptionBound);
 
+    /// <summary>
+    /// The units of progress and of resume: random and PCT in chunks of <see cref="ChunkSize"/> (chunk k covers seeds
+    /// seed + k·size ...); DFS one unit of the whole budget (its tree is not split).
+    /// </summary>
+    public IEnumerable<(ulong First, long Size)> Chunks()
+    {
+        if (EngineStrategy == ExploreStrategy.Dfs)
+        {
+            yield return (Seed, Schedules);
+            yield break;
+        }
+        for (long offset = 0; offset < Schedules; offset += ChunkSize)
+            yield return (Seed + (ulong)offset, Math.Min(ChunkSize, Schedules - offset));
+    }
+
     /// <summary>The engine's strategy.</summary>
     public ExploreStrategy EngineStrategy => Strategy switch
     {
@@ -148,41 +163,36 @@ public static class ScenarioRunner
     }
 
     /// <summary>
-    /// Searches schedules of <paramref name="compiled"/>. Random and PCT run in chunks of <see cref="SearchOptions.ChunkSize"/>
-    /// (chunk k covers seeds seed + k·size ...); <paramref name="skipChunk"/> says which chunks a resumed search has done
-    /// and <paramref name="chunkDone"/> is told each finished chunk (its first seed, schedules, violation).
-    /// <paramref name="progress"/> gets the number of schedules run so far.
+    /// Searches schedules of <paramref name="compiled"/>, chunk by chunk (<see cref="SearchOptions.Chunks"/>) up to the first
+    /// violation. <paramref name="progress"/> gets the number of schedules run so far.
     /// </summary>
-    public static SearchResult Search(CompiledScenario compiled, SearchOptions o, Action<long>? progress = null,
-        Func<ulong, bool>? skipChunk = null, Action<ulong, long, RunResult?>? chunkDone = null)
+    public static SearchResult Search(CompiledScenario compiled, SearchOptions o, Action<long>? progress = null)
     {
         var clock = Stopwatch.StartNew();
-        long done = 0;
-        Machine Build()
-        {
-            if ((++done & 255) == 0) progress?.Invoke(done);
-            return compiled.Build();
-        }
-        if (o.EngineStrategy == ExploreStrategy.Dfs)
-        {
-            var r = Explorer.Explore(Build, new ExploreOptions(ExploreStrategy.Dfs, (int)Math.Min(o.Schedules, int.MaxValue), o.Seed, o.PctDepth, o.PreemptionBound));
-            progress?.Invoke(r.SchedulesRun);
-            chunkDone?.Invoke(o.Seed, r.SchedulesRun, r.FirstViolation);
-            return new SearchResult(r.SchedulesRun, r.FirstViolation, r.Exhausted, clock.Elapsed);
-        }
         long run = 0;
-        for (long offset = 0; offset < o.Schedules; offset += SearchOptions.ChunkSize)
+        foreach (var (first, size) in o.Chunks())
         {
-            ulong first = o.Seed + (ulong)offset;
-            int size = (int)Math.Min(SearchOptions.ChunkSize, o.Schedules - offset);
-            if (skipChunk?.Invoke(first) == true) { run += size; done += size; continue; }
-            var r = Explorer.Explore(Build, new ExploreOptions(o.EngineStrategy, size, first, o.PctDepth, o.PreemptionBound));
+            var r = SearchChunk(compiled, o, first, size, progress is null ? null : n => progress(run + n));
             run += r.SchedulesRun;
-            chunkDone?.Invoke(first, r.SchedulesRun, r.FirstViolation);
             progress?.Invoke(run);
-            if (r.FirstViolation is { } v) return new SearchResult(run, v, false, clock.Elapsed);
+            if (r.FirstViolation is not null || r.Exhausted) return new SearchResult(run, r.FirstViolation, r.Exhausted, clock.Elapsed);
         }
         return new SearchResult(run, null, false, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// One chunk of a search: <paramref name="size"/> schedules from seed <paramref name="first"/>, up to the first violation.
+    /// <paramref name="progress"/> gets the number of schedules of the chunk run so far, every 256.
+    /// </summary>
+    public static ExploreResult SearchChunk(CompiledScenario compiled, SearchOptions o, ulong first, long size, Action<long>? progress = null)
+    {
+        long built = 0;
+        Machine Build()
+        {
+            if ((++built & 255) == 0) progress?.Invoke(built);
+            return compiled.Build();
+        }
+        return Explorer.Explore(Build, new ExploreOptions(o.EngineStrategy, (int)Math.Min(size, int.MaxValue), first, o.PctDepth, o.PreemptionBound));
     }
 
     /// <summary>A minimised counterexample.</summary>

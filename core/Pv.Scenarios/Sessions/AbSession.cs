@@ -1,8 +1,10 @@
 // An A/B session: the same scenario (or workload) and the same seeds on two backends (AbComparison.RunSeed per
-// side and seed), each (backend, seed) a row in the results store committed as it finishes. A resumed
-// session reuses the rows of the same comparison (scenario bytes, both backends, seeds, schedules) and runs
-// only the seeds missing, so an interrupted comparison resumed gives the verdicts of an uninterrupted one and
-// its metric means to the store's precision (thousandths). A plugin fault on one side stops that side only.
+// side and seed), each (backend, seed) a row in the results store, settled through WorkLeases: a resumed session
+// reuses the rows of the same comparison (scenario bytes, both backends, seeds, schedules) and runs only the seeds
+// missing, and concurrent identical resumed sessions split the seeds between them (each computed once). Every
+// seed's metrics are taken at the store's precision (thousandths), computed here or not, so an interrupted,
+// resumed or shared comparison gives exactly what an uninterrupted one gives. A plugin fault on one side stops
+// that side only.
 using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
@@ -59,26 +61,28 @@ public sealed class AbSession
         var results = new List<SeedResult>[2];
         var faults = new PluginFaultException?[2];
         int count = 0;
+        var seeds = Enumerable.Range(0, Seeds).Select(s => (ulong)s).ToList();
         for (int side = 0; side < 2; side++)
         {
             var bound = sides[side];
-            var done = resume ? _store.Done(Key, bound.Backend.Name) : new Dictionary<ulong, StoredRun>();
-            results[side] = [];
-            for (ulong seed = 0; seed < (ulong)Seeds; seed++)
+            var rows = new SortedDictionary<ulong, StoredRun>();
+            using var leases = new WorkLeases(_store, Key, bound.Backend.Name, resume);
+            try
             {
-                try
+                leases.Settle(seeds, seed => RunSeed(bound, seed), inOrder: false, settled: row =>
                 {
-                    results[side].Add(done.TryGetValue(seed, out var row) ? Reused(row) : RunAndStore(bound, seed));
-                }
-                catch (PluginFaultException fault)
-                {
-                    faults[side] = fault;
-                    count += Seeds - (int)seed;
-                    seedsDone?.Invoke(count);
-                    break;
-                }
-                seedsDone?.Invoke(++count);
+                    rows[row.Seed] = row;
+                    seedsDone?.Invoke(++count);
+                });
             }
+            catch (PluginFaultException fault)
+            {
+                // The same seed faults again (runs are deterministic): the side keeps the seeds before it.
+                faults[side] = fault;
+                count += Seeds - rows.Count;
+                seedsDone?.Invoke(count);
+            }
+            results[side] = [.. rows.Values.Select((row, i) => (row, i)).TakeWhile(x => x.row.Seed == (ulong)x.i).Select(x => AsSeed(x.row))];
         }
         int paired = Math.Min(results[0].Count, results[1].Count);
         return AbComparison.Compare(results[0][..paired], results[1][..paired]) with
@@ -87,15 +91,14 @@ public sealed class AbSession
         };
     }
 
-    private static SeedResult Reused(StoredRun row) =>
+    private static SeedResult AsSeed(StoredRun row) =>
         new(row.Seed, row.Verdict, row.Metrics.ToDictionary(m => m.Key, m => m.Value / StoreScale), (int)row.Schedules);
 
-    private SeedResult RunAndStore(BoundScenario bound, ulong seed)
+    private StoredRun RunSeed(BoundScenario bound, ulong seed)
     {
         var clock = Stopwatch.StartNew();
         var r = AbComparison.RunSeed(bound, seed, Schedules);
-        _store.Add(StoredRuns.Make(Kind, Key, bound.Scenario, bound.Backend, _catalog, seed, Schedules, r.Verdict,
-            r.Metrics.ToDictionary(m => m.Key, m => (long)Math.Round(m.Value * StoreScale)), clock.Elapsed));
-        return r;
+        return StoredRuns.Make(Kind, Key, bound.Scenario, bound.Backend, _catalog, seed, Schedules, r.Verdict,
+            r.Metrics.ToDictionary(m => m.Key, m => (long)Math.Round(m.Value * StoreScale)), clock.Elapsed);
     }
 }

@@ -1,34 +1,42 @@
-// An explore session: one search of a scenario's interleavings on a backend (ScenarioRunner.Search) whose
-// finished chunks are rows in the results store, committed as each finishes. A resumed session skips the
-// chunks an interrupted one finished and ends with the same result an uninterrupted one gives: the same
-// schedules counted, the same first violation, the same counterexample. A resumed session whose store
-// already holds a violating chunk does not search again; it names that chunk. A violation is minimised
-// (unless asked not to) and written as a counterexample file that `pv replay` reads.
+// An explore session: one search of a scenario's interleavings on a backend whose chunks (SearchOptions.Chunks)
+// are rows in the results store, settled in order through WorkLeases: a resumed session takes the chunks the
+// store holds and a concurrent identical one waits for the chunk another is computing instead of computing it
+// again, and either ends with the result one uninterrupted session gives: the same schedules counted, the same
+// first violation, the same counterexample. A violation is minimised (unless asked not to) and written as a
+// counterexample file that `pv replay` reads, before its chunk's row: a kill in between leaves no row and the
+// chunk is searched again. A resumed session whose store already holds the violation reports it when its
+// counterexample file is there, and searches that one chunk again to write the file when it is not.
 using System.Diagnostics;
 using Pv.Engine;
 using Pv.Hosting;
+using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Store;
 
 namespace Pv.Scenarios.Sessions;
 
 /// <summary>What an explore session found.</summary>
-/// <param name="Search">The search; its schedules include the chunks a resumed session skipped.</param>
-/// <param name="Found">The violation and its counterexample, or null when the whole budget stayed clean.</param>
-/// <param name="CounterexampleFile">Where the counterexample was written, or null.</param>
-public sealed record ExploreResult(SearchResult Search, FoundCounterexample? Found, string? CounterexampleFile)
+/// <param name="Search">The search; its schedules include the chunks taken from the store.</param>
+/// <param name="Found">The violation and its counterexample, or null when the whole budget stayed clean or the store already held it.</param>
+/// <param name="CounterexampleFile">Where the counterexample is, or null when clean.</param>
+/// <param name="Earlier">The stored chunk that already found the violation, when its counterexample file was there (nothing searched again).</param>
+public sealed record ExploreResult(SearchResult Search, FoundCounterexample? Found, string? CounterexampleFile, StoredRun? Earlier = null)
 {
     /// <summary>Clean, or the invariant the counterexample breaks.</summary>
-    public Verdict Verdict => Found?.Counterexample.Invariant ?? Verdict.Clean;
+    public Verdict Verdict => Found?.Counterexample.Invariant ?? Earlier?.Verdict ?? Verdict.Clean;
 }
 
-/// <summary>One search of a bound scenario, stored chunk by chunk and resumable.</summary>
+/// <summary>One search of a bound scenario, stored chunk by chunk, resumable and shared by concurrent identical sessions.</summary>
 public sealed class ExploreSession
 {
     private const string Kind = "explore";
+
+    /// <summary>The counter a DFS chunk's row carries when it ran out of schedules within its bound (so a resumed search says so too).</summary>
+    private const string ExhaustedMetric = "search.exhausted";
+
     private readonly PluginCatalog _catalog;
     private readonly ResultsStore _store;
-    private readonly IReadOnlyDictionary<ulong, StoredRun> _done;
+    private readonly bool _resume;
 
     /// <summary>
     /// A search of <paramref name="bound"/> with <paramref name="options"/>, stored in <paramref name="store"/>; with
@@ -39,9 +47,8 @@ public sealed class ExploreSession
     public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Schedules, 1);
-        (Bound, Options, _catalog, _store) = (bound, options, catalog, store);
+        (Bound, Options, _catalog, _store, _resume) = (bound, options, catalog, store, resume);
         Key = StoredRuns.Session(Kind, bound.Scenario.Hash, bound.Backend.Name, options);
-        _done = resume ? store.Done(Key, bound.Backend.Name) : new Dictionary<ulong, StoredRun>();
     }
 
     /// <summary>The scenario and backend searched.</summary>
@@ -56,32 +63,75 @@ public sealed class ExploreSession
     /// <summary>The counterexample's file name when none is given: <c>NAME.BACKEND.cx.json</c>.</summary>
     public string DefaultCounterexampleFile => $"{Bound.Scenario.Name}.{Bound.Backend.Name}.cx.json";
 
-    /// <summary>A stored chunk of this search that already found a violation (only when resuming), or null.</summary>
-    public StoredRun? EarlierViolation => _done.Values.FirstOrDefault(r => r.Verdict != Verdict.Clean);
-
     /// <summary>
     /// Searches the chunks not yet done. On a violation, minimises it when <paramref name="minimise"/> and writes the
-    /// counterexample to <paramref name="counterexampleFile"/>. <paramref name="progress"/> gets the schedules run so far.
+    /// counterexample to <paramref name="counterexampleFile"/> before storing the chunk. <paramref name="progress"/> gets the
+    /// schedules settled so far.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The store already holds a violation of this search (<see cref="EarlierViolation"/>).</exception>
+    /// <exception cref="PvInputException">The store holds a violation that searching its chunk again does not find (the
+    /// backend changed under the same name), or the store cannot be written.</exception>
     public ExploreResult Run(string counterexampleFile, bool minimise = true, Action<long>? progress = null)
     {
-        if (EarlierViolation is { } earlier)
-            throw new InvalidOperationException($"this search already found {earlier.Verdict.ToText()} in the chunk from seed {earlier.Seed}");
+        var clock = Stopwatch.StartNew();
+        var chunks = Options.Chunks().ToDictionary(c => c.First, c => c.Size);
         using var compiled = Bound.Compile(Options.Seed);
-        var chunkClock = Stopwatch.StartNew();
-        void ChunkDone(ulong first, long runs, RunResult? violation)
+        using var leases = new WorkLeases(_store, Key, Bound.Backend.Name, _resume);
+        FoundCounterexample? found = null;
+        long settled = 0;
+        StoredRun Compute(ulong first)
         {
-            _store.Add(StoredRuns.Make(Kind, Key, Bound.Scenario, Bound.Backend, _catalog, first, runs, Verdicts.Of(violation?.Report?.Violation),
-                new Dictionary<string, long>(), chunkClock.Elapsed));
-            chunkClock.Restart();
+            var chunkClock = Stopwatch.StartNew();
+            var r = ScenarioRunner.SearchChunk(compiled, Options, first, chunks[first], progress is null ? null : n => progress(settled + n));
+            // Chunks settle in order, so a violation here is the search's first: its file is written before its row.
+            if (r.FirstViolation is { } v) found = Write(v, counterexampleFile, minimise);
+            return StoredRuns.Make(Kind, Key, Bound.Scenario, Bound.Backend, _catalog, first, r.SchedulesRun, Verdicts.Of(r.FirstViolation?.Report?.Violation),
+                r.Exhausted ? new Dictionary<string, long> { [ExhaustedMetric] = 1 } : new Dictionary<string, long>(), chunkClock.Elapsed);
         }
+        var rows = leases.Settle([.. chunks.Keys], Compute, inOrder: true, last: row => row.Verdict != Verdict.Clean,
+            settled: row => progress?.Invoke(settled += row.Schedules));
+        var last = rows[^1];
+        long schedules = rows.Sum(r => r.Schedules);
+        if (last.Verdict == Verdict.Clean)
+            return new ExploreResult(new SearchResult(schedules, null, last.Metrics.ContainsKey(ExhaustedMetric), clock.Elapsed), null, null);
+        if (found is null && Holds(counterexampleFile, last.Verdict))
+            return new ExploreResult(new SearchResult(schedules, null, false, clock.Elapsed), null, counterexampleFile, last);
+        found ??= Recreate(compiled, last, chunks[last.Seed], counterexampleFile, minimise);
+        return new ExploreResult(new SearchResult(schedules, found.Found, false, clock.Elapsed), found, counterexampleFile);
+    }
 
-        var search = ScenarioRunner.Search(compiled, Options, progress, first => _done.ContainsKey(first), ChunkDone);
-        if (search.Violation is not { } found) return new ExploreResult(search, null, null);
-        var minimised = minimise ? ScenarioRunner.Minimise(Bound, Options.Seed, found) : null;
-        var cx = FoundCounterexample.Assemble(Bound, Options.Seed, Options.Strategy, found, minimised);
-        cx.Counterexample.Save(counterexampleFile);
-        return new ExploreResult(search, cx, counterexampleFile);
+    /// <summary>Minimises <paramref name="violation"/> when asked and writes its counterexample to <paramref name="file"/>.</summary>
+    private FoundCounterexample Write(RunResult violation, string file, bool minimise)
+    {
+        var minimised = minimise ? ScenarioRunner.Minimise(Bound, Options.Seed, violation) : null;
+        var cx = FoundCounterexample.Assemble(Bound, Options.Seed, Options.Strategy, violation, minimised);
+        cx.Counterexample.Save(file);
+        return cx;
+    }
+
+    /// <summary>Whether <paramref name="file"/> is a counterexample of this search breaking <paramref name="invariant"/>.</summary>
+    private bool Holds(string file, Verdict invariant)
+    {
+        if (!File.Exists(file)) return false;
+        try
+        {
+            var cx = Counterexample.Load(file);
+            return (cx.ScenarioHash, cx.Backend, cx.Seed, cx.Strategy, cx.Invariant) ==
+                (Bound.Scenario.Hash, Bound.Backend.Name, Options.Seed, Options.Strategy, invariant);
+        }
+        catch (PvInputException)
+        {
+            // Not a counterexample (cut short by an older Pv, edited): written again.
+            return false;
+        }
+    }
+
+    /// <summary>Searches the stored violating chunk <paramref name="row"/> again (runs are deterministic) to write its missing counterexample.</summary>
+    private FoundCounterexample Recreate(CompiledScenario compiled, StoredRun row, long size, string file, bool minimise)
+    {
+        var r = ScenarioRunner.SearchChunk(compiled, Options, row.Seed, size);
+        if (r.FirstViolation is not { } v || Verdicts.Of(v.Report?.Violation) != row.Verdict)
+            throw new PvInputException($"results store {_store.Path}: the chunk from seed {row.Seed} is stored as {row.Verdict.ToText()} but searching it again finds " +
+                $"{Verdicts.Of(r.FirstViolation?.Report?.Violation).ToText()} (the backend changed under the same name?); run without --resume to search again");
+        return Write(v, file, minimise);
     }
 }

@@ -1,5 +1,6 @@
 // One schedule of a scenario, as `pv run` runs it: sequential without a seed, seeded random with one (the seed
-// also generates a workload; 0 without one), stored as one row of the results store.
+// also generates a workload; 0 without one), stored as one row of the results store (a rerun of the same
+// scenario, backend and seed replaces it).
 using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Scenarios.Running;
@@ -21,7 +22,7 @@ public static class SingleRun
         using (var compiled = bound.Compile(scheduleSeed ?? 0))
             run = ScenarioRunner.RunOnce(compiled, scheduleSeed);
         string session = StoredRuns.Session("run", bound.Scenario.Hash, bound.Backend.Name, scheduleSeed?.ToString() ?? "sequential");
-        store.Add(StoredRuns.Make("run", session, bound.Scenario, bound.Backend, catalog, scheduleSeed ?? 0, 1, run.Verdict, run.Metrics, clock.Elapsed));
+        store.Put(StoredRuns.Make("run", session, bound.Scenario, bound.Backend, catalog, scheduleSeed ?? 0, 1, run.Verdict, run.Metrics, clock.Elapsed));
         return run;
     }
 }

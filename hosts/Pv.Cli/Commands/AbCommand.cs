@@ -40,6 +40,7 @@ internal static class AbCommand
             bool json = parse.GetValue(s.Json);
             var result = s.WithProgress(json, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", 2 * n, clear: false, eta: false,
                 progress => session.Run(parse.GetValue(resume), progress is null ? null : done => progress(done)));
+            s.ReportSkipped(store);
             string? html = parse.GetValue(report) is { } r ? s.Full(r) : null;
             if (html is not null) File.WriteAllText(html, HtmlReport.Render(Path.GetFileName(path), sideA.Backend.Name, sideB.Backend.Name, result));
             Print(s, json, session, path, result, html);

@@ -85,7 +85,14 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
         }
     }
 
+    /// <summary>The store of --db, opened for writing (its directory created, a write tried) before anything is simulated.</summary>
     public ResultsStore OpenStore(ParseResult parse) => ResultsStore.Open(Full(parse.GetValue(Db)!));
+
+    /// <summary>Warns of each row of <paramref name="store"/> that could not be read (named by file and row, and skipped).</summary>
+    public void ReportSkipped(ResultsStore store)
+    {
+        foreach (var problem in store.SkippedRows) Error.WriteLine($"pv: warning: {problem}");
+    }
 
     public void WriteJson(object value) => Output.WriteLine(JsonSerializer.Serialize(value, JsonOptions));
 

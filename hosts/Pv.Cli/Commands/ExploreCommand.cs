@@ -1,6 +1,6 @@
 // `pv explore FILE [--backend B] [--strategy random|pct|dfs] [--schedules N] [--seed N]`: searches
 // interleavings with a progress bar (ExploreSession: each finished chunk of schedules is a row in the store, so
-// `--resume` skips the chunks an interrupted search finished). On a violation the counterexample is minimised
+// `--resume` skips the chunks an interrupted search finished, or names the violation it already found). On a violation the counterexample is minimised
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
 // command that replays it is printed. Exit 1 on a violation.
 using System.CommandLine;
@@ -34,15 +34,16 @@ internal static class ExploreCommand
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             using var store = s.OpenStore(parse);
             var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume));
-            if (session.EarlierViolation is { } earlier)
-            {
-                s.Error.WriteLine($"pv: this search already found {earlier.Verdict.ToText()} in the chunk from seed {earlier.Seed}; run without --resume to search again");
-                return PvExitCode.Violation;
-            }
             bool json = parse.GetValue(s.Json);
             string cxFile = s.Full(parse.GetValue(output) ?? session.DefaultCounterexampleFile);
             var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", options.Schedules, clear: false, eta: true,
                 progress => session.Run(cxFile, !parse.GetValue(noMinimise), progress));
+            s.ReportSkipped(store);
+            if (result.Earlier is { } earlier)
+            {
+                s.Error.WriteLine($"pv: this search already found {earlier.Verdict.ToText()} in the chunk from seed {earlier.Seed} (counterexample: {cxFile}); run without --resume to search again");
+                return PvExitCode.Violation;
+            }
             Print(s, json, session, result);
             return result.Found is null ? PvExitCode.Ok : PvExitCode.Violation;
         }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
