@@ -27,8 +27,8 @@ public static class PvApp
         var root = new RootCommand("Pv: a deterministic simulator of Linux TLB and page-table coherence with pluggable backends.");
         var version = root.Options.OfType<VersionOption>().Single();
         version.Action = new PrintVersion(output);
-        root.Subcommands.Add(PluginsCommand.Create(output, error, currentDirectory));
         var support = new CommandSupport(output, error, currentDirectory);
+        root.Subcommands.Add(PluginsCommand.Create(support));
         root.Subcommands.Add(RunCommand.Create(support));
         root.Subcommands.Add(ExploreCommand.Create(support));
         root.Subcommands.Add(ReplayCommand.Create(support));

@@ -110,12 +110,18 @@ public sealed class ReplayPolicy(IReadOnlyList<int> schedule) : ISchedulePolicy
         int want = schedule[_at++];
         for (int i = 0; i < runnable.Length; i++)
             if (runnable[i].Id == want) return i;
-        throw new ReplayDivergedException($"replay diverged at step {step}: entity {want} is not runnable");
+        throw new ReplayDivergedException(_at - 1, $"replay diverged at step {step}: entity {want} is not runnable");
     }
 }
 
-/// <summary>A replayed schedule does not fit the run (the scenario or backend changed).</summary>
-public sealed class ReplayDivergedException(string message) : Exception(message);
+/// <summary>A replayed schedule does not fit the run (the scenario or backend changed, or the schedule was edited).</summary>
+/// <param name="index">The schedule entry that names an entity that cannot run (from 0).</param>
+/// <param name="message">What diverged.</param>
+public sealed class ReplayDivergedException(int index, string message) : Exception(message)
+{
+    /// <summary>The schedule entry that names an entity that cannot run (from 0), so the error can point at it.</summary>
+    public int Index { get; } = index;
+}
 
 /// <summary>
 /// The building block of bounded exhaustive DFS. Choices are recorded as ranks: rank 0 is the entity that ran

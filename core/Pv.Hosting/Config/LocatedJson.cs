@@ -46,7 +46,7 @@ internal abstract class LocatedJson(PvConfigLocation location)
         {
             // The reader's positions are 0-based; editors count from 1.
             int line = (int)(e.LineNumber ?? 0) + 1, column = (int)(e.BytePositionInLine ?? 0) + 1;
-            diagnostics.Add(new PvDiagnostic($"not valid JSON: {FirstSentence(e.Message)}", new PvConfigLocation(file, "$", line, column)));
+            diagnostics.Add(new PvDiagnostic($"not valid JSON: {JsonErrorText.OneLine(e.Message)}", new PvConfigLocation(file, "$", line, column)));
             return null;
         }
     }
@@ -61,7 +61,7 @@ internal abstract class LocatedJson(PvConfigLocation location)
                 var seen = new Dictionary<string, PvConfigLocation>(StringComparer.Ordinal);
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    string name = reader.GetString()!;
+                    string name = Text(ref reader, path, positions);
                     string memberPath = MemberPath(path, name);
                     var keyLocation = positions.At(memberPath, reader.TokenStartIndex);
                     reader.Read();
@@ -81,7 +81,7 @@ internal abstract class LocatedJson(PvConfigLocation location)
                     items.Add(ReadValue(ref reader, $"{path}[{items.Count}]", positions, diagnostics));
                 return new JsonArrayValue(location, items);
             case JsonTokenType.String:
-                return new JsonScalarValue(location, JsonValueKind.String, reader.GetString()!);
+                return new JsonScalarValue(location, JsonValueKind.String, Text(ref reader, path, positions));
             case JsonTokenType.Number:
                 return new JsonScalarValue(location, JsonValueKind.Number, Encoding.UTF8.GetString(reader.ValueSpan));
             case JsonTokenType.True:
@@ -93,17 +93,28 @@ internal abstract class LocatedJson(PvConfigLocation location)
         }
     }
 
+    /// <summary>
+    /// The string or key at the reader. The reader checks a string's bytes and escapes only when it is decoded: invalid
+    /// UTF-8, or an unpaired surrogate escape (<c>"\ud800"</c>), is no text and is reported as invalid JSON at the string.
+    /// </summary>
+    private static string Text(ref Utf8JsonReader reader, string path, Positions positions)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            var at = positions.At(path, reader.TokenStartIndex);
+            throw new JsonException($"a string cannot be decoded: {e.Message}", path, at.Line - 1, at.Column - 1);
+        }
+    }
+
     /// <summary><c>$.name</c> for identifier-like keys, <c>$['odd key']</c> otherwise.</summary>
     private static string MemberPath(string path, string name) =>
         name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-') && !char.IsAsciiDigit(name[0])
             ? $"{path}.{name}"
             : $"{path}['{name.Replace("'", "\\'", StringComparison.Ordinal)}']";
-
-    private static string FirstSentence(string message)
-    {
-        int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        return (cut > 0 ? message[..cut] : message).TrimEnd();
-    }
 
     /// <summary>Turns byte offsets into 1-based line and column (columns count characters, not bytes).</summary>
     private sealed class Positions(string file, byte[] text)

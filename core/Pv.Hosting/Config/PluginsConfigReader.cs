@@ -68,6 +68,9 @@ public static class PluginsConfigReader
             if (pin.Text.Length == 64 && pin.Text.All(char.IsAsciiHexDigit)) sha256 = pin.Text.ToLowerInvariant();
             else diagnostics.Add(new PvDiagnostic($"expected 64 hexadecimal digits (a SHA-256), found \"{pin.Text}\"", pin.Location));
         }
+        // A NUL cannot be in a file name: the OS would cut the path there, .NET refuses it; say so at the path.
+        if (path is not null && path.Text.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            diagnostics.Add(new PvDiagnostic("a plugin path cannot contain a NUL character (\\u0000)", path.Location));
         var options = ReadOptions(entry, diagnostics);
         if (diagnostics.Count > before || name is null || path is null) return null;
         return new PluginEntry(name.Text, path.Text, Path.GetFullPath(Path.Combine(folder, path.Text)), sha256, options, entry.Location, path.Location);

@@ -110,6 +110,7 @@ public sealed record Counterexample
         string message = e.Message;
         int cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
         if (cut >= 0) message = message[..cut];
+        message = JsonErrorText.OneLine(message);
         if (message.Contains("doesn't allow setting null values", StringComparison.Ordinal)) message = "is null; a value is required";
         return e.Path is { } at ? $"{at}: {message}" : message;
     }

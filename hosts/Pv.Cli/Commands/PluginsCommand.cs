@@ -17,16 +17,18 @@ namespace Pv.Cli.Commands;
 /// <summary>The <c>pv plugins</c> command.</summary>
 internal static class PluginsCommand
 {
-    /// <summary>Creates the command; it writes to <paramref name="output"/> and <paramref name="error"/>.</summary>
-    public static Command Create(TextWriter output, TextWriter error, string currentDirectory)
+    /// <summary>Creates the command; it writes to the writers of <paramref name="s"/>.</summary>
+    public static Command Create(CommandSupport s)
     {
+        var (output, error, currentDirectory) = (s.Output, s.Error, s.CurrentDirectory);
         var config = new Option<string>("--config", "-c")
         {
             Description = "The plugins.json to load. Default: plugins.json in the current directory, else the one at the root of the Pv repository above it.",
         };
         var json = new Option<bool>("--json") { Description = "Write the result as JSON instead of a table." };
         var command = new Command("plugins", "List the plugins and backends plugins.json configures, and every problem with them.") { config, json };
-        command.SetAction(parse =>
+        // Guarded like every command: a failure is mapped by PvExitCode.For, never left to the parser's handler (exit 1).
+        command.SetAction(parse => s.Guard(() =>
         {
             string? path = parse.GetValue(config) is { } given
                 ? Path.GetFullPath(given, currentDirectory)
@@ -41,7 +43,7 @@ internal static class PluginsCommand
             if (parse.GetValue(json)) WriteJson(catalog, startup, output);
             else WriteTable(catalog, startup, output);
             return catalog.Diagnostics.Count == 0 && startup.Count == 0 ? PvExitCode.Ok : PvExitCode.BadInput;
-        });
+        }));
         return command;
     }
 

@@ -19,7 +19,8 @@ internal static class ReplayCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var cx = Counterexample.Load(s.Full(parse.GetValue(trace)!));
+            string cxPath = s.Full(parse.GetValue(trace)!);
+            var cx = Counterexample.Load(cxPath);
             Replay replay;
             try
             {
@@ -27,8 +28,8 @@ internal static class ReplayCommand
             }
             catch (ReplayDivergedException e)
             {
-                // The schedule is the counterexample file's: a schedule that does not fit is a problem of that input.
-                throw new PvInputException($"{e.Message} (the backend's plugin changed since the counterexample was written?)", e);
+                // The schedule is the counterexample file's: a schedule that does not fit is a problem of that input, at its entry.
+                throw new PvInputException($"{cxPath}: $.schedule[{e.Index}]: {e.Message} (the file was edited, or the backend's plugin changed since it was written?)", e);
             }
             var v = replay.Result.Report?.Violation;
             if (parse.GetValue(s.Json))
