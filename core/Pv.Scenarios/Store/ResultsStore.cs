@@ -118,11 +118,16 @@ public sealed class ResultsStore : IDisposable
         });
     }
 
-    private static SqliteConnection Connect(string path, SqliteOpenMode mode)
+    internal static SqliteConnection Connect(string path, SqliteOpenMode mode)
     {
         // Pooling off: a closed store releases the file at once (another session, a test deleting it).
         var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false, DefaultTimeout = 30 }.ToString());
         db.Open();
+        // A write-ahead log, synced at checkpoints: a commit per finished unit of work (1,000 schedules) then costs no
+        // fsync of its own (with the rollback journal they cost a search ~13% of its speed). A killed pv loses nothing
+        // (the log is in the file system); a power loss can lose the last commits, never the file's consistency, and a
+        // lost unit is only computed again. Readers also no longer wait for a writer.
+        if (mode != SqliteOpenMode.ReadOnly) Execute(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
         return db;
     }
 

@@ -40,12 +40,7 @@ public sealed class WorkLeases : IDisposable
     {
         (_store, _session, _backend, _resume, _leaseTime) = (store, session, backend, resume, leaseTime ?? DefaultLeaseTime);
         // The timer's own connection: a connection is not shared between threads.
-        _renewals = ResultsStore.Checked(store.Path, () =>
-        {
-            var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = store.Path, Pooling = false, DefaultTimeout = 30 }.ToString());
-            c.Open();
-            return c;
-        });
+        _renewals = ResultsStore.Checked(store.Path, () => ResultsStore.Connect(store.Path, SqliteOpenMode.ReadWrite));
         _renew = new Timer(_ => Renew(), null, _leaseTime / 4, _leaseTime / 4);
     }
 
