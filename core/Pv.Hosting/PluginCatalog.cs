@@ -148,7 +148,7 @@ public sealed class PluginCatalog : IDisposable
         var plugins = config.Plugins.Select(entry => LoadPlugin(entry, loader, diagnostics)).ToList();
         var backends = new List<ResolvedBackend>();
         foreach (var entry in config.Backends)
-            if (Resolve(entry, plugins, diagnostics) is { } backend) backends.Add(backend);
+            if (Resolve(entry, plugins, config.RefusedPlugins, diagnostics) is { } backend) backends.Add(backend);
         return new PluginCatalog(config.FilePath, plugins, backends, diagnostics);
     }
 
@@ -218,9 +218,14 @@ public sealed class PluginCatalog : IDisposable
     private static string? RenamedValue(ConfigOption option, PvOptionInfo info) =>
         info.RenamedValues.TryGetValue(option.Value, out var now) ? $"option '{option.Key}': '{option.Value}' was renamed '{now}'" : null;
 
-    private static ResolvedBackend? Resolve(BackendEntry entry, List<PluginStatus> plugins, List<PvDiagnostic> diagnostics)
+    private static ResolvedBackend? Resolve(BackendEntry entry, List<PluginStatus> plugins, IReadOnlySet<string> refused, List<PvDiagnostic> diagnostics)
     {
         var status = plugins.FirstOrDefault(p => p.Name == entry.Plugin);
+        if (status is null && refused.Contains(entry.Plugin))
+        {
+            diagnostics.Add(new PvDiagnostic($"unavailable: the entry of plugin '{entry.Plugin}' has errors", entry.PluginLocation, entry.Plugin, entry.Name));
+            return null;
+        }
         if (status is null)
         {
             diagnostics.Add(new PvDiagnostic($"unknown plugin '{entry.Plugin}'; plugins in this file: {ConfigKeys.List(plugins.Select(p => p.Name))}", entry.PluginLocation, Backend: entry.Name));

@@ -34,6 +34,17 @@ public sealed class PluginCatalogTests
     }
 
     [Fact]
+    public void A_backend_of_a_refused_plugin_entry_is_unavailable_not_unknown()
+    {
+        string config = Fixtures.WriteConfig("", "");
+        File.WriteAllText(config, """{ "plugins": [ { "name": "good", "path": 5 } ], "backends": [ { "name": "a", "plugin": "good", "archProfile": "x86" } ] }""");
+        using var catalog = PluginCatalog.Load(config);
+        Assert.Equal(
+            [("$.plugins[0].path", "expected a non-empty string, found a number"), ("$.backends[0].plugin", "unavailable: the entry of plugin 'good' has errors")],
+            catalog.Diagnostics.Select(d => (d.Location!.JsonPath, d.Message)));
+    }
+
+    [Fact]
     public void Endless_files_are_refused_by_name_not_read_to_the_end()
     {
         var diagnostics = new List<PvDiagnostic>();

@@ -7,7 +7,11 @@ namespace Pv.Hosting.Config;
 /// <param name="FilePath">Full path of the file.</param>
 /// <param name="Plugins">The well-formed plugin entries, in file order.</param>
 /// <param name="Backends">The well-formed backend entries, in file order.</param>
-public sealed record PluginsConfig(string FilePath, IReadOnlyList<PluginEntry> Plugins, IReadOnlyList<BackendEntry> Backends);
+public sealed record PluginsConfig(string FilePath, IReadOnlyList<PluginEntry> Plugins, IReadOnlyList<BackendEntry> Backends)
+{
+    /// <summary>Names of plugin entries refused for a problem of their own (reported there): a backend naming one is unavailable, not unknown.</summary>
+    public IReadOnlySet<string> RefusedPlugins { get; init; } = new HashSet<string>();
+}
 
 /// <summary>One entry of <c>plugins</c>.</summary>
 /// <param name="Name">The name backends refer to.</param>

@@ -46,12 +46,13 @@ public static class PluginsConfigReader
         if (pluginsArray is null || backendsArray is null) return null;
 
         string folder = Path.GetDirectoryName(file)!;
-        var plugins = Unique(pluginsArray.Items.Select(item => ReadPlugin(item, folder, diagnostics)), p => p.Name, p => p.Location, "plugin", diagnostics);
+        var refused = new HashSet<string>(StringComparer.Ordinal);
+        var plugins = Unique(pluginsArray.Items.Select(item => ReadPlugin(item, folder, diagnostics, refused)), p => p.Name, p => p.Location, "plugin", diagnostics);
         var backends = Unique(backendsArray.Items.Select(item => ReadBackend(item, diagnostics)), b => b.Name, b => b.Location, "backend", diagnostics);
-        return new PluginsConfig(file, plugins, backends);
+        return new PluginsConfig(file, plugins, backends) { RefusedPlugins = refused };
     }
 
-    private static PluginEntry? ReadPlugin(LocatedJson item, string folder, List<PvDiagnostic> diagnostics)
+    private static PluginEntry? ReadPlugin(LocatedJson item, string folder, List<PvDiagnostic> diagnostics, HashSet<string> refused)
     {
         if (item is not JsonObjectValue entry)
         {
@@ -72,7 +73,11 @@ public static class PluginsConfigReader
         if (path is not null && path.Text.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
             diagnostics.Add(new PvDiagnostic("a plugin path cannot contain a NUL character (\\u0000)", path.Location));
         var options = ReadOptions(entry, diagnostics);
-        if (diagnostics.Count > before || name is null || path is null) return null;
+        if (diagnostics.Count > before || name is null || path is null)
+        {
+            if (name is not null) refused.Add(name.Text);
+            return null;
+        }
         return new PluginEntry(name.Text, path.Text, Path.GetFullPath(Path.Combine(folder, path.Text)), sha256, options, entry.Location, path.Location);
     }
 
