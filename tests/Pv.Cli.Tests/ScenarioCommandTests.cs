@@ -53,6 +53,23 @@ public sealed class ScenarioCommandTests
     }
 
     [Fact]
+    public void Replay_of_a_counterexample_whose_omissions_name_nothing_of_the_scenario_is_exit_2_at_the_field()
+    {
+        string cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");
+        Assert.Equal(PvExitCode.Violation, Run("explore", Path.Combine(Zoo, "z1-gup-fast-vs-munmap.pvl"), "--out", cx, "--db", Db(), "--no-minimise").Exit);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(cx))!;
+        json["omitThreads"] = new System.Text.Json.Nodes.JsonArray("walker", "nobody");
+        File.WriteAllText(cx, json.ToJsonString());
+        var (exit, _, error) = Run("replay", cx);
+        Assert.Equal(PvExitCode.BadInput, exit);
+        Assert.Contains($"{cx}: $.omitThreads[1]: the scenario has no thread 'nobody'", error);
+        json["omitThreads"] = new System.Text.Json.Nodes.JsonArray();
+        json["omitOps"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["thread"] = "walker", ["op"] = 99 });
+        File.WriteAllText(cx, json.ToJsonString());
+        Assert.Contains($"{cx}: $.omitOps[0]: the scenario has no operation 99 of thread 'walker'", Run("replay", cx).Err);
+    }
+
+    [Fact]
     public void Explore_resume_of_a_search_that_found_a_violation_is_exit_1_naming_it()
     {
         string db = Db(), cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");

@@ -6,9 +6,7 @@
 // every step of every thread.
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Pv.Abstractions.Memory;
 using Pv.Engine;
-using Pv.Engine.Mm;
 using Pv.Engine.Sched;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
@@ -168,13 +166,17 @@ public static class CounterexampleReplay
     /// </summary>
     /// <exception cref="ScenarioException">The scenario file changed since, or the backend is unknown.</exception>
     /// <exception cref="ReplayDivergedException">The schedule does not fit the run (the backend's plugin changed).</exception>
-    public static Replay Run(Counterexample cx, PluginCatalog catalog)
+    /// <param name="cx">The counterexample.</param>
+    /// <param name="catalog">The plugins.</param>
+    /// <param name="file">The counterexample's file, for errors that point into it.</param>
+    public static Replay Run(Counterexample cx, PluginCatalog catalog, string file = "the counterexample")
     {
         var bound = BoundScenario.Load(cx.Scenario, catalog, cx.Backend);
         if (bound.Scenario.Hash != cx.ScenarioHash)
             throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(cx.Scenario, 1, 1),
                 $"the scenario file changed since the counterexample was written (SHA-256 {bound.Scenario.Hash}, expected {cx.ScenarioHash}); run pv explore again")]);
         using var compiled = bound.Compile(cx.Seed, cx.Omissions, traceDepth: cx.Schedule.Count * 8 + 64);
+        CheckOmissions(cx, compiled.Scenario, file);
         var m = compiled.Build();
         var result = m.Run(new ReplayPolicy(cx.Schedule));
         var threads = m.ThreadTraces;
@@ -184,5 +186,18 @@ public static class CounterexampleReplay
             ? m.DescribeTranslation(v.Mm, v.Address).Select(e => new InvolvedEntry(e.Where, e.What)).ToList()
             : [];
         return new Replay(result, steps, involved, threads);
+    }
+
+    /// <summary>What the minimiser left out must name the scenario's threads and operations: anything else was edited in.</summary>
+    /// <exception cref="PvInputException">An omission names no thread or operation of the scenario, located in <paramref name="file"/>.</exception>
+    private static void CheckOmissions(Counterexample cx, Scenario scenario, string file)
+    {
+        var threads = scenario.Threads.ToDictionary(t => t.Name, t => t.Ops.Count, StringComparer.Ordinal);
+        for (int i = 0; i < cx.OmitThreads.Count; i++)
+            if (!threads.ContainsKey(cx.OmitThreads[i]))
+                throw new PvInputException($"{file}: $.omitThreads[{i}]: the scenario has no thread '{cx.OmitThreads[i]}'");
+        for (int i = 0; i < cx.OmitOps.Count; i++)
+            if (!threads.TryGetValue(cx.OmitOps[i].Thread, out int ops) || cx.OmitOps[i].Op < 0 || cx.OmitOps[i].Op >= ops)
+                throw new PvInputException($"{file}: $.omitOps[{i}]: the scenario has no operation {cx.OmitOps[i].Op} of thread '{cx.OmitOps[i].Thread}'");
     }
 }

@@ -24,7 +24,7 @@ internal static class ReplayCommand
             Replay replay;
             try
             {
-                replay = CounterexampleReplay.Run(cx, catalog);
+                replay = CounterexampleReplay.Run(cx, catalog, cxPath);
             }
             catch (ReplayDivergedException e)
             {
