@@ -88,4 +88,24 @@ public sealed class PluginBoundaryTests : IDisposable
         var e = Assert.Throws<RunStoppedException>(watch.ThrowIfStopRequested);
         Assert.Equal("the time limit of 0.1 s was reached", e.Message);
     }
+
+    [Fact]
+    public void A_worker_lane_reports_its_calls_to_the_commands_watchdog_and_shares_its_stop()
+    {
+        // pv zoo --jobs: machines on a worker thread report to a lane of the command's watch.
+        var watch = new RunWatch();
+        var lane = watch.Lane();
+        PluginBoundary boundary;
+        using (lane.Install())
+            boundary = new PluginBoundary("faulty", "faulty-loop", new MachineScope());
+        Assert.Equal([watch, lane], watch.Lanes);
+        PluginHang? hung = null;
+        var call = boundary.Enter("flush_tlb_multi");
+        using (new PluginWatchdog(watch, null, TimeSpan.FromMilliseconds(200), h => hung = h, _ => { }, poll: TimeSpan.FromMilliseconds(20)))
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref hung) is not null, TimeSpan.FromSeconds(10)), "the watchdog did not see the lane's hung call");
+        boundary.Exit(call);
+        Assert.Equal("flush_tlb_multi", hung!.Operation);
+        watch.RequestStop("interrupted (Ctrl-C)");
+        Assert.Equal("interrupted (Ctrl-C)", Assert.Throws<RunStoppedException>(lane.ThrowIfStopRequested).Message);
+    }
 }

@@ -1,5 +1,5 @@
 // One thread per command, not per call, that turns a hang into a named failure. It looks at the command's
-// RunWatch every poll interval: a plugin call still in flight (no call entered or left since) for longer than
+// RunWatch and its lanes (one per worker thread) every poll interval: a plugin call still in flight (no call entered or left since) for longer than
 // the per-call limit, or in flight when the command's time limit expires, is reported as a hang of that
 // plugin, backend and operation. A time limit that expires outside plugin code asks the run to stop at its
 // next schedule boundary; if it has not stopped within the grace period, the engine itself is stuck (a bug
@@ -51,25 +51,30 @@ public sealed class PluginWatchdog : IDisposable
     private void Watch()
     {
         var clock = Stopwatch.StartNew();
-        long seen = -1;
-        var since = TimeSpan.Zero;
+        // Per lane (a worker thread of the command): the call count last seen and since when.
+        var seen = new Dictionary<RunWatch, (long Calls, TimeSpan Since)>();
         TimeSpan? stopAsked = null;
         while (!_done.Token.WaitHandle.WaitOne(_poll))
         {
             var now = clock.Elapsed;
-            long calls = _watch.CallsSeen;
-            var call = _watch.InFlight;
-            if (calls != seen) (seen, since) = (calls, now);
-            bool inFlight = call.Boundary is not null && call.Operation is not null;
-            if (inFlight && now - since >= _callLimit)
+            PluginCall? anyInFlight = null;
+            foreach (var lane in _watch.Lanes)
             {
-                _onHang(new PluginHang(call.Boundary!.Plugin, call.Boundary.Backend, call.Operation!, $"the per-call limit of {_callLimit.TotalSeconds:0.###} s"));
-                return;
+                long calls = lane.CallsSeen;
+                var call = lane.InFlight;
+                if (!seen.TryGetValue(lane, out var last) || last.Calls != calls) seen[lane] = last = (calls, now);
+                if (call.Boundary is null || call.Operation is null) continue;
+                anyInFlight = call;
+                if (now - last.Since >= _callLimit)
+                {
+                    _onHang(new PluginHang(call.Boundary.Plugin, call.Boundary.Backend, call.Operation, $"the per-call limit of {_callLimit.TotalSeconds:0.###} s"));
+                    return;
+                }
             }
             if (_timeLimit is not { } limit || now < limit) continue;
-            if (inFlight)
+            if (anyInFlight is { } hung)
             {
-                _onHang(new PluginHang(call.Boundary!.Plugin, call.Boundary.Backend, call.Operation!, $"the time limit of {limit.TotalSeconds:0.###} s"));
+                _onHang(new PluginHang(hung.Boundary!.Plugin, hung.Boundary.Backend, hung.Operation!, $"the time limit of {limit.TotalSeconds:0.###} s"));
                 return;
             }
             if (stopAsked is null)

@@ -1,8 +1,10 @@
 // What a watchdog needs to see of one command's run, kept without a thread per call: the plugin call in flight
 // (PluginBoundary writes the backend and the operation on entry and restores them on return: two stores, no
 // clock), and a stop request (Ctrl-C, --time-limit) that runs honour between schedules (CompiledScenario.Build).
-// A command installs one on its thread; machines composed on that thread report to it. The watchdog thread
-// (PluginWatchdog) only reads it, so a plugin call that never returns is named without being interrupted.
+// A command installs one on its thread; machines composed on that thread report to it. A command that runs
+// machines on several threads (--jobs) gives each worker a lane: a call slot of its own, the command's one stop
+// request. The watchdog thread (PluginWatchdog) only reads them, so a plugin call that never returns is named
+// without being interrupted.
 namespace Pv.Hosting.Composition;
 
 /// <summary>A plugin call in flight: the boundary (plugin, backend) and the operation, or none.</summary>
@@ -19,10 +21,36 @@ public sealed class RunWatch
 {
     [ThreadStatic] private static RunWatch? t_current;
 
+    private readonly RunWatch? _command;
+    private readonly List<RunWatch> _lanes = [];
     private PluginBoundary? _boundary;
     private string? _operation;
     private long _calls;
     private string? _stop;
+
+    /// <summary>The watch of a command.</summary>
+    public RunWatch() { }
+
+    private RunWatch(RunWatch command) => _command = command;
+
+    /// <summary>A lane for another thread of this command (a worker of --jobs): its own call slot, the command's stop request.</summary>
+    public RunWatch Lane()
+    {
+        var root = _command ?? this;
+        var lane = new RunWatch(root);
+        lock (root._lanes) root._lanes.Add(lane);
+        return lane;
+    }
+
+    /// <summary>The command's watch and every lane it gave out: what the watchdog looks at.</summary>
+    public IReadOnlyList<RunWatch> Lanes
+    {
+        get
+        {
+            var root = _command ?? this;
+            lock (root._lanes) return [root, .. root._lanes];
+        }
+    }
 
     /// <summary>The watch installed on this thread, or null (machines composed then report to nobody).</summary>
     public static RunWatch? Current => t_current;
@@ -42,10 +70,10 @@ public sealed class RunWatch
     public long CallsSeen => Volatile.Read(ref _calls);
 
     /// <summary>Asks the run to stop at its next schedule boundary, for <paramref name="reason"/>.</summary>
-    public void RequestStop(string reason) => Interlocked.CompareExchange(ref _stop, reason, null);
+    public void RequestStop(string reason) => Interlocked.CompareExchange(ref (_command ?? this)._stop, reason, null);
 
     /// <summary>Why a stop was requested, or null.</summary>
-    public string? StopReason => Volatile.Read(ref _stop);
+    public string? StopReason => Volatile.Read(ref (_command ?? this)._stop);
 
     /// <summary>Throws <see cref="RunStoppedException"/> when a stop was requested.</summary>
     public void ThrowIfStopRequested()

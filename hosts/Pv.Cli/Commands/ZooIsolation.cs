@@ -15,7 +15,7 @@ internal static class ZooIsolation
     /// Runs the entry <paramref name="file"/> in a child <c>pv zoo --only</c> and reads its JSON; a child that died is an
     /// entry whose error says so (a plugin fault, exit 4), a child's own failure code joins <paramref name="exits"/>.
     /// </summary>
-    public static IEnumerable<ZooEntry> Run(string file, string config, string? backend, double? timeLimit, List<int> exits)
+    public static IEnumerable<ZooEntry> Run(string file, string config, string? backend, double? timeLimit, System.Collections.Concurrent.ConcurrentBag<int> exits)
     {
         var args = new List<string> { "zoo", "--dir", Path.GetDirectoryName(file)!, "--only", Path.GetFileName(file), "--json", "--config", config };
         if (backend is { } b) args.AddRange(["--backend", b]);
