@@ -1,7 +1,8 @@
 // The sessions the `pv` commands call, on zoo files and the repository's plugins.json: an explore or A/B session
 // interrupted (an exception out of its progress callback, as a kill leaves it: the rows committed so far) and
 // resumed ends as an uninterrupted one does; a resumed search that already found a violation says so instead of
-// searching; the counterexample a session writes replays to the same violation; one `pv run` stores one row.
+// searching; the counterexample a session writes replays to the same violation; one `pv run` stores one row; a
+// search or a comparison on 1, 2 or 4 worker threads gives the same result and the same rows.
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
 using Pv.Scenarios.Store;
@@ -28,6 +29,44 @@ public sealed class SessionTests
 
     private static ExploreSession Explore(BoundScenario bound, ResultsStore store, bool resume, long schedules) =>
         new(bound, SearchOptions.For(bound.Scenario, schedules: schedules), ZooTests.Catalog.Value, store, resume);
+
+    [Fact]
+    public void A_search_on_several_workers_finds_the_same_first_violation_and_stores_the_same_rows()
+    {
+        // Z10's first violation is in the second chunk: with 4 workers chunks 0-3 are searched at once, and 2 and 3,
+        // past the violation, leave no row, as one worker never reaches them.
+        var runs = new[] { 1, 2, 4 }.Select(jobs =>
+        {
+            using var store = Store();
+            var bound = BoundScenario.Load(Zoo("z10-mremap-truncate-stale-tlb.pvl"), ZooTests.Catalog.Value);
+            var session = new ExploreSession(bound, SearchOptions.For(bound.Scenario, schedules: 10_000), ZooTests.Catalog.Value, store, false, jobs);
+            string cx = TempFile("cx.json");
+            var result = session.Run(cx, minimise: false);
+            return (result.Verdict, result.Search.SchedulesRun, Schedule: string.Join(' ', Counterexample.Load(cx).Schedule),
+                Rows: string.Join(' ', store.Done(session.Key, bound.Backend.Name).Values.OrderBy(r => r.Seed).Select(r => $"{r.Seed}:{r.Schedules}:{r.Verdict.ToText()}")));
+        }).ToList();
+        Assert.Equal(Verdict.O1, runs[0].Verdict);
+        Assert.True(runs[0].SchedulesRun > SearchOptions.ChunkSize, $"the violation is in chunk 0 ({runs[0].SchedulesRun}): the test no longer crosses a batch");
+        Assert.Equal("0:1000:clean 1000:" + (runs[0].SchedulesRun - 1000) + ":O1", runs[0].Rows);
+        Assert.Equal(runs[0], runs[1]);
+        Assert.Equal(runs[0], runs[2]);
+    }
+
+    [Fact]
+    public void An_ab_comparison_on_several_workers_gives_the_same_seeds_and_metrics()
+    {
+        var runs = new[] { 1, 2, 4 }.Select(jobs =>
+        {
+            using var store = Store();
+            var catalog = ZooTests.Catalog.Value;
+            string path = Zoo("z1-gup-fast-vs-munmap.pvl");
+            var r = new AbSession(BoundScenario.Load(path, catalog, "xen-pv-2012"), BoundScenario.Load(path, catalog, "xen-pv"), 6, 5, catalog, store, jobs).Run(false);
+            return string.Join("; ", r.A.Concat(r.B).Select(x => $"{x.Seed} {x.Verdict.ToText()} {string.Join(',', x.Metrics.OrderBy(m => m.Key).Select(m => $"{m.Key}={m.Value}"))}"))
+                + " | " + string.Join("; ", r.Metrics.Select(m => $"{m.Name} {m.MeanA} {m.MeanB}"));
+        }).ToList();
+        Assert.Equal(runs[0], runs[1]);
+        Assert.Equal(runs[0], runs[2]);
+    }
 
     [Fact]
     public void A_clean_search_interrupted_after_a_chunk_and_resumed_ends_as_an_uninterrupted_one()

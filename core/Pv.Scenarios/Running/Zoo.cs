@@ -3,7 +3,6 @@
 // what the file expects (an invariant, or clean over the whole budget). Run for one backend, an entry on another is
 // read but not searched. A plugin fault in one entry is that entry's outcome; the others still run.
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
@@ -77,36 +76,7 @@ public static class Zoo
     /// the run is the same for every <paramref name="jobs"/>, in file order; only wall times differ.
     /// </summary>
     public static ZooRun RunAll(IReadOnlyList<string> files, PluginCatalog catalog, string? backend = null, int jobs = 1) =>
-        new(InParallel(files, jobs, file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
-
-    /// <summary>
-    /// <paramref name="work"/> of each item on <paramref name="jobs"/> worker threads, the results in item order. Each worker
-    /// reports to a lane of the command's <see cref="RunWatch"/>, so the watchdog sees its plugin calls and a stop reaches it.
-    /// </summary>
-    public static IReadOnlyList<TResult> InParallel<TItem, TResult>(IReadOnlyList<TItem> items, int jobs, Func<TItem, TResult> work)
-    {
-        var results = new TResult[items.Count];
-        var failures = new ExceptionDispatchInfo?[items.Count];
-        var command = RunWatch.Current;
-        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs) },
-            () => command?.Lane().Install(),
-            (i, _, lane) =>
-            {
-                try
-                {
-                    results[i] = work(items[i]);
-                }
-                catch (Exception e)
-                {
-                    failures[i] = ExceptionDispatchInfo.Capture(e);
-                }
-                return lane;
-            },
-            lane => lane?.Dispose());
-        // What escapes is what one thread would have met first: the failure of the lowest item, as thrown.
-        failures.FirstOrDefault(f => f is not null)?.Throw();
-        return results;
-    }
+        new(Workers.InParallel(files, jobs, file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
 
     /// <summary>Runs one entry (a scenario problem is reported in <see cref="ZooEntry.Error"/>).</summary>
     public static ZooEntry Run(string file, PluginCatalog catalog) => Run(file, catalog, null)!;

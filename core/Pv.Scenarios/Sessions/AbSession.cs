@@ -3,8 +3,8 @@
 // reuses the rows of the same comparison (scenario bytes, both backends, seeds, schedules) and runs only the seeds
 // missing, and concurrent identical resumed sessions split the seeds between them (each computed once). Every
 // seed's metrics are taken at the store's precision (thousandths), computed here or not, so an interrupted,
-// resumed or shared comparison gives exactly what an uninterrupted one gives. A plugin fault on one side stops
-// that side only.
+// resumed or shared comparison gives exactly what an uninterrupted one gives, and so does one whose seeds run on
+// several worker threads (--jobs). A plugin fault on one side stops that side only.
 using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
@@ -23,14 +23,16 @@ public sealed class AbSession
 
     private readonly PluginCatalog _catalog;
     private readonly ResultsStore _store;
+    private readonly int _jobs;
 
     /// <summary>A comparison of <paramref name="a"/> (the baseline) and <paramref name="b"/>, stored in <paramref name="store"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Fewer than 2 seeds (no interval over seeds) or no schedules.</exception>
-    public AbSession(BoundScenario a, BoundScenario b, int seeds, int schedules, PluginCatalog catalog, ResultsStore store)
+    public AbSession(BoundScenario a, BoundScenario b, int seeds, int schedules, PluginCatalog catalog, ResultsStore store, int jobs = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(seeds, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(schedules, 1);
-        (A, B, Seeds, Schedules, _catalog, _store) = (a, b, seeds, schedules, catalog, store);
+        ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
+        (A, B, Seeds, Schedules, _catalog, _store, _jobs) = (a, b, seeds, schedules, catalog, store, jobs);
         Key = StoredRuns.Session(Kind, a.Scenario.Hash, a.Backend.Name, b.Backend.Name, seeds, schedules);
     }
 
@@ -69,7 +71,7 @@ public sealed class AbSession
             using var leases = new WorkLeases(_store, Key, bound.Backend.Name, resume);
             try
             {
-                leases.Settle(seeds, seed => RunSeed(bound, seed), inOrder: false, settled: row =>
+                leases.Settle(seeds, seed => RunSeed(bound, seed), (_, row) => row, _jobs, inOrder: false, settled: row =>
                 {
                     rows[row.Seed] = row;
                     seedsDone?.Invoke(++count);

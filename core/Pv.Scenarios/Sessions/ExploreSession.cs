@@ -4,7 +4,8 @@
 // again, and either ends with the result one uninterrupted session gives: the same schedules counted, the same
 // first violation, the same counterexample. A violation is minimised (unless asked not to) and written as a
 // counterexample file that `pv replay` reads, before its chunk's row: a kill in between leaves no row and the
-// chunk is searched again. A resumed session whose store already holds the violation reports it when its
+// chunk is searched again. With several worker threads (--jobs) the next chunks are searched at once and still
+// settled in order, so the first violation, the counterexample and the rows are those of one worker. A resumed session whose store already holds the violation reports it when its
 // counterexample file is there, and searches that one chunk again to write the file when it is not.
 using System.Diagnostics;
 using Pv.Engine;
@@ -37,6 +38,7 @@ public sealed class ExploreSession
     private readonly PluginCatalog _catalog;
     private readonly ResultsStore _store;
     private readonly bool _resume;
+    private readonly int _jobs;
 
     /// <summary>
     /// A search of <paramref name="bound"/> with <paramref name="options"/>, stored in <paramref name="store"/>; with
@@ -44,10 +46,11 @@ public sealed class ExploreSession
     /// options) are taken as done.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A budget of no schedules.</exception>
-    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume)
+    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume, int jobs = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Schedules, 1);
-        (Bound, Options, _catalog, _store, _resume) = (bound, options, catalog, store, resume);
+        ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
+        (Bound, Options, _catalog, _store, _resume, _jobs) = (bound, options, catalog, store, resume, jobs);
         Key = StoredRuns.Session(Kind, bound.Scenario.Hash, bound.Backend.Name, options);
     }
 
@@ -74,28 +77,47 @@ public sealed class ExploreSession
     {
         var clock = Stopwatch.StartNew();
         var chunks = Options.Chunks().ToDictionary(c => c.First, c => c.Size);
-        using var compiled = Bound.Compile(Options.Seed);
+        // One compiled scenario per worker thread: a compiled scenario builds one machine at a time.
+        using var compiled = new ThreadLocal<CompiledScenario>(() => Bound.Compile(Options.Seed), trackAllValues: true);
         using var leases = new WorkLeases(_store, Key, Bound.Backend.Name, _resume);
         FoundCounterexample? found = null;
         long settled = 0;
-        StoredRun Compute(ulong first)
+        (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed) Search(ulong first)
         {
             var chunkClock = Stopwatch.StartNew();
-            var r = ScenarioRunner.SearchChunk(compiled, Options, first, chunks[first], progress is null ? null : n => progress(settled + n));
+            // Progress within a chunk only from a single worker; with several, it advances as chunks settle.
+            var r = ScenarioRunner.SearchChunk(compiled.Value!, Options, first, chunks[first], progress is null || _jobs > 1 ? null : n => progress(settled + n));
+            return (r, chunkClock.Elapsed);
+        }
+        StoredRun Finish(ulong first, (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed) chunk)
+        {
+            var r = chunk.Search;
             // Chunks settle in order, so a violation here is the search's first: its file is written before its row.
             if (r.FirstViolation is { } v) found = Write(v, counterexampleFile, minimise);
             return StoredRuns.Make(Kind, Key, Bound.Scenario, Bound.Backend, _catalog, first, r.SchedulesRun, Verdicts.Of(r.FirstViolation?.Report?.Violation),
-                r.Exhausted ? new Dictionary<string, long> { [ExhaustedMetric] = 1 } : new Dictionary<string, long>(), chunkClock.Elapsed);
+                r.Exhausted ? new Dictionary<string, long> { [ExhaustedMetric] = 1 } : new Dictionary<string, long>(), chunk.Elapsed);
         }
-        var rows = leases.Settle([.. chunks.Keys], Compute, inOrder: true, last: row => row.Verdict != Verdict.Clean,
-            settled: row => progress?.Invoke(settled += row.Schedules));
+        IReadOnlyList<StoredRun> rows;
+        try
+        {
+            rows = leases.Settle([.. chunks.Keys], Search, Finish, _jobs, inOrder: true, last: row => row.Verdict != Verdict.Clean,
+                settled: row => progress?.Invoke(settled += row.Schedules));
+        }
+        finally
+        {
+            foreach (var c in compiled.Values) c.Dispose();
+        }
         var last = rows[^1];
         long schedules = rows.Sum(r => r.Schedules);
         if (last.Verdict == Verdict.Clean)
             return new ExploreResult(new SearchResult(schedules, null, last.Metrics.ContainsKey(ExhaustedMetric), clock.Elapsed), null, null);
         if (found is null && Holds(counterexampleFile, last.Verdict))
             return new ExploreResult(new SearchResult(schedules, null, false, clock.Elapsed), null, counterexampleFile, last);
-        found ??= Recreate(compiled, last, chunks[last.Seed], counterexampleFile, minimise);
+        if (found is null)
+        {
+            using var again = Bound.Compile(Options.Seed);
+            found = Recreate(again, last, chunks[last.Seed], counterexampleFile, minimise);
+        }
         return new ExploreResult(new SearchResult(schedules, found.Found, false, clock.Elapsed), found, counterexampleFile);
     }
 

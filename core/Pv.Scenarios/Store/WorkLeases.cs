@@ -11,6 +11,7 @@
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Pv.Hosting.Composition;
+using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Store;
 
@@ -54,6 +55,18 @@ public sealed class WorkLeases : IDisposable
     /// failure of <paramref name="compute"/> releases the claim and is thrown as it is.
     /// </summary>
     public IReadOnlyList<StoredRun> Settle(IReadOnlyList<ulong> seeds, Func<ulong, StoredRun> compute, bool inOrder,
+        Func<StoredRun, bool>? last = null, Action<StoredRun>? settled = null) =>
+        Settle(seeds, compute, (_, row) => row, jobs: 1, inOrder, last, settled);
+
+    /// <summary>
+    /// As <see cref="Settle(IReadOnlyList{ulong}, Func{ulong, StoredRun}, bool, Func{StoredRun, bool}?, Action{StoredRun}?)"/>,
+    /// on up to <paramref name="jobs"/> worker threads: this thread claims the next units (in order, up to
+    /// <paramref name="jobs"/>), the workers <paramref name="compute"/> them at once (it must be safe to call from several
+    /// threads), and this thread <paramref name="finish"/>es, stores and settles them in order. A unit past the
+    /// <paramref name="last"/> one of its batch, or after a failed one, has its claim released and no row: the store ends
+    /// as one worker leaves it, whatever <paramref name="jobs"/>.
+    /// </summary>
+    public IReadOnlyList<StoredRun> Settle<T>(IReadOnlyList<ulong> seeds, Func<ulong, T> compute, Func<ulong, T, StoredRun> finish, int jobs, bool inOrder,
         Func<StoredRun, bool>? last = null, Action<StoredRun>? settled = null)
     {
         var rows = new StoredRun?[seeds.Count];
@@ -67,28 +80,43 @@ public sealed class WorkLeases : IDisposable
         while (true)
         {
             bool waiting = false;
-            for (int i = 0; i < end; i++)
+            var batch = new List<int>();
+            for (int i = 0; i < end && batch.Count < Math.Max(1, jobs); i++)
             {
                 if (rows[i] is not null) continue;
                 var (row, mine) = Claim(seeds[i]);
                 if (row is not null) { Settled(i, row); continue; }
-                if (!mine)
+                if (mine) { batch.Add(i); continue; }
+                waiting = true;
+                if (inOrder) break;
+            }
+            if (batch.Count > 0)
+            {
+                var outcomes = Workers.Attempt(batch, jobs, i => compute(seeds[i]));
+                for (int k = 0; k < batch.Count; k++)
                 {
-                    waiting = true;
-                    if (inOrder) break;
-                    continue;
+                    int i = batch[k];
+                    if (i >= end || outcomes[k].Failure is not null)
+                    {
+                        // Past the last unit, or the failure of this one: no row, as one worker in order would leave it.
+                        foreach (int rest in batch.Skip(k)) Release(seeds[rest]);
+                        outcomes[k].Failure?.Throw();
+                        break;
+                    }
+                    StoredRun row;
+                    try
+                    {
+                        row = finish(seeds[i], outcomes[k].Result!);
+                    }
+                    catch
+                    {
+                        foreach (int rest in batch.Skip(k)) Release(seeds[rest]);
+                        throw;
+                    }
+                    Complete(row);
+                    Settled(i, row);
                 }
-                try
-                {
-                    row = compute(seeds[i]);
-                }
-                catch
-                {
-                    Release(seeds[i]);
-                    throw;
-                }
-                Complete(row);
-                Settled(i, row);
+                continue;
             }
             if (!waiting) return [.. rows.Take(end).Cast<StoredRun>()];
             // Another session is computing a unit this one needs: wait for its row, or for its claim to lapse.
@@ -97,7 +125,6 @@ public sealed class WorkLeases : IDisposable
         }
     }
 
-    /// <summary>The stored row of <paramref name="seed"/>, or whether this session now holds its claim.</summary>
     private (StoredRun? Row, bool Mine) Claim(ulong seed) => ResultsStore.Checked<(StoredRun?, bool)>(_store.Path, () =>
     {
         var db = _store.Connection;

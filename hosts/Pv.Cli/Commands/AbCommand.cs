@@ -27,7 +27,7 @@ internal static class AbCommand
         var report = new Option<string>("--report") { Description = "Write a self-contained HTML report with SVG charts." };
         var resume = new Option<bool>("--resume") { Description = "Reuse the stored seeds of this same comparison." };
         var command = new Command("ab", "Compare two backends on the same scenario and seeds: verdicts, then every metric with B/A and a 95% interval.")
-            { file, a, b, seeds, schedules, report, resume, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, a, b, seeds, schedules, report, resume, s.Jobs, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(seeds), k = parse.GetValue(schedules);
@@ -36,7 +36,7 @@ internal static class AbCommand
             string path = s.Full(parse.GetValue(file)!);
             var (sideA, sideB) = (BoundScenario.Load(path, catalog, parse.GetValue(a)), BoundScenario.Load(path, catalog, parse.GetValue(b)));
             using var store = s.OpenStore(parse);
-            var session = new AbSession(sideA, sideB, n, k, catalog, store);
+            var session = new AbSession(sideA, sideB, n, k, catalog, store, s.JobsOf(parse));
             bool json = parse.GetValue(s.Json);
             var result = s.WithProgress(json, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", 2 * n, clear: false, eta: false,
                 progress => session.Run(parse.GetValue(resume), progress is null ? null : done => progress(done)));

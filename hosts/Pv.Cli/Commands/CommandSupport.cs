@@ -27,6 +27,13 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     public Option<bool> Json { get; } = new("--json") { Description = "Write the result as JSON." };
     public Option<string> Db { get; } = new("--db") { Description = $"The results store (SQLite; default: {ResultsStore.DefaultFile} in the working directory).", DefaultValueFactory = _ => ResultsStore.DefaultFile };
 
+    public Option<int> Jobs { get; } = new("--jobs", "-j") { Description = "Worker threads (default: one per core). The results do not depend on it.", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+    /// <summary>The --jobs value, checked.</summary>
+    /// <exception cref="PvInputException">Less than 1.</exception>
+    public int JobsOf(ParseResult parse) =>
+        parse.GetValue(Jobs) is var n and >= 1 ? n : throw new PvInputException($"--jobs must be at least 1, found {parse.GetValue(Jobs)}");
+
     public Option<double?> TimeLimit { get; } = new("--time-limit") { Description = "Stop after this many seconds of wall time (finished work is kept; a plugin call still running then is a plugin fault, exit 4)." };
 
     /// <summary>The longest one plugin call may take before the watchdog reports it as hung (exit 4): no simulated operation comes near it.</summary>

@@ -25,7 +25,7 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -33,7 +33,7 @@ internal static class ExploreCommand
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             using var store = s.OpenStore(parse);
-            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume));
+            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume), s.JobsOf(parse));
             bool json = parse.GetValue(s.Json);
             string cxFile = s.Full(parse.GetValue(output) ?? session.DefaultCounterexampleFile);
             var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", options.Schedules, clear: false, eta: true,

@@ -19,10 +19,9 @@ internal static class ZooCommand
         var backend = new Option<string>("--backend", "-b") { Description = "Only the entries that run on this backend." };
         var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo of the Pv repository)." };
         var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
-        var jobs = new Option<int>("--jobs", "-j") { Description = "Entries run at once (default: one per core). The results do not depend on it.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
         var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
-            { backend, dir, only, jobs, isolate, s.Config, s.Json, s.TimeLimit };
+            { backend, dir, only, s.Jobs, isolate, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -31,11 +30,11 @@ internal static class ZooCommand
             var files = Zoo.Files(folder);
             if (parse.GetValue(only) is { } name && (files = [.. files.Where(f => Path.GetFileName(f) == name)]).Count == 0)
                 throw new PvInputException($"--only {name}: no such entry in {folder}");
-            if (parse.GetValue(jobs) < 1) throw new PvInputException($"--jobs must be at least 1, found {parse.GetValue(jobs)}");
+            int jobs = s.JobsOf(parse);
             var childExits = new System.Collections.Concurrent.ConcurrentBag<int>();
             var zoo = parse.GetValue(isolate)
-                ? new ZooRun([.. Zoo.InParallel(files, parse.GetValue(jobs), f => ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits)).SelectMany(e => e)])
-                : Zoo.RunAll(files, catalog, parse.GetValue(backend), parse.GetValue(jobs));
+                ? new ZooRun([.. Workers.InParallel(files, jobs, f => ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits)).SelectMany(e => e)])
+                : Zoo.RunAll(files, catalog, parse.GetValue(backend), jobs);
             if (parse.GetValue(s.Json))
                 s.WriteJson(zoo.Entries.Select(e => new { e.Entry, e.File, e.Backend, expected = e.ExpectedText, found = e.FoundText, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error }));
             else
