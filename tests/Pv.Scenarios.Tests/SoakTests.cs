@@ -66,6 +66,22 @@ public sealed class SoakTests
     }
 
     [Fact]
+    public void A_soak_gives_the_same_result_on_every_number_of_workers()
+    {
+        // Seed 13 catches the toggled-off fix on both backends (see below), so findings are compared too, not only counts.
+        string Summary(int jobs)
+        {
+            var plan = SoakRunner.Validate(new SoakOptions(4, 60, 12, ["x86-native", "xen-pv"], [new("nested-flush", false)], OutDir()), ZooTests.Catalog.Value);
+            var r = SoakRunner.Run(plan, jobs: jobs);
+            return string.Join("; ", r.Backends.Select(b => $"{b.Backend} {b.Schedules} {b.ScenariosWithViolation}"))
+                + " | " + string.Join("; ", r.Findings.Select(f => $"{f.ScenarioSeed} {f.Backend} {f.Strategy} {f.Verdict.ToText()} {f.Schedules}"));
+        }
+        string one = Summary(1);
+        Assert.Equal(one, Summary(2));
+        Assert.Equal(one, Summary(4));
+    }
+
+    [Fact]
     public void A_soak_of_every_fixed_backend_finds_nothing()
     {
         // The project's false-positive soak, a small budget of it: `pv soak` runs the large one (docs/soak.md).

@@ -142,27 +142,30 @@ public static class SoakRunner
     }
 
     /// <summary>
-    /// Runs a checked soak. <paramref name="scenarioDone"/> is told each finished scenario (its index from 0).
+    /// Runs a checked soak, <paramref name="jobs"/> scenarios at once. Scenarios are independent (each its own generated
+    /// file, machines and searches, its findings under its own names), so the result, in scenario order, is the same for
+    /// every <paramref name="jobs"/>. <paramref name="scenariosDone"/> is told how many scenarios have finished.
     /// </summary>
-    public static SoakResult Run(SoakPlan plan, Action<int>? scenarioDone = null)
+    public static SoakResult Run(SoakPlan plan, Action<int>? scenariosDone = null, int jobs = 1)
     {
         var (o, backends, catalog) = plan;
         var clock = Stopwatch.StartNew();
-        var findings = new List<SoakFinding>();
-        var schedules = new long[backends.Count];
-        var violating = new int[backends.Count];
-        for (int i = 0; i < o.Scenarios; i++)
+        int done = 0;
+        var perScenario = Workers.InParallel(Enumerable.Range(0, o.Scenarios).ToList(), jobs, i =>
         {
             ulong seed = o.Seed + (ulong)i;
-            for (int b = 0; b < backends.Count; b++)
+            var outcome = backends.Select(backend =>
             {
-                var found = RunOne(o, seed, backends[b], catalog, ref schedules[b]);
-                findings.AddRange(found);
-                if (found.Any(f => f.IsViolation)) violating[b]++;
-            }
-            scenarioDone?.Invoke(i);
-        }
-        var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, schedules[k], violating[k])).ToList();
+                long schedules = 0;
+                var found = RunOne(o, seed, backend, catalog, ref schedules);
+                return (Found: found, Schedules: schedules);
+            }).ToList();
+            scenariosDone?.Invoke(Interlocked.Increment(ref done));
+            return outcome;
+        });
+        var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, perScenario.Sum(s => s[k].Schedules),
+            perScenario.Count(s => s[k].Found.Any(f => f.IsViolation)))).ToList();
+        var findings = perScenario.SelectMany(s => s.SelectMany(b => b.Found)).ToList();
         return new SoakResult(o.Scenarios, perBackend, findings, clock.Elapsed);
     }
 

@@ -29,7 +29,7 @@ internal static class SoakCommand
         var option = new Option<string[]>("--option") { Description = "NAME=on|off: an era toggle written into every scenario (repeatable)." };
         var output = new Option<string>("--out", "-o") { Description = "Folder for findings: each scenario .pvl and its counterexamples.", DefaultValueFactory = _ => "soak-findings" };
         var command = new Command("soak", "Generate random concurrent scenarios and search them on every backend; save every violation.")
-            { scenarios, schedules, seed, backend, option, output, s.Config, s.Json, s.TimeLimit };
+            { scenarios, schedules, seed, backend, option, output, s.Jobs, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(scenarios);
@@ -46,7 +46,7 @@ internal static class SoakCommand
             var plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
             bool json = parse.GetValue(s.Json);
             var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", n, clear: true, eta: true,
-                progress => SoakRunner.Run(plan, progress is null ? null : i => progress(i + 1)));
+                progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse)));
             Print(s, json, plan.Options, result);
             return PvExitCode.Worst(result.Findings.Select(f => f.Verdict switch
             {
