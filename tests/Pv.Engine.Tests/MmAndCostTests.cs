@@ -7,6 +7,21 @@ namespace Pv.Engine.Tests;
 public class MmAndCostTests
 {
     [Fact]
+    public void Counters_are_listed_by_name_whatever_order_they_were_created_in()
+    {
+        var metrics = new Pv.Engine.Metrics.MachineMetrics();
+        var z = metrics.Counter("zz.plugin");
+        metrics.Counter("aa.plugin").Increment();
+        z.Add(2);
+        var names = metrics.All.Select(c => c.Name).ToList();
+        Assert.Equal(names.Order(StringComparer.Ordinal), names);
+        Assert.Same(z, metrics.Counter("zz.plugin"));
+        Assert.Equal((1, 2), (metrics.All.Single(c => c.Name == "aa.plugin").Value, metrics.All.Single(c => c.Name == "zz.plugin").Value));
+        metrics.Counter("mm.plugin");
+        Assert.Equal(metrics.All.Select(c => c.Name).Order(StringComparer.Ordinal), metrics.All.Select(c => c.Name));
+    }
+
+    [Fact]
     public void Vmas_stay_sorted_overlaps_are_refused_and_file_vmas_join_i_mmap()
     {
         var t = new TestMachine();

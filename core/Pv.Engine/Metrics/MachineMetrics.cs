@@ -10,6 +10,7 @@ public sealed class MachineMetrics : IMetrics
 {
     private readonly Dictionary<string, PvCounter> _byName = new(StringComparer.Ordinal);
     private readonly List<PvCounter> _all = [];
+    private bool _sorted = true;
 
     /// <summary>Creates the engine's counters.</summary>
     public MachineMetrics()
@@ -60,16 +61,31 @@ public sealed class MachineMetrics : IMetrics
     {
         if (!_byName.TryGetValue(name, out var c))
         {
+            // A machine creates its ~40 counters every schedule and reads them sorted only when a run is reported:
+            // append now, sort on that read.
             c = new PvCounter(name);
             _byName.Add(name, c);
-            int at = _all.BinarySearch(c, Comparer<PvCounter>.Create((a, b) => string.CompareOrdinal(a.Name, b.Name)));
-            _all.Insert(~at, c);
+            _all.Add(c);
+            _sorted = false;
         }
         return c;
     }
 
     /// <inheritdoc/>
-    public IReadOnlyList<PvCounter> All => _all;
+    public IReadOnlyList<PvCounter> All
+    {
+        get
+        {
+            if (!_sorted)
+            {
+                _all.Sort(ByName);
+                _sorted = true;
+            }
+            return _all;
+        }
+    }
+
+    private static readonly Comparer<PvCounter> ByName = Comparer<PvCounter>.Create((a, b) => string.CompareOrdinal(a.Name, b.Name));
 }
 
 /// <summary>Simulated time per CPU, from the machine's <see cref="CostModel"/> and the backend's declared costs.</summary>
