@@ -52,7 +52,10 @@ public sealed class RandomPolicy(ulong seed) : ISchedulePolicy
 /// </summary>
 public sealed class PctPolicy : ISchedulePolicy
 {
-    private readonly Dictionary<int, long> _priority = [];
+    // Priorities by entity id (ids are small and dense); Unset until the entity is first runnable, so the random
+    // draws happen in the same order as ever.
+    private const long Unset = long.MinValue;
+    private long[] _priority = [];
     private readonly long[] _changePoints;
     private SplitMix64 _rng;
     private long _nextLow;
@@ -81,7 +84,7 @@ public sealed class PctPolicy : ISchedulePolicy
         {
             if (cp != step) continue;
             // Demote the entity that would run now below every initial priority, then pick again.
-            _priority[runnable[best].Id] = _nextLow--;
+            _priority[runnable[best].Id] = _nextLow--;   // PriorityOf gave it a slot already
             return Choose(runnable, -1);
         }
         return best;
@@ -89,11 +92,14 @@ public sealed class PctPolicy : ISchedulePolicy
 
     private long PriorityOf(int id)
     {
-        if (!_priority.TryGetValue(id, out long p))
+        if (id >= _priority.Length)
         {
-            p = _changePoints.Length + 1 + (long)(_rng.Next() >> 2);
-            _priority[id] = p;
+            int old = _priority.Length;
+            Array.Resize(ref _priority, Math.Max(id + 1, 2 * old));
+            Array.Fill(_priority, Unset, old, _priority.Length - old);
         }
+        long p = _priority[id];
+        if (p == Unset) _priority[id] = p = _changePoints.Length + 1 + (long)(_rng.Next() >> 2);
         return p;
     }
 }
