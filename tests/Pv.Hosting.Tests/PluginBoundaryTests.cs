@@ -108,4 +108,23 @@ public sealed class PluginBoundaryTests : IDisposable
         watch.RequestStop("interrupted (Ctrl-C)");
         Assert.Equal("interrupted (Ctrl-C)", Assert.Throws<RunStoppedException>(lane.ThrowIfStopRequested).Message);
     }
+
+    [Fact]
+    public void A_call_merely_in_flight_when_the_time_limit_expires_is_no_hang_the_run_is_asked_to_stop()
+    {
+        // CI once lost its test host this way: a flush was in flight at the instant --time-limit expired.
+        var watch = new RunWatch();
+        PluginBoundary boundary;
+        using (watch.Install())
+            boundary = new PluginBoundary("xen", "xen-pv", new MachineScope());
+        PluginHang? hung = null;
+        var call = boundary.Enter("flush_tlb_multi");
+        using (new PluginWatchdog(watch, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), h => hung = h, _ => { }, poll: TimeSpan.FromMilliseconds(20)))
+        {
+            Assert.True(SpinWait.SpinUntil(() => watch.StopReason is not null, TimeSpan.FromSeconds(10)), "the time limit did not ask the run to stop");
+            boundary.Exit(call);   // the call returns well within the hang grace
+            Thread.Sleep(1500);
+        }
+        Assert.Null(hung);
+    }
 }
