@@ -23,7 +23,7 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
     /// <summary>The plugin fault that stopped the entry's search (then <see cref="Error"/> is its message), or null.</summary>
     public PluginFaultException? Fault { get; init; }
 
-    /// <summary>What stopped the entry when it ran in a process of its own that did not finish (pv zoo --isolate): "plugin-fault" or "crashed".</summary>
+    /// <summary>What stopped the entry when it ran in a process of its own (pv zoo --isolate): "crashed", "plugin-fault", "internal-error" or "interrupted".</summary>
     public string? Stopped { get; init; }
 
     /// <summary>The entry behaved as its file expects.</summary>

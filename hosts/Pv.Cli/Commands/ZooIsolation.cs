@@ -1,7 +1,8 @@
 // `pv zoo --isolate`: each entry runs in a child `pv zoo --only FILE --json`, so a fault no .NET process survives
 // (a stack overflow in plugin code) kills only that child. Its entry is reported as crashed, naming the file, the
 // backend and the innermost frame the runtime printed, and counts as a plugin fault (exit 4); a child that ended
-// by itself gives its entries back through its JSON, and its plugin-fault or internal-error code joins the sweep's.
+// by itself gives its entries back through its JSON (or, without one, its first error line), and any failure
+// code it ended with (2, 3, 4, 130) joins the sweep's.
 using Pv.Engine;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
@@ -22,17 +23,29 @@ internal static class ZooIsolation
         if (timeLimit is { } t) args.AddRange(["--time-limit", t.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (exit, output, error) = ChildProcess.Run(args, Path.GetTempPath());
-        if (exit is PvExitCode.InternalError or PvExitCode.PluginFault || !ChildProcess.PvCodes.Contains(exit)) exits.Add(ChildProcess.PvCodes.Contains(exit) ? exit : PvExitCode.PluginFault);
-        if (ChildProcess.PvCodes.Contains(exit) && output.TrimStart().StartsWith('['))
+        bool ended = ChildProcess.PvCodes.Contains(exit);
+        // A child that died is a plugin fault (exit 4) of the sweep; one that ended by itself brings its own failure code.
+        if (!ended) exits.Add(PvExitCode.PluginFault);
+        else if (exit is not (PvExitCode.Ok or PvExitCode.Violation)) exits.Add(exit);
+        if (ended && output.TrimStart().StartsWith('['))
             return System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray().Select(e => FromJson(e, file)).ToList();
         var lines = error.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         // The runtime's last words name the innermost frame: for a stack overflow in a plugin, the plugin's method.
         string where = lines.FirstOrDefault(l => l.StartsWith("at ", StringComparison.Ordinal)) is { } frame ? $" ({frame})" : "";
         string backendName = TryBackend(file) ?? "?";
-        return [new ZooEntry(file, Path.GetFileNameWithoutExtension(file), backendName, null, null, 0, clock.Elapsed, ChildProcess.PvCodes.Contains(exit)
-            ? lines.FirstOrDefault() ?? ""
+        return [new ZooEntry(file, Path.GetFileNameWithoutExtension(file), backendName, null, null, 0, clock.Elapsed, ended
+            ? lines.FirstOrDefault() ?? $"exit {exit}"
             : $"the process running {Path.GetFileName(file)} on {backendName} died (exit {exit}; a stack overflow in plugin code ends a .NET process): {lines.FirstOrDefault()}{where}")
-            { Stopped = ChildProcess.PvCodes.Contains(exit) ? "plugin-fault" : "crashed" }];
+            {
+                // What stopped it, by the child's code; bad input (2) is an ordinary entry error.
+                Stopped = !ended ? "crashed" : exit switch
+                {
+                    PvExitCode.PluginFault => "plugin-fault",
+                    PvExitCode.InternalError => "internal-error",
+                    PvExitCode.Interrupted => "interrupted",
+                    _ => null,
+                },
+            }];
     }
 
     /// <summary>The backend the entry names, for the report of a child that died; null if the file does not parse.</summary>
