@@ -60,13 +60,42 @@ public sealed class Machine
         options.Validate();
         Options = options;
         Metrics = new MachineMetrics();
-        Cost = new CostClock(options.Cost, options.BackendCosts, options.Cpus);
         Memory = new PhysicalMemory(Metrics);
         PageTables = new PageTables(this, options.PagingLevels);
-        Cpus = new CpuSet(this, options);
+        Scheduler = new Scheduler();
+        Boot();
+    }
+
+    /// <summary>
+    /// Puts the machine back in the state the constructor leaves it in, for the next schedule of a search: no backend
+    /// attached, no mm but init_mm, no thread, every CPU, TLB, counter and the clock as new. What costs the most to
+    /// build again (the page-table arrays, the counter table, the scheduler's lists) is kept and cleared; everything
+    /// else is made anew, so nothing of the last run can reach the next. A run on a reset machine is the run a new
+    /// machine would make, bit for bit.
+    /// </summary>
+    public void Reset()
+    {
+        Metrics.Reset();
+        Memory.Reset();
+        PageTables.Reset();
+        Scheduler.Reset();
+        _mms.Clear();
+        _threads.Clear();
+        LazyFree.Clear();
+        PendingIpis = 0;
+        _arch = null;
+        _pvOps = null;
+        _started = false;
+        Boot();
+    }
+
+    /// <summary>The parts made anew for every run, and init_mm.</summary>
+    private void Boot()
+    {
+        Cost = new CostClock(Options.Cost, Options.BackendCosts, Options.Cpus);
+        Cpus = new CpuSet(this, Options);
         Rcu = new RcuState(this);
         Oracle = new Oracle.Oracle(this);
-        Scheduler = new Scheduler();
         Ipi = new Host.IpiService(this);
         Hypervisor = new Host.HypervisorService(this);
         Waits = new Host.WaitsService(this);
@@ -80,19 +109,19 @@ public sealed class Machine
 
     public MachineOptions Options { get; }
     public MachineMetrics Metrics { get; }
-    internal CostClock Cost { get; }
+    internal CostClock Cost { get; private set; } = null!;
     internal PhysicalMemory Memory { get; }
     internal PageTables PageTables { get; }
-    internal CpuSet Cpus { get; }
-    internal RcuState Rcu { get; }
-    internal Oracle.Oracle Oracle { get; }
+    internal CpuSet Cpus { get; private set; } = null!;
+    internal RcuState Rcu { get; private set; } = null!;
+    internal Oracle.Oracle Oracle { get; private set; } = null!;
     internal Scheduler Scheduler { get; }
-    internal Host.IpiService Ipi { get; }
-    internal Host.HypervisorService Hypervisor { get; }
-    internal Host.WaitsService Waits { get; }
-    internal Host.HostMappings HostMappings { get; }
-    internal Host.DeviceDmaPort Devices { get; }
-    internal Notifiers.NotifierRegistry Notifiers { get; }
+    internal Host.IpiService Ipi { get; private set; } = null!;
+    internal Host.HypervisorService Hypervisor { get; private set; } = null!;
+    internal Host.WaitsService Waits { get; private set; } = null!;
+    internal Host.HostMappings HostMappings { get; private set; } = null!;
+    internal Host.DeviceDmaPort Devices { get; private set; } = null!;
+    internal Notifiers.NotifierRegistry Notifiers { get; private set; } = null!;
 
     /// <summary>The arch backend (flush entry points, gather knobs, hooks). Attached by whoever composes the machine.</summary>
     public IArchMmu Arch => _arch ?? throw new InvalidOperationException("no backend attached to this machine (AttachBackend)");
@@ -246,7 +275,7 @@ public sealed class Machine
 
     private void Start()
     {
-        if (_started) throw new InvalidOperationException("a machine runs once; build a new one for another schedule");
+        if (_started) throw new InvalidOperationException("a machine runs once; reset it (Reset) or build a new one for another schedule");
         _started = true;
         // Entity ids: threads first (in the order added), then each CPU's interrupt delivery, then RCU's softirq.
         foreach (var t in _threads) Scheduler.Add(t);

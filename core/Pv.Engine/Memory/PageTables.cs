@@ -30,6 +30,9 @@ internal sealed class PageTables : IPageTables
         TopLevel = levels == 5 ? PageTableLevel.Pgd : PageTableLevel.P4d;
     }
 
+    /// <summary>Back to new tables: no table linked anywhere (the reverse map keeps its size for the next run).</summary>
+    internal void Reset() => Array.Clear(_rmap);
+
     /// <inheritdoc/>
     public int Levels { get; }
 

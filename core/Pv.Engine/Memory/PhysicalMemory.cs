@@ -2,7 +2,9 @@
 // and a generation that changes each time it is freed and reused, so the oracle can tell an access through
 // an old translation from a legitimate one. Freed frames go on a LIFO free list, as the kernel's per-CPU
 // page lists do, so a use-after-free meets a reused frame quickly. Page-table frames carry their 512
-// entries; a freed table keeps its old contents until reused (what a late walker would read).
+// entries; a freed table keeps its old contents until reused (what a late walker would read). A reset
+// memory is a new one, but keeps the 512-entry arrays of its tables for the next run's tables: a search
+// allocates them once per worker, not once per schedule.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 
@@ -33,6 +35,7 @@ internal sealed class PhysicalMemory : IFrames
     private int _next;
     private readonly int[] _failures = new int[4];
     private readonly Metrics.MachineMetrics _metrics;
+    private readonly Stack<ulong[]> _spareTables = new();
 
     internal PhysicalMemory(Metrics.MachineMetrics metrics, int initialFrames = 64)
     {
@@ -42,6 +45,25 @@ internal sealed class PhysicalMemory : IFrames
         _refs = new int[initialFrames];
         _entries = new ulong[]?[initialFrames];
         _free = new int[initialFrames];
+    }
+
+    /// <summary>
+    /// Back to a new memory: no frame handed out, no failure pending. The table arrays of the last run are kept aside
+    /// (not left on their frames, which a new memory has never used as tables) and zeroed when a table takes one.
+    /// </summary>
+    internal void Reset()
+    {
+        for (int f = 0; f < _next; f++)
+        {
+            if (_entries[f] is { } table) _spareTables.Push(table);
+            _entries[f] = null;
+        }
+        Array.Clear(_kind, 0, _next);
+        Array.Clear(_generation, 0, _next);
+        Array.Clear(_refs, 0, _next);
+        Array.Clear(_failures);
+        _freeCount = 0;
+        _next = 0;
     }
 
     /// <summary>Frames ever handed out (the high-water mark of frame numbers).</summary>
@@ -88,10 +110,16 @@ internal sealed class PhysicalMemory : IFrames
         {
             // A fresh table is zeroed (pte_alloc uses __GFP_ZERO); a reused frame loses its old contents only now.
             var e = _entries[f];
-            if (e is null) _entries[f] = new ulong[PageGeometry.EntriesPerTable];
+            if (e is null) _entries[f] = _spareTables.TryPop(out var spare) ? Cleared(spare) : new ulong[PageGeometry.EntriesPerTable];
             else Array.Clear(e);
         }
         return new Pfn((ulong)f);
+    }
+
+    private static ulong[] Cleared(ulong[] table)
+    {
+        Array.Clear(table);
+        return table;
     }
 
     /// <inheritdoc/>

@@ -1,6 +1,7 @@
 // The machine's event counters. The engine's own counters are fields fetched once at start, so counting on
 // a hot path is one increment; plugins fetch theirs by name through IMetrics. Names are stable: A/B reports
-// and the results store key on them.
+// and the results store key on them. A reset machine starts again from the engine's counters alone, at 0,
+// as a new one does (the name table keeps its capacity, so a search does not grow it again every schedule).
 using Pv.Abstractions.Host;
 
 namespace Pv.Engine.Metrics;
@@ -13,7 +14,18 @@ public sealed class MachineMetrics : IMetrics
     private bool _sorted = true;
 
     /// <summary>Creates the engine's counters.</summary>
-    public MachineMetrics()
+    public MachineMetrics() => CreateEngineCounters();
+
+    /// <summary>Back to a new machine's counters: the engine's, at 0; a plugin's are made again when its new scope asks.</summary>
+    internal void Reset()
+    {
+        _byName.Clear();
+        _all.Clear();
+        _sorted = true;
+        CreateEngineCounters();
+    }
+
+    private void CreateEngineCounters()
     {
         IpiSent = Counter("ipi.sent");
         InterruptsTaken = Counter("irq.taken");
@@ -36,25 +48,25 @@ public sealed class MachineMetrics : IMetrics
         AllocFailures = Counter("alloc.failure");
     }
 
-    public PvCounter IpiSent { get; }
-    public PvCounter InterruptsTaken { get; }
-    public PvCounter Hypercalls { get; }
-    public PvCounter Multicalls { get; }
-    public PvCounter TlbFlushPage { get; }
-    public PvCounter TlbFlushRange { get; }
-    public PvCounter TlbFlushAsid { get; }
-    public PvCounter TlbFlushAll { get; }
-    public PvCounter TlbBroadcast { get; }
-    public PvCounter TlbHits { get; }
-    public PvCounter TlbMisses { get; }
-    public PvCounter Walks { get; }
-    public PvCounter WalkCacheHits { get; }
-    public PvCounter SpeculativeWalks { get; }
-    public PvCounter TablesFreedNow { get; }
-    public PvCounter TablesFreedRcu { get; }
-    public PvCounter GracePeriods { get; }
-    public PvCounter Faults { get; }
-    public PvCounter AllocFailures { get; }
+    public PvCounter IpiSent { get; private set; } = null!;
+    public PvCounter InterruptsTaken { get; private set; } = null!;
+    public PvCounter Hypercalls { get; private set; } = null!;
+    public PvCounter Multicalls { get; private set; } = null!;
+    public PvCounter TlbFlushPage { get; private set; } = null!;
+    public PvCounter TlbFlushRange { get; private set; } = null!;
+    public PvCounter TlbFlushAsid { get; private set; } = null!;
+    public PvCounter TlbFlushAll { get; private set; } = null!;
+    public PvCounter TlbBroadcast { get; private set; } = null!;
+    public PvCounter TlbHits { get; private set; } = null!;
+    public PvCounter TlbMisses { get; private set; } = null!;
+    public PvCounter Walks { get; private set; } = null!;
+    public PvCounter WalkCacheHits { get; private set; } = null!;
+    public PvCounter SpeculativeWalks { get; private set; } = null!;
+    public PvCounter TablesFreedNow { get; private set; } = null!;
+    public PvCounter TablesFreedRcu { get; private set; } = null!;
+    public PvCounter GracePeriods { get; private set; } = null!;
+    public PvCounter Faults { get; private set; } = null!;
+    public PvCounter AllocFailures { get; private set; } = null!;
 
     /// <inheritdoc/>
     public PvCounter Counter(string name)

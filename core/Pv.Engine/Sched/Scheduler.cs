@@ -66,6 +66,19 @@ internal sealed class Scheduler
     /// <summary>Set when a step should end the run (a violation).</summary>
     internal bool StopRequested { get; set; }
 
+    /// <summary>Back to a new scheduler: no entity, no step, an empty schedule and hash (the lists keep their capacity).</summary>
+    public void Reset()
+    {
+        _entities.Clear();
+        Array.Clear(_runnable);
+        _schedule.Clear();
+        _hash = default;
+        CurrentStep = 0;
+        Current = null;
+        StopRequested = false;
+        (_skipStart, _skipEnd, _skipActive) = (0, 0, null);
+    }
+
     /// <summary>Add an entity; ids must be dense and in order.</summary>
     public void Add(ISchedulable entity)
     {

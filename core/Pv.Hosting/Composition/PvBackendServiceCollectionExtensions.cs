@@ -10,7 +10,8 @@
 //   4. the machine's PluginBoundary (scoped, named after the plugin and the backend) and the decorators that
 //      put every call into plugin code behind it: IPvMmuOps with the counting decorator, IArchMmu, ISecondaryMmu,
 //      and the host services a plugin hands callbacks to (IIpi, IRcu, IWaits, ICpus' broadcast observers, the
-//      mmu notifier registry), so a throw from the plugin is a plugin fault naming the operation.
+//      mmu notifier registry), so a throw from the plugin is a plugin fault naming the operation (Decoration:
+//      the decorators' constructors compiled once, as every schedule composes its machine's scope again).
 // Every failure is a PluginCompositionException naming the plugin and the backend.
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
@@ -82,15 +83,15 @@ public static class PvBackendServiceCollectionExtensions
                 $"backend; register it with AddScoped in {entryType}.Register (every machine is a DI scope)");
 
         services.AddScoped(sp => new PluginBoundary(plugin, backend.Name, sp.GetRequiredService<MachineScope>()));
-        if (ops) services.Decorate<IPvMmuOps, CountingPvMmuOps>();
-        if (arch) services.Decorate<IArchMmu, GuardedArchMmu>();
-        if (secondary) services.Decorate<ISecondaryMmu, GuardedSecondaryMmu>();
+        if (ops) services.DecorateWith<IPvMmuOps, CountingPvMmuOps>();
+        if (arch) services.DecorateWith<IArchMmu, GuardedArchMmu>();
+        if (secondary) services.DecorateWith<ISecondaryMmu, GuardedSecondaryMmu>();
         // TryDecorate: a test may compose without one of the host services, to check that validation names it.
-        services.TryDecorate<IIpi, GuardedIpi>();
-        services.TryDecorate<IRcu, GuardedRcu>();
-        services.TryDecorate<IWaits, GuardedWaits>();
-        services.TryDecorate<ICpus, GuardedCpus>();
-        services.TryDecorate<IMmuNotifierRegistry, GuardedNotifierRegistry>();
+        services.TryDecorateWith<IIpi, GuardedIpi>();
+        services.TryDecorateWith<IRcu, GuardedRcu>();
+        services.TryDecorateWith<IWaits, GuardedWaits>();
+        services.TryDecorateWith<ICpus, GuardedCpus>();
+        services.TryDecorateWith<IMmuNotifierRegistry, GuardedNotifierRegistry>();
         return services;
     }
 

@@ -1,7 +1,9 @@
-// Turns a checked scenario into machines: one fresh Machine per schedule, a DI scope of the backend's
-// BackendHost (the real loader, DI and counting decorator; the backend is composed once per run), loaded
-// with the scenario's machine program (Pv.Engine.Programs.MachineProgram: setup and every thread's
-// operations). Setup is deterministic, so a schedule replays bit for bit. Threads or operations can be left
+// Turns a checked scenario into machines: one Machine per compiled scenario, reset for every schedule after
+// the first (Machine.Reset: as new, bit for bit, without building its tables and counters again), with a new
+// DI scope of the backend's BackendHost each time (the real loader, DI and counting decorator; the backend
+// is composed once per run; plugin objects never outlive their schedule), loaded with the scenario's machine
+// program (Pv.Engine.Programs.MachineProgram: setup and every thread's operations). Setup is deterministic,
+// so a schedule replays bit for bit. Threads or operations can be left
 // out (the minimiser does so): the program is cut once, and each build loads the same program.
 using Microsoft.Extensions.DependencyInjection;
 using Pv.Abstractions.Notifiers;
@@ -29,7 +31,7 @@ public sealed class CompiledScenario : IDisposable
     private readonly MachineOptions _options;
     private readonly BackendCosts _costs;
     private readonly MachineProgram _program;
-    private IDisposable? _last;
+    private PvMachine? _last;
     private IServiceScope? _smmuServices;
 
     /// <summary>
@@ -80,17 +82,30 @@ public sealed class CompiledScenario : IDisposable
     public long Built { get; private set; }
 
     /// <summary>
-    /// A new machine, set up and with every thread queued; the previous one is disposed. Every schedule of every command
+    /// A machine as new, set up and with every thread queued: the previous one reset (its plugin services disposed and
+    /// composed again), or a new one the first time. It stays usable until the next call. Every schedule of every command
     /// starts here, so this is where a requested stop (Ctrl-C, --time-limit: <see cref="RunWatch"/>) ends a run cleanly.
     /// </summary>
     /// <exception cref="RunStoppedException">A stop was requested.</exception>
     public Machine Build()
     {
         RunWatch.Current?.ThrowIfStopRequested();
-        Dispose();
-        var composed = _host.CreateMachine(_options, _costs);
-        _last = composed;
-        var m = composed.Machine;
+        _smmuServices?.Dispose();
+        _smmuServices = null;
+        if (_last is null) _last = _host.CreateMachine(_options, _costs);
+        else
+        {
+            try
+            {
+                _last.Reset();
+            }
+            catch
+            {
+                _last = null;
+                throw;
+            }
+        }
+        var m = _last.Machine;
         Last = m;
         Built++;
         ThreadIds = _program.Load(m, _smmu is null ? null : () => (_smmuServices = _smmu.Host.Attach(m)).ServiceProvider.GetRequiredService<ISecondaryMmu>());
