@@ -52,6 +52,7 @@ public sealed class Machine
 {
     private readonly List<MmStruct?> _mms = [];
     private readonly List<SimThread> _threads = [];
+    private readonly List<TraceRing> _traceRings = [];
     private bool _started;
 
     /// <summary>Builds a machine; <paramref name="options"/> are validated.</summary>
@@ -63,13 +64,15 @@ public sealed class Machine
         Memory = new PhysicalMemory(Metrics);
         PageTables = new PageTables(this, options.PagingLevels);
         Scheduler = new Scheduler();
+        Cpus = new CpuSet(this, options);
         Boot();
     }
 
     /// <summary>
     /// Puts the machine back in the state the constructor leaves it in, for the next schedule of a search: no backend
     /// attached, no mm but init_mm, no thread, every CPU, TLB, counter and the clock as new. What costs the most to
-    /// build again (the page-table arrays, the counter table, the scheduler's lists) is kept and cleared; everything
+    /// build again (the page-table arrays, the counter table, the scheduler's lists, the CPUs with their TLBs and walk
+    /// caches) is kept and cleared; everything
     /// else is made anew, so nothing of the last run can reach the next. A run on a reset machine is the run a new
     /// machine would make, bit for bit.
     /// </summary>
@@ -79,6 +82,7 @@ public sealed class Machine
         Memory.Reset();
         PageTables.Reset();
         Scheduler.Reset();
+        Cpus.Reset();
         _mms.Clear();
         _threads.Clear();
         LazyFree.Clear();
@@ -93,7 +97,6 @@ public sealed class Machine
     private void Boot()
     {
         Cost = new CostClock(Options.Cost, Options.BackendCosts, Options.Cpus);
-        Cpus = new CpuSet(this, Options);
         Rcu = new RcuState(this);
         Oracle = new Oracle.Oracle(this);
         Ipi = new Host.IpiService(this);
@@ -112,7 +115,7 @@ public sealed class Machine
     internal CostClock Cost { get; private set; } = null!;
     internal PhysicalMemory Memory { get; }
     internal PageTables PageTables { get; }
-    internal CpuSet Cpus { get; private set; } = null!;
+    internal CpuSet Cpus { get; }
     internal RcuState Rcu { get; private set; } = null!;
     internal Oracle.Oracle Oracle { get; private set; } = null!;
     internal Scheduler Scheduler { get; }
@@ -227,7 +230,11 @@ public sealed class Machine
     {
         if (_started) throw new InvalidOperationException("threads must be added before the machine runs");
         if (cpu is int c && (c < 0 || c >= Cpus.Count)) throw new ArgumentOutOfRangeException(nameof(cpu), cpu, $"CPU index must be 0..{Cpus.Count - 1}");
-        var t = new SimThread(_threads.Count, name, kind, cpu is int i ? Cpus[i] : null, mm, Options.TraceDepth);
+        // Thread i of every run on this machine records into the same ring, emptied (reports keep copies, not the ring).
+        if (_threads.Count == _traceRings.Count) _traceRings.Add(new TraceRing(Options.TraceDepth));
+        var trace = _traceRings[_threads.Count];
+        trace.Clear();
+        var t = new SimThread(_threads.Count, name, kind, cpu is int i ? Cpus[i] : null, mm, trace);
         _threads.Add(t);
         return t;
     }

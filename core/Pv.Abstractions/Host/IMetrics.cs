@@ -18,6 +18,9 @@ public sealed class PvCounter(string name)
 
     /// <summary>Add <paramref name="n"/>.</summary>
     public void Add(long n) => _value += n;
+
+    /// <summary>Back to 0, when the engine resets the machine the counter belongs to.</summary>
+    internal void Reset() => _value = 0;
 }
 
 /// <summary>The machine's counters, by name.</summary>

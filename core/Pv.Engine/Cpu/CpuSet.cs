@@ -19,6 +19,13 @@ internal sealed class CpuSet : ICpus
         Online = CpuMask.FirstN(options.Cpus);
     }
 
+    /// <summary>As new, for a reset machine: every CPU reset, no broadcast observer (the plugin that added one is gone).</summary>
+    internal void Reset()
+    {
+        foreach (var cpu in _cpus) cpu.Reset();
+        _observers.Clear();
+    }
+
     /// <summary>Every CPU, by number.</summary>
     public IReadOnlyList<SimCpu> All => _cpus;
 

@@ -26,6 +26,23 @@ internal sealed class SimCpu : ICpu
         Interrupts = new IrqEntity(this);
     }
 
+    /// <summary>As new, for a reset machine: no mm but init_mm, IRQs on, no IPI queued, empty TLB and walk cache.</summary>
+    internal void Reset()
+    {
+        _pendingIpis.Clear();
+        _irqOffDepth = 0;
+        _rcuReadDepth = 0;
+        Tlb.Reset();
+        WalkCache.Reset();
+        LoadedMm = MmId.InitMm;
+        IsLazy = false;
+        LoadedTlbGen = 0;
+        WalkGeneration = 0;
+        LastThread = null;
+        IrqOffOwner = null;
+        Interrupts.Id = -1;
+    }
+
     /// <inheritdoc/>
     public int Id { get; }
 

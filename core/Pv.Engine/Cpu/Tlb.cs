@@ -54,6 +54,18 @@ internal sealed class Tlb
         _victim = new byte[sets];
     }
 
+    /// <summary>
+    /// As new: no entry, every epoch and replacement pointer at 0. The entry array, once allocated, is kept (cleared): an
+    /// empty entry misses exactly as the absent array does.
+    /// </summary>
+    public void Reset()
+    {
+        Array.Clear(_entries);
+        Array.Clear(_victim);
+        Array.Clear(_asidEpoch);
+        _userEpoch = 0;
+    }
+
     /// <summary>Capacity in entries.</summary>
     public int Capacity => _capacity;
 

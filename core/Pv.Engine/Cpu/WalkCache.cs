@@ -103,4 +103,11 @@ internal sealed class WalkCache
     {
         foreach (var keys in _keys) Array.Clear(keys);
     }
+
+    /// <summary>As new: empty, and replacement starting again at the first entry of each level.</summary>
+    public void Reset()
+    {
+        FlushAll();
+        Array.Clear(_victim);
+    }
 }

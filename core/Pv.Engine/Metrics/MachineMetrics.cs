@@ -1,7 +1,8 @@
 // The machine's event counters. The engine's own counters are fields fetched once at start, so counting on
 // a hot path is one increment; plugins fetch theirs by name through IMetrics. Names are stable: A/B reports
-// and the results store key on them. A reset machine starts again from the engine's counters alone, at 0,
-// as a new one does (the name table keeps its capacity, so a search does not grow it again every schedule).
+// and the results store key on them. A reset machine has the counters a new one has: the engine's, at 0; a
+// plugin's counter counts again from 0 once the plugin's new scope asks for it by name. The counter objects
+// themselves are kept across resets (zeroed), so a search does not make its ~40 counters again every schedule.
 using Pv.Abstractions.Host;
 
 namespace Pv.Engine.Metrics;
@@ -9,9 +10,17 @@ namespace Pv.Engine.Metrics;
 /// <summary>Every counter of one machine.</summary>
 public sealed class MachineMetrics : IMetrics
 {
-    private readonly Dictionary<string, PvCounter> _byName = new(StringComparer.Ordinal);
+    // Every counter this machine ever made, with the run it was last asked for in; _all holds this run's.
+    private readonly Dictionary<string, Registered> _byName = new(StringComparer.Ordinal);
     private readonly List<PvCounter> _all = [];
     private bool _sorted = true;
+    private int _run;
+
+    private sealed class Registered(PvCounter counter)
+    {
+        public PvCounter Counter { get; } = counter;
+        public int Run { get; set; }
+    }
 
     /// <summary>Creates the engine's counters.</summary>
     public MachineMetrics() => CreateEngineCounters();
@@ -19,9 +28,10 @@ public sealed class MachineMetrics : IMetrics
     /// <summary>Back to a new machine's counters: the engine's, at 0; a plugin's are made again when its new scope asks.</summary>
     internal void Reset()
     {
-        _byName.Clear();
+        foreach (var c in _all) c.Reset();
         _all.Clear();
         _sorted = true;
+        _run++;
         CreateEngineCounters();
     }
 
@@ -71,16 +81,17 @@ public sealed class MachineMetrics : IMetrics
     /// <inheritdoc/>
     public PvCounter Counter(string name)
     {
-        if (!_byName.TryGetValue(name, out var c))
+        if (!_byName.TryGetValue(name, out var r))
         {
-            // A machine creates its ~40 counters every schedule and reads them sorted only when a run is reported:
-            // append now, sort on that read.
-            c = new PvCounter(name);
-            _byName.Add(name, c);
-            _all.Add(c);
-            _sorted = false;
+            r = new Registered(new PvCounter(name)) { Run = _run };
+            _byName.Add(name, r);
         }
-        return c;
+        else if (r.Run != _run) r.Run = _run;
+        else return r.Counter;
+        // First asked for in this run. Counters are read sorted only when a run is reported: append now, sort then.
+        _all.Add(r.Counter);
+        _sorted = false;
+        return r.Counter;
     }
 
     /// <inheritdoc/>

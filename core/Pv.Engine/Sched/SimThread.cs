@@ -29,14 +29,14 @@ internal sealed class SimThread : ISchedulable
     private readonly Queue<Action> _continuations = new();
     private readonly TraceRing _trace;
 
-    internal SimThread(int id, string name, ThreadKind kind, SimCpu? cpu, MmStruct? mm, int traceDepth)
+    internal SimThread(int id, string name, ThreadKind kind, SimCpu? cpu, MmStruct? mm, TraceRing trace)
     {
         Id = id;
         Name = name;
         Kind = kind;
         Cpu = cpu;
         Mm = mm;
-        _trace = new TraceRing(traceDepth);
+        _trace = trace;
     }
 
     /// <summary>Scheduler id (stable: the order threads were added).</summary>

@@ -28,6 +28,14 @@ internal sealed class TraceRing(int depth)
         if (_count < _ring.Length) _count++;
     }
 
+    /// <summary>Empty again (a reset machine's thread of the same index takes this ring over).</summary>
+    public void Clear()
+    {
+        Array.Clear(_ring);
+        _count = 0;
+        _head = 0;
+    }
+
     public IReadOnlyList<TraceEntry> Snapshot()
     {
         var list = new TraceEntry[_count];
