@@ -34,7 +34,7 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     public int JobsOf(ParseResult parse) =>
         parse.GetValue(Jobs) is var n and >= 1 ? n : throw new PvInputException($"--jobs must be at least 1, found {parse.GetValue(Jobs)}");
 
-    public Option<string> Shard { get; } = new("--shard") { Description = "K/N: run only shard K of N (0 <= K < N): the units of work i with i mod N = K. Merge the shards' stores with pv merge (docs/scale-out.md)." };
+    public Option<string> Shard { get; } = new("--shard") { Description = "K/N: run only shard K of N (0 <= K < N), the units of work i with i mod N = K; pv merge gathers the stores of explore and ab shards (docs/scale-out.md)." };
 
     /// <summary>The --shard value, checked (<see cref="Pv.Scenarios.Running.Shard.All"/> when not given).</summary>
     /// <exception cref="PvInputException">Not K/N with 0 &lt;= K &lt; N.</exception>
