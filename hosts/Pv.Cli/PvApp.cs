@@ -36,6 +36,7 @@ public static class PvApp
         root.Subcommands.Add(ZooCommand.Create(support));
         root.Subcommands.Add(SoakCommand.Create(support));
         root.Subcommands.Add(HistoryCommand.Create(support));
+        root.Subcommands.Add(MergeCommand.Create(support));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,7 +1,8 @@
 // The soak's generator and runner: the same seed writes the same text; every generated scenario passes the
 // parser's checks (for hardware and host-mapping targets, with toggles); a small soak runs end to end through
-// the real plugin loader and counts what it ran; and a toggle turned off is found by the oracle (the
-// generator leans toward the toggle's shape, it never names it).
+// the real plugin loader and counts what it ran, the same on any number of workers and, summed, over any
+// number of shards; and a toggle turned off is found by the oracle (the generator leans toward the toggle's
+// shape, it never names it).
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Soak;
@@ -79,6 +80,19 @@ public sealed class SoakTests
         string one = Summary(1);
         Assert.Equal(one, Summary(2));
         Assert.Equal(one, Summary(4));
+    }
+
+    [Fact]
+    public void The_shards_of_a_soak_together_run_and_find_what_the_unsharded_soak_does()
+    {
+        var plan = SoakRunner.Validate(new SoakOptions(4, 60, 12, ["x86-native", "xen-pv"], [new("nested-flush", false)], OutDir()), ZooTests.Catalog.Value);
+        var whole = SoakRunner.Run(plan);
+        var shards = Enumerable.Range(0, 3).Select(k => SoakRunner.Run(plan, jobs: 2, shard: new Shard(k, 3))).ToList();
+        Assert.Equal([2, 1, 1], shards.Select(s => s.Scenarios));
+        Assert.Equal(whole.Backends.Select(b => (b.Backend, b.Schedules, b.ScenariosWithViolation)),
+            whole.Backends.Select((b, i) => (b.Backend, shards.Sum(s => s.Backends[i].Schedules), shards.Sum(s => s.Backends[i].ScenariosWithViolation))));
+        Assert.NotEmpty(whole.Findings);
+        Assert.Equal(whole.Findings, shards.SelectMany(s => s.Findings).OrderBy(f => f.ScenarioSeed));
     }
 
     [Fact]

@@ -14,13 +14,13 @@ public sealed class StoreTests
 {
     private static string Zoo(string name) => Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", name);
 
-    private static string TempFile(string name) =>
+    internal static string TempFile(string name) =>
         Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N"), name);
 
-    private static StoredRun Row(ulong seed, string session = "s") =>
+    internal static StoredRun Row(ulong seed, string session = "s") =>
         new("ab", session, "/x.pvl", "h", "xen-pv", "1.0", "", seed, 5, Verdict.Clean, new Dictionary<string, long> { ["m"] = (long)seed }, "0.1.0", "2025-01-01T00:00:00Z", 1);
 
-    private static void Sql(string db, string sql)
+    internal static void Sql(string db, string sql)
     {
         using var raw = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Pooling = false }.ToString());
         raw.Open();

@@ -4,7 +4,9 @@
 // missing, and concurrent identical resumed sessions split the seeds between them (each computed once). Every
 // seed's metrics are taken at the store's precision (thousandths), computed here or not, so an interrupted,
 // resumed or shared comparison gives exactly what an uninterrupted one gives, and so does one whose seeds run on
-// several worker threads (--jobs). A plugin fault on one side stops that side only.
+// several worker threads (--jobs). A plugin fault on one side stops that side only. A shard (--shard K/N) runs
+// only its seeds, on both sides, under the same session key: its rows are those the unsharded comparison writes
+// for those seeds, so the shards' stores merged hold the whole comparison.
 using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
@@ -26,14 +28,16 @@ public sealed class AbSession
     private readonly int _jobs;
 
     /// <summary>A comparison of <paramref name="a"/> (the baseline) and <paramref name="b"/>, stored in <paramref name="store"/>.</summary>
+    /// <remarks>With <paramref name="shard"/>, only that shard's seeds are run (the session key is the unsharded comparison's).</remarks>
     /// <exception cref="ArgumentOutOfRangeException">Fewer than 2 seeds (no interval over seeds) or no schedules.</exception>
-    public AbSession(BoundScenario a, BoundScenario b, int seeds, int schedules, PluginCatalog catalog, ResultsStore store, int jobs = 1)
+    public AbSession(BoundScenario a, BoundScenario b, int seeds, int schedules, PluginCatalog catalog, ResultsStore store, int jobs = 1, Shard? shard = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(seeds, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(schedules, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
-        (A, B, Seeds, Schedules, _catalog, _store, _jobs) = (a, b, seeds, schedules, catalog, store, jobs);
+        (A, B, Seeds, Schedules, _catalog, _store, _jobs, Shard) = (a, b, seeds, schedules, catalog, store, jobs, shard ?? Shard.All);
         Key = StoredRuns.Session(Kind, a.Scenario.Hash, a.Backend.Name, b.Backend.Name, seeds, schedules);
+        SeedsRun = Shard.Of(Enumerable.Range(0, seeds).Select(s => (ulong)s));
     }
 
     /// <summary>Side A, the baseline.</summary>
@@ -51,9 +55,15 @@ public sealed class AbSession
     /// <summary>The session key of the stored rows.</summary>
     public string Key { get; }
 
+    /// <summary>The shard of the comparison this session runs (<see cref="Shard.All"/>: the whole comparison).</summary>
+    public Shard Shard { get; }
+
+    /// <summary>The seeds this session runs on each side, in order: the shard's.</summary>
+    public IReadOnlyList<ulong> SeedsRun { get; }
+
     /// <summary>
-    /// Runs every seed of both sides (with <paramref name="resume"/>, only those the store does not hold for this
-    /// comparison) and compares them. <paramref name="seedsDone"/> gets the number of (side, seed) pairs done so far.
+    /// Runs every seed of <see cref="SeedsRun"/> on both sides (with <paramref name="resume"/>, only those the store does
+    /// not hold for this comparison) and compares them. <paramref name="seedsDone"/> gets the number of (side, seed) pairs done so far.
     /// A plugin fault stops its side at the seed that faulted (the same seed faults again: runs are deterministic) and
     /// is returned with the seeds that side finished; the other side still runs every seed.
     /// </summary>
@@ -63,7 +73,7 @@ public sealed class AbSession
         var results = new List<SeedResult>[2];
         var faults = new PluginFaultException?[2];
         int count = 0;
-        var seeds = Enumerable.Range(0, Seeds).Select(s => (ulong)s).ToList();
+        var seeds = SeedsRun;
         for (int side = 0; side < 2; side++)
         {
             var bound = sides[side];
@@ -81,10 +91,10 @@ public sealed class AbSession
             {
                 // The same seed faults again (runs are deterministic): the side keeps the seeds before it.
                 faults[side] = fault;
-                count += Seeds - rows.Count;
+                count += seeds.Count - rows.Count;
                 seedsDone?.Invoke(count);
             }
-            results[side] = [.. rows.Values.Select((row, i) => (row, i)).TakeWhile(x => x.row.Seed == (ulong)x.i).Select(x => AsSeed(x.row))];
+            results[side] = [.. rows.Values.Select((row, i) => (row, i)).TakeWhile(x => x.row.Seed == seeds[x.i]).Select(x => AsSeed(x.row))];
         }
         int paired = Math.Min(results[0].Count, results[1].Count);
         return AbComparison.Compare(results[0][..paired], results[1][..paired]) with

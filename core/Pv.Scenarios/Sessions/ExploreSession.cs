@@ -6,7 +6,10 @@
 // counterexample file that `pv replay` reads, before its chunk's row: a kill in between leaves no row and the
 // chunk is searched again. With several worker threads (--jobs) the next chunks are searched at once and still
 // settled in order, so the first violation, the counterexample and the rows are those of one worker. A resumed session whose store already holds the violation reports it when its
-// counterexample file is there, and searches that one chunk again to write the file when it is not.
+// counterexample file is there, and searches that one chunk again to write the file when it is not. A shard
+// (--shard K/N) searches only its chunks, under the same session key, stopping at its own first violation: its
+// rows are those one unsharded search writes for those chunks, and StoreMerge makes the union of the shards' rows
+// the unsharded search's.
 using System.Diagnostics;
 using Pv.Engine;
 using Pv.Hosting;
@@ -45,13 +48,15 @@ public sealed class ExploreSession
     /// <paramref name="resume"/>, the chunks the store holds for this same search (same scenario bytes, backend and
     /// options) are taken as done.
     /// </summary>
+    /// <remarks>With <paramref name="shard"/>, only that shard's chunks are searched (the session key is the unsharded search's).</remarks>
     /// <exception cref="ArgumentOutOfRangeException">A budget of no schedules.</exception>
-    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume, int jobs = 1)
+    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume, int jobs = 1, Shard? shard = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Schedules, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
-        (Bound, Options, _catalog, _store, _resume, _jobs) = (bound, options, catalog, store, resume, jobs);
+        (Bound, Options, _catalog, _store, _resume, _jobs, Shard) = (bound, options, catalog, store, resume, jobs, shard ?? Shard.All);
         Key = StoredRuns.Session(Kind, bound.Scenario.Hash, bound.Backend.Name, options);
+        Chunks = Shard.Of(options.Chunks());
     }
 
     /// <summary>The scenario and backend searched.</summary>
@@ -63,8 +68,21 @@ public sealed class ExploreSession
     /// <summary>The session key of the stored rows: what was asked, so only the same search resumes them.</summary>
     public string Key { get; }
 
-    /// <summary>The counterexample's file name when none is given: <c>NAME.BACKEND.cx.json</c>.</summary>
-    public string DefaultCounterexampleFile => $"{Bound.Scenario.Name}.{Bound.Backend.Name}.cx.json";
+    /// <summary>The shard of the search this session runs (<see cref="Shard.All"/>: the whole search).</summary>
+    public Shard Shard { get; }
+
+    /// <summary>The chunks this session searches (first seed, schedules), in search order: the shard's.</summary>
+    public IReadOnlyList<(ulong First, long Size)> Chunks { get; }
+
+    /// <summary>The schedules of <see cref="Chunks"/>: this session's budget.</summary>
+    public long Budget => Chunks.Sum(c => c.Size);
+
+    /// <summary>
+    /// The counterexample's file name when none is given: <c>NAME.BACKEND.cx.json</c>, for a shard
+    /// <c>NAME.BACKEND.shard-K-of-N.cx.json</c> (shards sharing a folder each keep their own; only the lowest is the search's).
+    /// </summary>
+    public string DefaultCounterexampleFile =>
+        $"{Bound.Scenario.Name}.{Bound.Backend.Name}{(Shard.IsAll ? "" : $".shard-{Shard.Index}-of-{Shard.Count}")}.cx.json";
 
     /// <summary>
     /// Searches the chunks not yet done. On a violation, minimises it when <paramref name="minimise"/> and writes the
@@ -76,7 +94,7 @@ public sealed class ExploreSession
     public ExploreResult Run(string counterexampleFile, bool minimise = true, Action<long>? progress = null)
     {
         var clock = Stopwatch.StartNew();
-        var chunks = Options.Chunks().ToDictionary(c => c.First, c => c.Size);
+        var chunks = Chunks.ToDictionary(c => c.First, c => c.Size);
         // One compiled scenario per worker thread: a compiled scenario builds one machine at a time.
         using var compiled = new ThreadLocal<CompiledScenario>(() => Bound.Compile(Options.Seed), trackAllValues: true);
         using var leases = new WorkLeases(_store, Key, Bound.Backend.Name, _resume);
@@ -107,6 +125,8 @@ public sealed class ExploreSession
         {
             foreach (var c in compiled.Values) c.Dispose();
         }
+        // A shard with no chunk of this search (N above the number of chunks) has nothing to search.
+        if (rows.Count == 0) return new ExploreResult(new SearchResult(0, null, false, clock.Elapsed), null, null);
         var last = rows[^1];
         long schedules = rows.Sum(r => r.Schedules);
         if (last.Verdict == Verdict.Clean)

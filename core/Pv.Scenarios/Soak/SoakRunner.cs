@@ -6,7 +6,9 @@
 // ("plugin-fault": the plugin, backend and operation named, the schedule up to the faulting step) and a generated
 // scenario the parser refuses ("invalid-scenario", a generator bug). A requested stop (Ctrl-C, --time-limit) ends
 // the soak with what it saved. Scenario i uses generator seed seed + i; the
-// whole soak is a function of its options, only the elapsed time differs between two runs.
+// whole soak is a function of its options, only the elapsed time differs between two runs. A shard (--shard K/N)
+// runs scenarios i with i mod N = K: the N shards' findings (files named by seed, so shards share an --out
+// folder) and schedules add up to the unsharded soak's.
 using System.Diagnostics;
 using Pv.Engine;
 using Pv.Hosting;
@@ -144,14 +146,16 @@ public static class SoakRunner
     /// <summary>
     /// Runs a checked soak, <paramref name="jobs"/> scenarios at once. Scenarios are independent (each its own generated
     /// file, machines and searches, its findings under its own names), so the result, in scenario order, is the same for
-    /// every <paramref name="jobs"/>. <paramref name="scenariosDone"/> is told how many scenarios have finished.
+    /// every <paramref name="jobs"/>. <paramref name="scenariosDone"/> is told how many scenarios have finished. With
+    /// <paramref name="shard"/>, only that shard's scenarios run, and the result counts only them.
     /// </summary>
-    public static SoakResult Run(SoakPlan plan, Action<int>? scenariosDone = null, int jobs = 1)
+    public static SoakResult Run(SoakPlan plan, Action<int>? scenariosDone = null, int jobs = 1, Shard? shard = null)
     {
         var (o, backends, catalog) = plan;
         var clock = Stopwatch.StartNew();
         int done = 0;
-        var perScenario = Workers.InParallel(Enumerable.Range(0, o.Scenarios).ToList(), jobs, i =>
+        var mine = (shard ?? Shard.All).Of(Enumerable.Range(0, o.Scenarios));
+        var perScenario = Workers.InParallel(mine, jobs, i =>
         {
             ulong seed = o.Seed + (ulong)i;
             var outcome = backends.Select(backend =>
@@ -166,7 +170,7 @@ public static class SoakRunner
         var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, perScenario.Sum(s => s[k].Schedules),
             perScenario.Count(s => s[k].Found.Any(f => f.IsViolation)))).ToList();
         var findings = perScenario.SelectMany(s => s.SelectMany(b => b.Found)).ToList();
-        return new SoakResult(o.Scenarios, perBackend, findings, clock.Elapsed);
+        return new SoakResult(mine.Count, perBackend, findings, clock.Elapsed);
     }
 
     /// <summary>Scenario <paramref name="seed"/> on one backend, every strategy; its findings.</summary>

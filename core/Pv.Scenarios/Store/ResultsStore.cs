@@ -42,7 +42,7 @@ public sealed record StoredRun(
 public sealed class ResultsStore : IDisposable
 {
     /// <summary>The schema this Pv writes: 1 = runs unique per (session, backend, seed), and the claims table.</summary>
-    private const int SchemaVersion = 1;
+    internal const int SchemaVersion = 1;
 
     private const string Columns = "kind, session, scenario, scenario_hash, backend, plugin_version, plugin_sha256, seed, schedules, verdict, metrics, pv_version, finished_at, elapsed_ms";
 
@@ -214,6 +214,17 @@ public sealed class ResultsStore : IDisposable
     internal StoredRun? Find(string session, string backend, ulong seed, SqliteTransaction tx) =>
         Query("WHERE session = $session AND backend = $backend AND seed = $seed", tx, ("$session", session), ("$backend", backend), ("$seed", unchecked((long)seed)))
             .SingleOrDefault();
+
+    /// <summary>Every run, oldest first (rows that cannot be read left out and listed in <see cref="SkippedRows"/>).</summary>
+    internal IReadOnlyList<StoredRun> All() => Query("ORDER BY id", null);
+
+    /// <summary>The schema version the file was written with (PRAGMA user_version).</summary>
+    internal long FileSchemaVersion => Checked(Path, () =>
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "PRAGMA user_version";
+        return (long)cmd.ExecuteScalar()!;
+    });
 
     /// <summary>The last <paramref name="limit"/> runs, newest first (rows that cannot be read left out and listed in <see cref="SkippedRows"/>).</summary>
     public IReadOnlyList<StoredRun> Recent(int limit) => Query("ORDER BY id DESC LIMIT $limit", null, ("$limit", limit));

@@ -3,7 +3,9 @@
 // finishes; `--resume` reuses the rows of the same comparison). Prints the verdicts first, then every metric
 // with the ratio B/A and its 95% bootstrap interval over seeds. Exit 1 if either side found a violation. A plugin
 // fault on one side is printed naming the side (its seeds up to the fault stay stored) while the other side's
-// verdicts and metrics still print; exit 4 then.
+// verdicts and metrics still print; exit 4 then. With --shard K/N only the shard's seeds run and what prints is
+// over them; the whole comparison is that of the shards' stores merged (pv merge), which this command with
+// --resume on the merged store prints without running anything.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Hosting.Composition;
@@ -27,18 +29,19 @@ internal static class AbCommand
         var report = new Option<string>("--report") { Description = "Write a self-contained HTML report with SVG charts." };
         var resume = new Option<bool>("--resume") { Description = "Reuse the stored seeds of this same comparison." };
         var command = new Command("ab", "Compare two backends on the same scenario and seeds: verdicts, then every metric with B/A and a 95% interval.")
-            { file, a, b, seeds, schedules, report, resume, s.Jobs, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, a, b, seeds, schedules, report, resume, s.Jobs, s.Shard, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(seeds), k = parse.GetValue(schedules);
             if (n < 2 || k < 1) throw new PvInputException("--seeds must be at least 2 and --schedules at least 1");
+            var shard = s.ShardOf(parse);
             using var catalog = s.LoadCatalog(parse);
             string path = s.Full(parse.GetValue(file)!);
             var (sideA, sideB) = (BoundScenario.Load(path, catalog, parse.GetValue(a)), BoundScenario.Load(path, catalog, parse.GetValue(b)));
             using var store = s.OpenStore(parse);
-            var session = new AbSession(sideA, sideB, n, k, catalog, store, s.JobsOf(parse));
+            var session = new AbSession(sideA, sideB, n, k, catalog, store, s.JobsOf(parse), shard);
             bool json = parse.GetValue(s.Json);
-            var result = s.WithProgress(json, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", 2 * n, clear: false, eta: false,
+            var result = s.WithProgress(json, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", 2 * session.SeedsRun.Count, clear: false, eta: false,
                 progress => session.Run(parse.GetValue(resume), progress is null ? null : done => progress(done)));
             s.ReportSkipped(store);
             string? html = parse.GetValue(report) is { } r ? s.Full(r) : null;
@@ -59,6 +62,7 @@ internal static class AbCommand
             s.WriteJson(new
             {
                 scenario = path, a = nameA, b = nameB, seeds = session.Seeds, schedulesPerSeed = session.Schedules,
+                shard = session.Shard.IsAll ? null : session.Shard.ToString(),
                 verdicts = new { a = Side(result.A, result.FaultA), b = Side(result.B, result.FaultB) },
                 pluginFaults = new { a = result.FaultA?.Message, b = result.FaultB?.Message },
                 perSeed = new { a = result.A.Select(r => new { r.Seed, r.Verdict }), b = result.B.Select(r => new { r.Seed, r.Verdict }) },
@@ -66,7 +70,9 @@ internal static class AbCommand
             });
             return;
         }
-        s.Output.WriteLine($"{Path.GetFileName(path)}: {session.Seeds} seeds x {session.Schedules} PCT schedules per side");
+        s.Output.WriteLine(session.Shard.IsAll
+            ? $"{Path.GetFileName(path)}: {session.Seeds} seeds x {session.Schedules} PCT schedules per side"
+            : $"{Path.GetFileName(path)}: shard {session.Shard}, {session.SeedsRun.Count} of {session.Seeds} seeds x {session.Schedules} PCT schedules per side");
         s.Output.WriteLine($"  A {nameA}: {Side(result.A, result.FaultA)}");
         s.Output.WriteLine($"  B {nameB}: {Side(result.B, result.FaultB)}");
         if (result.Metrics.Count == 0)

@@ -1,4 +1,4 @@
-// What the scenario commands share: the --config/--json/--db/--time-limit options, loading plugins.json (any
+// What the scenario commands share: the --config/--json/--db/--time-limit/--jobs/--shard options, loading plugins.json (any
 // problem in it is bad input: every problem printed, nothing run), the results store, JSON output, the metrics
 // table and the progress bar drawn on a terminal, and Guard: the one way a command body runs. Guard installs
 // the run's watch (Ctrl-C and --time-limit ask the run to stop at its next schedule; a watchdog thread names a
@@ -33,6 +33,12 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     /// <exception cref="PvInputException">Less than 1.</exception>
     public int JobsOf(ParseResult parse) =>
         parse.GetValue(Jobs) is var n and >= 1 ? n : throw new PvInputException($"--jobs must be at least 1, found {parse.GetValue(Jobs)}");
+
+    public Option<string> Shard { get; } = new("--shard") { Description = "K/N: run only shard K of N (0 <= K < N), the units of work i with i mod N = K; pv merge gathers the stores of explore and ab shards (docs/scale-out.md)." };
+
+    /// <summary>The --shard value, checked (<see cref="Pv.Scenarios.Running.Shard.All"/> when not given).</summary>
+    /// <exception cref="PvInputException">Not K/N with 0 &lt;= K &lt; N.</exception>
+    public Shard ShardOf(ParseResult parse) => parse.GetValue(Shard) is { } text ? Pv.Scenarios.Running.Shard.Parse(text) : Pv.Scenarios.Running.Shard.All;
 
     public Option<double?> TimeLimit { get; } = new("--time-limit") { Description = "Stop after this many seconds of wall time (finished work is kept; a plugin call still running then is a plugin fault, exit 4)." };
 
@@ -96,9 +102,12 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     public ResultsStore OpenStore(ParseResult parse) => ResultsStore.Open(Full(parse.GetValue(Db)!));
 
     /// <summary>Warns of each row of <paramref name="store"/> that could not be read (named by file and row, and skipped).</summary>
-    public void ReportSkipped(ResultsStore store)
+    public void ReportSkipped(ResultsStore store) => ReportSkipped(store.SkippedRows);
+
+    /// <summary>Warns of each unreadable row in <paramref name="skipped"/> (each naming its file and row).</summary>
+    public void ReportSkipped(IEnumerable<string> skipped)
     {
-        foreach (var problem in store.SkippedRows) Error.WriteLine($"pv: warning: {problem}");
+        foreach (var problem in skipped) Error.WriteLine($"pv: warning: {problem}");
     }
 
     public void WriteJson(object value) => Output.WriteLine(JsonSerializer.Serialize(value, JsonOptions));

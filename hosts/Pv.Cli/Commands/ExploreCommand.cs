@@ -2,7 +2,9 @@
 // interleavings with a progress bar (ExploreSession: each finished chunk of schedules is a row in the store, so
 // `--resume` skips the chunks an interrupted search finished, or names the violation it already found). On a violation the counterexample is minimised
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
-// command that replays it is printed. Exit 1 on a violation.
+// command that replays it is printed. Exit 1 on a violation. With --shard K/N only the shard's chunks are searched
+// and the verdict printed is the shard's: the search's is that of the shards' stores merged (pv merge), which
+// this command with --resume on the merged store reports.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -25,18 +27,21 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
             var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
+            var shard = s.ShardOf(parse);
             using var store = s.OpenStore(parse);
-            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume), s.JobsOf(parse));
+            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume), s.JobsOf(parse), shard);
             bool json = parse.GetValue(s.Json);
             string cxFile = s.Full(parse.GetValue(output) ?? session.DefaultCounterexampleFile);
-            var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", options.Schedules, clear: false, eta: true,
+            if (!shard.IsAll && !json)
+                s.Output.WriteLine($"shard {shard}: {session.Chunks.Count} of {options.Chunks().Count()} chunks of the search ({session.Budget:N0} schedules)");
+            var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", session.Budget, clear: false, eta: true,
                 progress => session.Run(cxFile, !parse.GetValue(noMinimise), progress));
             s.ReportSkipped(store);
             if (result.Earlier is { } earlier)
@@ -53,13 +58,17 @@ internal static class ExploreCommand
     private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result)
     {
         var (sc, backend, search) = (session.Bound.Scenario, session.Bound.Backend.Name, result.Search);
+        string? shard = session.Shard.IsAll ? null : session.Shard.ToString();
+        // A shard's verdict is not the search's: a lower chunk in another shard may break an invariant first.
+        string VerdictText(Verdict v) => shard is null ? CommandSupport.VerdictLine(sc, v)
+            : $"verdict of shard {shard}: {v.ToText()}; the search's: pv merge the shards' stores, then this command without --shard, with --resume --db MERGED";
         if (result.Found is not { } found)
         {
-            if (json) s.WriteJson(new { scenario = sc.Path, backend, strategy = session.Options.Strategy, schedules = search.SchedulesRun, exhausted = search.Exhausted, verdict = result.Verdict, expected = sc.Expect.Verdict, schedulesPerSecond = search.Rate });
+            if (json) s.WriteJson(new { scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, exhausted = search.Exhausted, verdict = result.Verdict, expected = sc.Expect.Verdict, schedulesPerSecond = search.Rate });
             else
             {
                 s.Output.WriteLine($"{search.SchedulesRun:N0} schedules{(search.Exhausted ? " (every schedule within the bound)" : "")}, no violation ({search.Rate:N0} schedules/s)");
-                s.Output.WriteLine(CommandSupport.VerdictLine(sc, result.Verdict));
+                s.Output.WriteLine(VerdictText(result.Verdict));
             }
             return;
         }
@@ -67,7 +76,7 @@ internal static class ExploreCommand
         if (json)
             s.WriteJson(new
             {
-                scenario = sc.Path, backend, strategy = session.Options.Strategy, schedules = search.SchedulesRun, verdict = cx.Invariant, expected = sc.Expect.Verdict,
+                scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, verdict = cx.Invariant, expected = sc.Expect.Verdict,
                 violation = cx.Violation, counterexample = path, replay, originalSteps = found.Found.Schedule.Count, minimisedSteps = found.Final.Schedule.Count,
                 omittedThreads = cx.OmitThreads, omittedOps = cx.OmitOps, schedulesPerSecond = search.Rate,
             });
@@ -77,7 +86,7 @@ internal static class ExploreCommand
             s.Output.Write(found.Final.Report!.Format());
             if (found.Minimised is { } minimised)
                 s.Output.WriteLine($"minimised in {minimised.Attempts} runs: {found.Found.Schedule.Count} -> {found.Final.Schedule.Count} steps; left out {cx.OmittedText}");
-            s.Output.WriteLine(CommandSupport.VerdictLine(sc, cx.Invariant));
+            s.Output.WriteLine(VerdictText(cx.Invariant));
             s.Output.WriteLine($"counterexample: {path}");
             s.Output.WriteLine($"replay it: {replay}");
         }

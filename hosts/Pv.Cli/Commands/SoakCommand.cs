@@ -4,7 +4,8 @@
 // detection rate (scenarios with a violation / scenarios) measures a toggle turned off. Exit 1 on a violation,
 // 0 when clean, 2 on bad usage (an unknown backend or option, a malformed --option), 3 when a finding is an
 // internal error or a generated scenario the parser refused (bugs in Pv), 4 when one is a plugin fault (the
-// other backends and scenarios still run; each fault is listed with its files).
+// other backends and scenarios still run; each fault is listed with its files). With --shard K/N only scenarios i
+// with i mod N = K run and what prints counts only them; the shards may share --out (files are named by seed).
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -29,12 +30,13 @@ internal static class SoakCommand
         var option = new Option<string[]>("--option") { Description = "NAME=on|off: an era toggle written into every scenario (repeatable)." };
         var output = new Option<string>("--out", "-o") { Description = "Folder for findings: each scenario .pvl and its counterexamples.", DefaultValueFactory = _ => "soak-findings" };
         var command = new Command("soak", "Generate random concurrent scenarios and search them on every backend; save every violation.")
-            { scenarios, schedules, seed, backend, option, output, s.Jobs, s.Config, s.Json, s.TimeLimit };
+            { scenarios, schedules, seed, backend, option, output, s.Jobs, s.Shard, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             int n = parse.GetValue(scenarios);
             long k = parse.GetValue(schedules);
             if (n < 1 || k < 1) throw new PvInputException("--scenarios and --schedules must be at least 1");
+            var shard = s.ShardOf(parse);
             var toggles = new List<KeyValuePair<string, bool>>();
             foreach (var text in parse.GetValue(option) ?? [])
             {
@@ -45,9 +47,9 @@ internal static class SoakCommand
             var names = parse.GetValue(backend) is { Length: > 0 } given ? given.Distinct().ToList() : SoakRunner.DefaultBackends.ToList();
             var plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
             bool json = parse.GetValue(s.Json);
-            var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", n, clear: true, eta: true,
-                progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse)));
-            Print(s, json, plan.Options, result);
+            var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", shard.Of(Enumerable.Range(0, n)).Count, clear: true, eta: true,
+                progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse), shard));
+            Print(s, json, plan.Options, shard, result);
             return PvExitCode.Worst(result.Findings.Select(f => f.Verdict switch
             {
                 Verdict.PluginFault => PvExitCode.PluginFault,
@@ -58,13 +60,13 @@ internal static class SoakCommand
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, SoakOptions options, SoakResult result)
+    private static void Print(CommandSupport s, bool json, SoakOptions options, Shard shard, SoakResult result)
     {
         if (json)
         {
             s.WriteJson(new
             {
-                scenarios = result.Scenarios, schedules = result.SchedulesRun, schedulesPerStrategy = options.Schedules, seed = options.Seed,
+                scenarios = result.Scenarios, shard = shard.IsAll ? null : shard.ToString(), schedules = result.SchedulesRun, schedulesPerStrategy = options.Schedules, seed = options.Seed,
                 options = options.Options.Select(SoakRunner.ToggleText),
                 backends = result.Backends.Select(b => new { backend = b.Backend, b.Schedules, b.ScenariosWithViolation, detectionRate = (double)b.ScenariosWithViolation / result.Scenarios }),
                 scenariosWithViolation = result.ScenariosWithViolation, detectionRate = result.DetectionRate, byInvariant = result.ByInvariant,
@@ -86,7 +88,7 @@ internal static class SoakCommand
             s.Output.WriteLine($"  scenario: {f.ScenarioFile}");
             if (f.CounterexampleFile is { } cx) s.Output.WriteLine($"  replay it: pv replay {cx}");
         }
-        s.Output.WriteLine($"{result.Scenarios} scenarios, {result.SchedulesRun:N0} schedules, {result.Findings.Count} finding(s); " +
+        s.Output.WriteLine($"{(shard.IsAll ? "" : $"shard {shard}: ")}{result.Scenarios} scenarios, {result.SchedulesRun:N0} schedules, {result.Findings.Count} finding(s); " +
             $"detection rate {result.ScenariosWithViolation}/{result.Scenarios} ({result.DetectionRate:P1}); {result.Elapsed.TotalSeconds:N1} s, {result.Rate:N0} schedules/s");
     }
 }

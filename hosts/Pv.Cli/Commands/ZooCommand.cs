@@ -3,7 +3,8 @@
 // entry, backend, expected, found, schedules to the first counterexample and time. Exit 0 only if every entry behaves as its file expects; 1 otherwise; 2 if an entry
 // cannot be read; 4 if a plugin faulted in an entry (the other entries still run; each fault is listed). With
 // --isolate each entry runs in a child pv, so one whose process dies (a stack overflow in plugin code) is
-// reported by name, exit 4, and the rest still run.
+// reported by name, exit 4, and the rest still run. With --shard K/N only entries i (in file name order, after
+// --only) with i mod N = K run: the shards' tables together are the whole zoo's.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -21,7 +22,7 @@ internal static class ZooCommand
         var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
         var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
         var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
-            { backend, dir, only, s.Jobs, isolate, s.Config, s.Json, s.TimeLimit };
+            { backend, dir, only, s.Jobs, s.Shard, isolate, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -30,6 +31,9 @@ internal static class ZooCommand
             var files = Zoo.Files(folder);
             if (parse.GetValue(only) is { } name && (files = [.. files.Where(f => Path.GetFileName(f) == name)]).Count == 0)
                 throw new PvInputException($"--only {name}: no such entry in {folder}");
+            var shard = s.ShardOf(parse);
+            int all = files.Count;
+            files = shard.Of(files);
             int jobs = s.JobsOf(parse);
             var childExits = new System.Collections.Concurrent.ConcurrentBag<int>();
             var zoo = parse.GetValue(isolate)
@@ -45,7 +49,7 @@ internal static class ZooCommand
                         e.AsExpected ? "[green]ok[/]" : "[red]UNEXPECTED[/]");
                 Terminal.Create(s.Output).Write(table);
                 foreach (var e in zoo.Entries.Where(e => e.Error is not null && e.Fault is null)) s.Output.WriteLine(e.Error);
-                s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected");
+                s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected{(shard.IsAll ? "" : $" (shard {shard}: {files.Count} of {all} files)")}");
             }
             return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
                 .Append(zoo.AnyError ? PvExitCode.BadInput : zoo.AllAsExpected ? PvExitCode.Ok : PvExitCode.Violation));
