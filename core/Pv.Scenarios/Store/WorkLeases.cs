@@ -61,7 +61,7 @@ public sealed class WorkLeases : IDisposable
     /// <summary>
     /// As <see cref="Settle(IReadOnlyList{ulong}, Func{ulong, StoredRun}, bool, Func{StoredRun, bool}?, Action{StoredRun}?)"/>,
     /// on up to <paramref name="jobs"/> worker threads: this thread claims the next units (in order, up to
-    /// <paramref name="jobs"/>), the workers <paramref name="compute"/> them at once (it must be safe to call from several
+    /// <see cref="BatchSize"/>), the workers <paramref name="compute"/> them at once (it must be safe to call from several
     /// threads), and this thread <paramref name="finish"/>es, stores and settles them in order. A unit past the
     /// <paramref name="last"/> one of its batch, or after a failed one, has its claim released and no row: the store ends
     /// as one worker leaves it, whatever <paramref name="jobs"/>.
@@ -81,7 +81,7 @@ public sealed class WorkLeases : IDisposable
         {
             bool waiting = false;
             var batch = new List<int>();
-            for (int i = 0; i < end && batch.Count < Math.Max(1, jobs); i++)
+            for (int i = 0; i < end && batch.Count < BatchSize(jobs); i++)
             {
                 if (rows[i] is not null) continue;
                 var (row, mine) = Claim(seeds[i]);
@@ -124,6 +124,15 @@ public sealed class WorkLeases : IDisposable
             Thread.Sleep(Poll);
         }
     }
+
+    /// <summary>
+    /// Units claimed and computed at once: one for a single worker (strictly in order); with several, a few per worker, so
+    /// the workers share them out as they finish and wait for each other (and for this thread's store writes) once per
+    /// batch rather than once per unit. What settles is the same: units past the last one are released, not stored.
+    /// </summary>
+    private static int BatchSize(int jobs) => jobs <= 1 ? 1 : jobs * UnitsPerWorker;
+
+    private const int UnitsPerWorker = 4;
 
     private (StoredRun? Row, bool Mine) Claim(ulong seed) => ResultsStore.Checked<(StoredRun?, bool)>(_store.Path, () =>
     {
