@@ -65,6 +65,7 @@ public sealed class Machine
         PageTables = new PageTables(this, options.PagingLevels);
         Scheduler = new Scheduler();
         Cpus = new CpuSet(this, options);
+        Oracle = new Oracle.Oracle(this);
         Boot();
     }
 
@@ -72,7 +73,7 @@ public sealed class Machine
     /// Puts the machine back in the state the constructor leaves it in, for the next schedule of a search: no backend
     /// attached, no mm but init_mm, no thread, every CPU, TLB, counter and the clock as new. What costs the most to
     /// build again (the page-table arrays, the counter table, the scheduler's lists, the CPUs with their TLBs and walk
-    /// caches) is kept and cleared; everything
+    /// caches, the oracle's records) is kept and cleared; everything
     /// else is made anew, so nothing of the last run can reach the next. A run on a reset machine is the run a new
     /// machine would make, bit for bit.
     /// </summary>
@@ -83,6 +84,7 @@ public sealed class Machine
         PageTables.Reset();
         Scheduler.Reset();
         Cpus.Reset();
+        Oracle.Reset();
         _mms.Clear();
         _threads.Clear();
         LazyFree.Clear();
@@ -98,7 +100,6 @@ public sealed class Machine
     {
         Cost = new CostClock(Options.Cost, Options.BackendCosts, Options.Cpus);
         Rcu = new RcuState(this);
-        Oracle = new Oracle.Oracle(this);
         Ipi = new Host.IpiService(this);
         Hypervisor = new Host.HypervisorService(this);
         Waits = new Host.WaitsService(this);
@@ -117,7 +118,7 @@ public sealed class Machine
     internal PageTables PageTables { get; }
     internal CpuSet Cpus { get; }
     internal RcuState Rcu { get; private set; } = null!;
-    internal Oracle.Oracle Oracle { get; private set; } = null!;
+    internal Oracle.Oracle Oracle { get; }
     internal Scheduler Scheduler { get; }
     internal Host.IpiService Ipi { get; private set; } = null!;
     internal Host.HypervisorService Hypervisor { get; private set; } = null!;

@@ -123,6 +123,17 @@ internal sealed class Oracle
 
     internal Oracle(Machine machine) => _machine = machine;
 
+    /// <summary>As new, for a reset machine: no violation and nothing recorded (the collections keep their capacity).</summary>
+    internal void Reset()
+    {
+        Violation = null;
+        _revocations.Clear();
+        _permittedFaults.Clear();
+        _changes.Clear();
+        _secondaryFills.Clear();
+        _revokedBy.Clear();
+    }
+
     /// <summary>The first violation, or null.</summary>
     public Violation? Violation { get; private set; }
 

@@ -23,7 +23,8 @@ public enum ThreadKind : byte
 /// <summary>One schedulable thread.</summary>
 internal sealed class SimThread : ISchedulable
 {
-    private readonly Stack<IEnumerator<Step>> _stack = new();
+    // Operations nest a few calls deep (munmap -> unmap_vmas -> zap -> free levels): room for them from the start.
+    private readonly Stack<IEnumerator<Step>> _stack = new(8);
     private readonly Queue<IEnumerator<Step>> _queued = new();
     private readonly List<IWaitCondition> _waits = [];
     private readonly Queue<Action> _continuations = new();
