@@ -46,96 +46,11 @@ internal static class Mmu
     /// <summary>
     /// A hardware walk of <paramref name="mm"/> for <paramref name="address"/> on <paramref name="cpu"/>, one level per
     /// step. Fills the walk cache on the way and the TLB at the leaf; sets accessed (and dirty on a write). With
-    /// <paramref name="performAccess"/> the access is made, and checked by the oracle, in the leaf's step.
+    /// <paramref name="performAccess"/> the access is made, and checked by the oracle, in the leaf's step. The walk is one
+    /// of the CPU's reusable <see cref="HardwareWalk"/>s: no allocation.
     /// </summary>
-    public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false, bool performAccess = false)
-    {
-        var mem = m.Memory;
-        string agent = speculative ? cpu.SpeculativeAgent : m.CurrentAgent;
-        Pfn table;
-        uint gen;
-        PageTableLevel level;
-        string via;
-        uint walkGeneration = 0;
-        m.Metrics.Walks.Increment();
-        if (speculative) m.Metrics.SpeculativeWalks.Increment();
-        Begin();
-        while (true)
-        {
-            if (cpu.WalkGeneration != walkGeneration)
-            {
-                // An invalidation of walk caches (or a CR3 write) reached this CPU mid-walk: the hardware drops
-                // the walk; a demand walk starts over, a speculative one is abandoned.
-                m.Trace("walk restarted", address, 0);
-                if (speculative)
-                {
-                    result.Status = AccessStatus.NotPresent;
-                    yield break;
-                }
-                Begin();
-            }
-            if (!m.Oracle.CheckTableRead(agent, mm, address, table, gen, via))
-            {
-                result.Status = AccessStatus.Violation;
-                yield break;
-            }
-            var slot = PageTables.SlotOf(table, address, level);
-            var e = new PageTableEntry(mem.Entries(table)[slot.Index]);
-            m.Cost.Charge(cpu.Id, m.Cost.Model.WalkLevel);
-            m.Trace(speculative ? "spec walk read" : "walk read", address, e.Raw);
-            result.Slot = slot;
-            result.Entry = e;
-            if (!e.IsPresent)
-            {
-                result.Status = AccessStatus.NotPresent;
-                yield return Step.Yield;
-                yield break;
-            }
-            if (level == PageTableLevel.Pte || e.IsHuge)
-            {
-                if (!Permits(e, access))
-                {
-                    result.Status = AccessStatus.Protection;
-                    yield return Step.Yield;
-                    yield break;
-                }
-                // The hardware's atomic A/D update of the leaf.
-                var updated = e.With(access == AccessKind.Write ? PteFlags.Accessed | PteFlags.Dirty : PteFlags.Accessed);
-                if (updated.Raw != e.Raw) mem.Entries(table)[slot.Index] = updated.Raw;
-                var target = PageTables.TargetPfn(updated, level, address);
-                var leafBase = updated.Pfn;
-                cpu.Tlb.Fill(mm.Value, address, level, leafBase, mem.GenerationOf(target), updated.Flags, m.Step);
-                result.Entry = updated;
-                result.Pfn = target;
-                result.Status = AccessStatus.Ok;
-                // The access itself happens in the step that read the leaf: what it reaches is checked now.
-                if (performAccess && !m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, target, mem.GenerationOf(target), cached: false, filledAt: m.Step))
-                    result.Status = AccessStatus.Violation;
-                yield return Step.Yield;
-                yield break;
-            }
-            var child = e.Pfn;
-            uint childGen = mem.GenerationOf(child);
-            cpu.WalkCache.Fill(mm.Value, address, level - 1, child, childGen);
-            (table, gen, level, via) = (child, childGen, level - 1, speculative ? "speculative walk" : "hardware walk");
-            yield return Step.Yield;
-        }
-
-        void Begin()
-        {
-            walkGeneration = cpu.WalkGeneration;
-            if (cpu.WalkCache.TryLookup(mm.Value, address, out var hit))
-            {
-                m.Metrics.WalkCacheHits.Increment();
-                (table, gen, level, via) = (hit.Table, hit.Generation, hit.TableLevel, "walk-cache hit");
-            }
-            else
-            {
-                table = m.Mm(mm).Pgd;
-                (gen, level, via) = (mem.GenerationOf(table), m.PageTables.TopLevel, "hardware walk");
-            }
-        }
-    }
+    public static IEnumerable<Step> Walk(Machine m, SimCpu cpu, MmId mm, ulong address, AccessKind access, AccessResult result, bool speculative = false, bool performAccess = false) =>
+        cpu.RentWalk().Start(m, mm, address, access, result, speculative, performAccess);
 
     /// <summary>
     /// The TLB-hit path of an access, as a plain method so a hit allocates nothing: if the TLB holds a translation
@@ -207,9 +122,7 @@ internal static class Mmu
         }
     }
 
-    private static bool Permits(PageTableEntry e, AccessKind access) => Permits(e.Flags, access);
-
-    private static bool Permits(PteFlags flags, AccessKind access) => access switch
+    internal static bool Permits(PteFlags flags, AccessKind access) => access switch
     {
         AccessKind.Write => (flags & PteFlags.Write) != 0,
         AccessKind.Exec => (flags & PteFlags.Exec) != 0,

@@ -14,6 +14,7 @@ internal sealed class SimCpu : ICpu
 {
     private readonly Machine _machine;
     private readonly Queue<(IpiHandler Handler, AckCounter? Ack)> _pendingIpis = new();
+    private readonly Stack<HardwareWalk> _walks = new();
     private int _irqOffDepth;
     private int _rcuReadDepth;
 
@@ -42,6 +43,12 @@ internal sealed class SimCpu : ICpu
         IrqOffOwner = null;
         Interrupts.Id = -1;
     }
+
+    /// <summary>A hardware walk of this CPU to set up (<see cref="Mmu.Walk"/>): an idle one from the pool, or a new one.</summary>
+    internal HardwareWalk RentWalk() => _walks.TryPop(out var walk) ? walk : new HardwareWalk(this);
+
+    /// <summary>A walk its thread is done with.</summary>
+    internal void ReturnWalk(HardwareWalk walk) => _walks.Push(walk);
 
     /// <inheritdoc/>
     public int Id { get; }
