@@ -254,7 +254,14 @@ internal sealed class MmuGather : IMmuGather
         // in flight on the mm up to now are flushed when this one returns.
         if (Operation is not null)
         {
-            var others = MmStruct.ActiveGathers.Where(g => g != this).Select(g => (g.Thread, g.Started)).ToArray();
+            var active = MmStruct.ActiveGathers;
+            int n = 0;
+            foreach (var g in active)
+                if (g != this) n++;
+            (int Thread, long Since)[] others = n == 0 ? [] : new (int, long)[n];
+            n = 0;
+            foreach (var g in active)
+                if (g != this) others[n++] = (g.Thread, g.Started);
             Operation.Finished(_m.Step, others);
         }
         if (MmStruct.TlbFlushPending > 1 && _m.Options.NestedFlush)

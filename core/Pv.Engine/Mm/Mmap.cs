@@ -188,8 +188,7 @@ internal static class Mmap
         }
         m.Notifiers.InvalidateRangeEnd(range);
         // do_vmi_munmap of the old range: nothing is mapped there any more; unlink the VMA and free its tables.
-        ulong floor = mm.Vmas.Where(v => v.End <= oldStart).Select(v => v.End).DefaultIfEmpty(0UL).Max();
-        ulong ceiling = mm.Vmas.Where(v => v.Start >= oldStart + length).Select(v => v.Start).DefaultIfEmpty(0UL).Min();
+        var (floor, ceiling) = Vmas.Neighbours(mm, oldStart, oldStart + length);
         mm.Vmas.Remove(old);
         var tlb = MmuGather.TlbGatherMmu(m, mm, op);
         yield return Step.Call(Zap.FreePgtables(m, t, tlb, [old], floor, ceiling));

@@ -25,8 +25,7 @@ internal static class Munmap
         yield return Step.Call(Vmas.SplitRange(m, t, mm, start, end));
         var vmas = Vmas.Detach(mm, start, end);
         // The neighbours bound which page tables may go (free_pgtables' floor and ceiling).
-        ulong floor = mm.Vmas.Where(v => v.End <= start).Select(v => v.End).DefaultIfEmpty(0UL).Max();
-        ulong ceiling = mm.Vmas.Where(v => v.Start >= end).Select(v => v.Start).DefaultIfEmpty(0UL).Min();
+        var (floor, ceiling) = Vmas.Neighbours(mm, start, end);
         if (vmas.Count > 0)
         {
             var tlb = MmuGather.TlbGatherMmu(m, mm, op);

@@ -40,9 +40,33 @@ internal static class Vmas
     {
         SplitAt(mm, start);
         SplitAt(mm, end);
-        var inside = mm.Vmas.Where(v => v.Start >= start && v.End <= end).ToList();
-        foreach (var v in inside) mm.Vmas.Remove(v);
+        var inside = new List<Vma>();
+        var vmas = mm.Vmas;
+        int kept = 0;
+        for (int i = 0; i < vmas.Count; i++)
+        {
+            var v = vmas[i];
+            if (v.Start >= start && v.End <= end) inside.Add(v);
+            else vmas[kept++] = v;
+        }
+        vmas.RemoveRange(kept, vmas.Count - kept);
         return inside;
+    }
+
+    /// <summary>
+    /// What bounds the page tables an unmap of [start, end) may free (free_pgtables' floor and ceiling): the end of the
+    /// last VMA below it and the start of the first above it, 0 where there is none.
+    /// </summary>
+    public static (ulong Floor, ulong Ceiling) Neighbours(MmStruct mm, ulong start, ulong end)
+    {
+        ulong floor = 0, ceiling = 0;
+        bool above = false;
+        foreach (var v in mm.Vmas)
+        {
+            if (v.End <= start) floor = Math.Max(floor, v.End);
+            if (v.Start >= end && (!above || v.Start < ceiling)) (ceiling, above) = (v.Start, true);
+        }
+        return (floor, ceiling);
     }
 
     /// <summary>Split at both ends of [start, end) and return the VMAs inside (left in the mm).</summary>
@@ -50,6 +74,9 @@ internal static class Vmas
     {
         SplitAt(mm, start);
         SplitAt(mm, end);
-        return mm.Vmas.Where(v => v.Start >= start && v.End <= end).ToList();
+        var inside = new List<Vma>();
+        foreach (var v in mm.Vmas)
+            if (v.Start >= start && v.End <= end) inside.Add(v);
+        return inside;
     }
 }

@@ -42,7 +42,7 @@ public sealed record MachineProgram(
         var mms = new Dictionary<string, MmStruct>(StringComparer.Ordinal);
         foreach (var decl in Mms) mms[decl.Name] = SetUpMm(m, decl, files);
         var ctx = new Context(m, mms, files, Mmu, [], []);
-        var loaded = new HashSet<int>();
+        var loaded = new bool[m.Cpus.Count];
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         IopfQueue? iopf = null;
         ISecondaryMmu? smmu = null;
@@ -61,7 +61,11 @@ public sealed record MachineProgram(
             }
             else
             {
-                if (mm is not null && loaded.Add(t.Cpu)) m.Cpus[t.Cpu].LoadMm(mm.Id);
+                if (mm is not null && !loaded[t.Cpu])
+                {
+                    loaded[t.Cpu] = true;
+                    m.Cpus[t.Cpu].LoadMm(mm.Id);
+                }
                 thread = m.AddThread(t.Name, t.Kind, t.Cpu, mm);
             }
             ids[t.Name] = thread.Id;
