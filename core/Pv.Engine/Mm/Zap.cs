@@ -121,7 +121,8 @@ internal static class Zap
             }
         }
         if (vmas.Count == 0) yield break;
-        ulong start = vmas.Min(v => v.Start), end = vmas.Max(v => v.End);
+        ulong start = ulong.MaxValue, end = 0;
+        foreach (var v in vmas) (start, end) = (Math.Min(start, v.Start), Math.Max(end, v.End));
         yield return Step.Call(FreePgdRange(m, tlb, start, end, floor, ceiling));
     }
 
