@@ -1,8 +1,11 @@
 // The bug zoo: every scenario file of a folder (scenarios/zoo: the bug zoo of docs/model.md, each with the fix off
 // and on) searched with its own `explore` line from seed 0; an entry behaves when what the oracle found is
 // what the file expects (an invariant, or clean over the whole budget). Run for one backend, an entry on another is
-// read but not searched. A plugin fault in one entry is that entry's outcome; the others still run.
+// read but not searched. An entry whose backend (or SMMU) the plugins.json in use does not offer is skipped and
+// listed (a plugin author's own config holds only their backends), never an error. A plugin fault in one entry is
+// that entry's outcome; the others still run.
 using System.Diagnostics;
+using Pv.Engine;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
@@ -53,9 +56,45 @@ public sealed record ZooRun(IReadOnlyList<ZooEntry> Entries)
     public bool AllAsExpected => AsExpected == Entries.Count;
 }
 
+/// <summary>An entry left out because the plugins.json in use does not offer a backend it names.</summary>
+/// <param name="File">The scenario file.</param>
+/// <param name="Missing">The backends it names that plugins.json lacks.</param>
+public sealed record ZooSkip(string File, IReadOnlyList<string> Missing);
+
 /// <summary>Runs the zoo.</summary>
 public static class Zoo
 {
+    /// <summary>
+    /// The entries of <paramref name="files"/> to run: those on <paramref name="backend"/> when given, of which those whose
+    /// backends <paramref name="catalog"/> offers; the others it lacks are returned as skipped. A file that cannot be
+    /// read is kept (its entry reports the problem).
+    /// </summary>
+    /// <exception cref="PvInputException"><paramref name="backend"/> is not a backend of <paramref name="catalog"/>.</exception>
+    public static (IReadOnlyList<string> Run, IReadOnlyList<ZooSkip> Skipped) Select(IReadOnlyList<string> files, PluginCatalog catalog, string? backend)
+    {
+        bool Offered(string name) => catalog.Backends.Any(b => b.Name == name);
+        if (backend is not null && !Offered(backend))
+            throw new PvInputException($"--backend {backend}: {catalog.ConfigPath} has no usable backend of that name; usable: " +
+                (catalog.Backends.Count == 0 ? "none" : string.Join(", ", catalog.Backends.Select(b => b.Name))));
+        var run = new List<string>();
+        var skipped = new List<ZooSkip>();
+        foreach (var file in files)
+        {
+            Scenario scenario;
+            try { scenario = ScenarioParser.ParseFile(file); }
+            catch (ScenarioException)
+            {
+                run.Add(file);
+                continue;
+            }
+            if (backend is not null && scenario.Backend != backend) continue;
+            var missing = new[] { scenario.Backend, scenario.Smmu }.OfType<string>().Where(b => !Offered(b)).ToList();
+            if (missing.Count > 0) skipped.Add(new ZooSkip(file, missing));
+            else run.Add(file);
+        }
+        return (run, skipped);
+    }
+
     /// <summary>The zoo next to <paramref name="catalog"/>'s plugins.json: <c>scenarios/zoo</c> of the Pv repository.</summary>
     public static string DefaultFolder(PluginCatalog catalog) => Path.Combine(Path.GetDirectoryName(catalog.ConfigPath)!, "scenarios", "zoo");
 

@@ -49,6 +49,32 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
 
     public string Full(string path) => Path.GetFullPath(path, CurrentDirectory);
 
+    public Option<string> Expect { get; } = new("--expect") { Description = "Expect this verdict instead of the scenario's 'expect' line: clean or an invariant O1..O7." };
+
+    /// <summary><paramref name="bound"/> expecting what --expect says, when it is given (as a scenario's expect line would).</summary>
+    /// <exception cref="PvInputException">--expect is not clean or an invariant.</exception>
+    public BoundScenario Expecting(ParseResult parse, BoundScenario bound)
+    {
+        if (parse.GetValue(Expect) is not { } text) return bound;
+        if (!Verdicts.TryParse(text, out var verdict) || !(verdict == Verdict.Clean || verdict.IsViolation()))
+            throw new PvInputException($"--expect {text}: expected clean or an invariant O1..O7");
+        return bound with { Scenario = bound.Scenario with { Expect = new Expectation(verdict, new SourceSpan("--expect", 0, 0)) } };
+    }
+
+    /// <summary>
+    /// A pv command line to print (the replay of a counterexample, say): <paramref name="args"/>, and the --config this run
+    /// was given, so that it loads the same plugins.json from any folder. Words a shell would split are quoted.
+    /// </summary>
+    public string PvCommand(ParseResult parse, params string[] args)
+    {
+        var words = args.Prepend("pv");
+        if (parse.GetValue(Config) is { } given) words = words.Concat(["--config", Full(given)]);
+        return string.Join(' ', words.Select(ShellWord));
+    }
+
+    private static string ShellWord(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:+@%,".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
+
     /// <summary>plugins.json, loaded and free of problems.</summary>
     /// <exception cref="PvInputException">No plugins.json was found, or it has problems (each one located).</exception>
     public PluginCatalog LoadCatalog(ParseResult parse)

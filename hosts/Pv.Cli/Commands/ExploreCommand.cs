@@ -27,11 +27,11 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Expect, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
+            var bound = s.Expecting(parse, BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend)));
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             var shard = s.ShardOf(parse);
@@ -49,13 +49,13 @@ internal static class ExploreCommand
                 s.Error.WriteLine($"pv: this search already found {earlier.Verdict.ToText()} in the chunk from seed {earlier.Seed} (counterexample: {cxFile}); run without --resume to search again");
                 return PvExitCode.Violation;
             }
-            Print(s, json, session, result);
+            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file));
             return result.Found is null ? PvExitCode.Ok : PvExitCode.Violation;
         }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result)
+    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand)
     {
         var (sc, backend, search) = (session.Bound.Scenario, session.Bound.Backend.Name, result.Search);
         string? shard = session.Shard.IsAll ? null : session.Shard.ToString();
@@ -72,7 +72,7 @@ internal static class ExploreCommand
             }
             return;
         }
-        var (cx, path, replay) = (found.Counterexample, result.CounterexampleFile, $"pv replay {result.CounterexampleFile}");
+        var (cx, path, replay) = (found.Counterexample, result.CounterexampleFile, replayCommand(result.CounterexampleFile!));
         if (json)
             s.WriteJson(new
             {

@@ -16,11 +16,11 @@ internal static class RunCommand
         var file = new Argument<string>("FILE") { Description = "The scenario (.pvl)." };
         var backend = new Option<string>("--backend", "-b") { Description = "Run on this backend instead of the scenario's." };
         var seed = new Option<ulong?>("--seed") { Description = "Seeded random schedule (and workload seed); default: the sequential schedule, workload seed 0." };
-        var command = new Command("run", "Run one schedule of a scenario: verdict, metrics, simulated time.") { file, backend, seed, s.Config, s.Json, s.Db };
+        var command = new Command("run", "Run one schedule of a scenario: verdict, metrics, simulated time.") { file, backend, seed, s.Expect, s.Config, s.Json, s.Db };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var bound = BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend));
+            var bound = s.Expecting(parse, BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend)));
             ulong? scheduleSeed = parse.GetValue(seed);
             RunSummary run;
             using (var store = s.OpenStore(parse))

@@ -49,7 +49,7 @@ internal static class SoakCommand
             bool json = parse.GetValue(s.Json);
             var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", shard.Of(Enumerable.Range(0, n)).Count, clear: true, eta: true,
                 progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse), shard));
-            Print(s, json, plan.Options, shard, result);
+            Print(s, json, plan.Options, shard, result, file => s.PvCommand(parse, "replay", file));
             return PvExitCode.Worst(result.Findings.Select(f => f.Verdict switch
             {
                 Verdict.PluginFault => PvExitCode.PluginFault,
@@ -60,7 +60,7 @@ internal static class SoakCommand
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, SoakOptions options, Shard shard, SoakResult result)
+    private static void Print(CommandSupport s, bool json, SoakOptions options, Shard shard, SoakResult result, Func<string, string> replayCommand)
     {
         if (json)
         {
@@ -86,7 +86,7 @@ internal static class SoakCommand
         {
             s.Output.WriteLine($"{f.Verdict.ToText()} on {f.Backend} ({f.Strategy}, seed {f.ScenarioSeed}): {f.Message}");
             s.Output.WriteLine($"  scenario: {f.ScenarioFile}");
-            if (f.CounterexampleFile is { } cx) s.Output.WriteLine($"  replay it: pv replay {cx}");
+            if (f.CounterexampleFile is { } cx) s.Output.WriteLine($"  replay it: {replayCommand(cx)}");
         }
         s.Output.WriteLine($"{(shard.IsAll ? "" : $"shard {shard}: ")}{result.Scenarios} scenarios, {result.SchedulesRun:N0} schedules, {result.Findings.Count} finding(s); " +
             $"detection rate {result.ScenariosWithViolation}/{result.Scenarios} ({result.DetectionRate:P1}); {result.Elapsed.TotalSeconds:N1} s, {result.Rate:N0} schedules/s");

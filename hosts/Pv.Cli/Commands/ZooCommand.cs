@@ -4,7 +4,9 @@
 // cannot be read; 4 if a plugin faulted in an entry (the other entries still run; each fault is listed). With
 // --isolate each entry runs in a child pv, so one whose process dies (a stack overflow in plugin code) is
 // reported by name, exit 4, and the rest still run. With --shard K/N only entries i (in file name order, after
-// --only) with i mod N = K run: the shards' tables together are the whole zoo's.
+// --only) with i mod N = K run: the shards' tables together are the whole zoo's. Without --dir the zoo is
+// scenarios/zoo beside plugins.json (the repository's), else the copy built with pv. An entry whose backend the
+// plugins.json in use lacks is skipped and listed (Zoo.Select); when nothing is left to run, exit 2.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -18,7 +20,7 @@ internal static class ZooCommand
     public static Command Create(CommandSupport s)
     {
         var backend = new Option<string>("--backend", "-b") { Description = "Only the entries that run on this backend." };
-        var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo of the Pv repository)." };
+        var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo beside plugins.json, else the zoo built with pv)." };
         var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
         var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
         var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
@@ -26,7 +28,7 @@ internal static class ZooCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : Zoo.DefaultFolder(catalog);
+            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : DefaultFolder(catalog);
             if (!Directory.Exists(folder)) throw new PvInputException($"no zoo folder {folder}; pass --dir");
             var files = Zoo.Files(folder);
             if (parse.GetValue(only) is { } name && (files = [.. files.Where(f => Path.GetFileName(f) == name)]).Count == 0)
@@ -34,6 +36,13 @@ internal static class ZooCommand
             var shard = s.ShardOf(parse);
             int all = files.Count;
             files = shard.Of(files);
+            int inShard = files.Count;
+            var (selected, skipped) = Zoo.Select(files, catalog, parse.GetValue(backend));
+            if (selected.Count == 0 && shard.IsAll)
+                throw new PvInputException(skipped.Count > 0
+                    ? $"no zoo entry runs on the backends of {catalog.ConfigPath}: {Skipped(skipped)}"
+                    : $"no zoo entry in {folder}{(parse.GetValue(backend) is { } b ? $" runs on backend {b}" : "")}");
+            files = [.. selected];
             int jobs = s.JobsOf(parse);
             var childExits = new System.Collections.Concurrent.ConcurrentBag<int>();
             var zoo = parse.GetValue(isolate)
@@ -49,11 +58,25 @@ internal static class ZooCommand
                         e.AsExpected ? "[green]ok[/]" : "[red]UNEXPECTED[/]");
                 Terminal.Create(s.Output).Write(table);
                 foreach (var e in zoo.Entries.Where(e => e.Error is not null && e.Fault is null)) s.Output.WriteLine(e.Error);
-                s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected{(shard.IsAll ? "" : $" (shard {shard}: {files.Count} of {all} files)")}");
+                s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected{(shard.IsAll ? "" : $" (shard {shard}: {inShard} of {all} files)")}");
             }
+            if (skipped.Count > 0)
+                (parse.GetValue(s.Json) ? s.Error : s.Output).WriteLine($"skipped, not offered by {catalog.ConfigPath}: {Skipped(skipped)}");
             return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
                 .Append(zoo.AnyError ? PvExitCode.BadInput : zoo.AllAsExpected ? PvExitCode.Ok : PvExitCode.Violation));
         }, "nothing was stored; run the command again", parse.GetValue(s.TimeLimit)));
         return command;
     }
+
+    /// <summary>scenarios/zoo beside plugins.json (a Pv repository), else the zoo copied beside pv when it was built.</summary>
+    private static string DefaultFolder(Pv.Hosting.PluginCatalog catalog)
+    {
+        string beside = Zoo.DefaultFolder(catalog);
+        return Directory.Exists(beside) ? beside : Path.Combine(AppContext.BaseDirectory, "zoo");
+    }
+
+    /// <summary>The skipped entries, counted by the backend plugins.json lacks: "xen-pv (6 entries), uml (4 entries)".</summary>
+    private static string Skipped(IReadOnlyList<ZooSkip> skipped) =>
+        string.Join(", ", skipped.SelectMany(k => k.Missing).GroupBy(b => b).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} ({g.Count()} {(g.Count() == 1 ? "entry" : "entries")})"));
 }
