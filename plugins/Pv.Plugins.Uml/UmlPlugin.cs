@@ -22,7 +22,7 @@ public sealed class UmlPlugin : IPvPlugin
 
     /// <inheritdoc/>
     public IReadOnlyList<PvBackendInfo> Backends { get; } =
-        [new(ArchProfile, "User-Mode Linux: host mmap/munmap as the TLB, synced at resume and kernel SEGV", UmlOptions.Declared)];
+        [new(ArchProfile, "User-Mode Linux: host mmap/munmap as the TLB, synced at resume and kernel SEGV", UmlOptions.Declared) { Mmu = PvMmuModel.HostMappings }];
 
     /// <summary>Binds and validates the options and registers the one UmlTlb that the arch and pv ops of a machine share.</summary>
     public void Register(IServiceCollection services, IConfiguration options)

@@ -42,7 +42,7 @@ public sealed class PvAppTests
         Assert.Equal(PvExitCode.BadInput, exit);
         // The first row of "good" is the plugins table's; the declarations table follows it.
         var goodRow = output.Split('\n').First(l => l.Contains("│ good "));
-        Assert.Matches(@"│ good\s+│ 2\.3\.4\s+│ 2\.0\.0\.0\s+│ .*Pv\.Fixtures\.Good\.dll\s+│ pinned ok\s+│ native-x86 \(x86\)\s+│ loaded\s+│", goodRow);
+        Assert.Matches(@"│ good\s+│ 2\.3\.4\s+│ 2\.1\.0\.0\s+│ .*Pv\.Fixtures\.Good\.dll\s+│ pinned ok\s+│ native-x86 \(x86\)\s+│ loaded\s+│", goodRow);
         var brokenRow = output.Split('\n').Single(l => l.Contains("│ broken "));
         Assert.Matches(@"│ good\s+│ x86\s+│ archMmu\s+│ option\s+│", output);
         Assert.Matches(@"│ broken\s+│ -\s+│ -\s+│ .*Pv\.Fixtures\.CtorThrows\.dll\s+│ unpinned\s+│ -\s+│ FAILED\s+│", brokenRow);
@@ -111,7 +111,7 @@ public sealed class PvAppTests
         Assert.Equal("good", plugin.GetProperty("name").GetString());
         Assert.Equal("loaded", plugin.GetProperty("status").GetString());
         Assert.Equal("2.3.4", plugin.GetProperty("version").GetString());
-        Assert.Equal("2.0.0.0", plugin.GetProperty("contractVersion").GetString());
+        Assert.Equal("2.1.0.0", plugin.GetProperty("contractVersion").GetString());
         Assert.Equal("unpinned", plugin.GetProperty("hash").GetString());
         Assert.Equal(PluginHash.Compute(Fixtures.Plugin("Good")), plugin.GetProperty("sha256").GetString());
         Assert.Equal(["x86", "arm64"], plugin.GetProperty("offers").EnumerateArray().Select(e => e.GetString()));

@@ -113,7 +113,7 @@ public sealed class PluginCatalogTests
     }
 
     [Theory]
-    [InlineData("NewerContract", "built against Pv.Abstractions 2.1.0.0, newer than the host's 2.0.0.0")]
+    [InlineData("NewerContract", "built against Pv.Abstractions 2.2.0.0, newer than the host's 2.1.0.0")]
     [InlineData("CtorThrows", "constructor of Pv.Fixtures.CtorThrows.CtorThrowsPlugin threw InvalidOperationException")]
     [InlineData("NoPlugin", "no public non-abstract class implementing IPvPlugin")]
     [InlineData("TwoPlugins", "has 2 classes implementing IPvPlugin")]

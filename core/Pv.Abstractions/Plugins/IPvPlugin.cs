@@ -69,6 +69,23 @@ public sealed record PvBackendInfo(string ArchProfile, string Description, IRead
     /// and the backend reads the values in force through <see cref="Host.ICost.Value"/>.
     /// </summary>
     public IReadOnlyList<PvCostInfo> Costs { get; init; } = [];
+
+    /// <summary>
+    /// How the CPUs of a machine running this backend translate (since contract 2.1): through page tables a hardware
+    /// MMU walks into a TLB (the default), or through mappings of a host process that the backend keeps in sync, as
+    /// User-Mode Linux does. A scenario written for the other model is refused when it is bound to this backend: a
+    /// kernel built for one never runs on the other, so what such a run found would not be a bug.
+    /// </summary>
+    public PvMmuModel Mmu { get; init; } = PvMmuModel.Hardware;
+}
+
+/// <summary>How a backend's CPUs translate virtual addresses.</summary>
+public enum PvMmuModel
+{
+    /// <summary>A hardware MMU walks the page tables and caches translations in a TLB and walk cache.</summary>
+    Hardware,
+    /// <summary>A host process's mappings are the TLB (User-Mode Linux): the backend syncs them with the page tables.</summary>
+    HostMappings,
 }
 
 /// <summary>One option key a backend accepts (an era or fix toggle, a size).</summary>

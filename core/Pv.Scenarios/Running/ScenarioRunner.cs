@@ -12,6 +12,7 @@ using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Workload;
 using Pv.Engine.Programs;
+using Pv.Abstractions.Plugins;
 
 namespace Pv.Scenarios.Running;
 
@@ -43,6 +44,13 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
         if (!backend.Host.ProvidesCpuMmu)
             throw new ScenarioException([new ScenarioDiagnostic(scenario.BackendAt,
                 $"backend '{name}'{where} is a secondary MMU ({backend.ArchProfile}, no pv_mmu_ops): name it with 'smmu', and a CPU backend with 'backend'")]);
+        // A kernel built for a hardware MMU never runs on host mappings (UML) or the other way round: a run across the
+        // two would put the backend's flushes on translations it never made, and report what no kernel can reach.
+        var model = backend.Info.Mmu == PvMmuModel.HostMappings ? MmuKind.HostMappings : MmuKind.Hardware;
+        if (scenario.Mmu != model)
+            throw new ScenarioException([new ScenarioDiagnostic(scenario.BackendAt, model == MmuKind.HostMappings
+                ? $"backend '{name}'{where} translates through host mappings (its CPUs have no hardware TLB): the scenario needs 'mmu host-mappings'"
+                : $"backend '{name}'{where} has a hardware MMU: 'mmu host-mappings' is for a backend whose CPUs translate through host mappings, such as User-Mode Linux")]);
         var smmu = scenario.Smmu is { } s ? Resolve(catalog, s, scenario.SmmuAt, "") : null;
         if (smmu is not null && smmu.Host.ProvidesCpuMmu)
             throw new ScenarioException([new ScenarioDiagnostic(scenario.SmmuAt,

@@ -109,9 +109,9 @@ public static class SoakRunner
     /// </summary>
     public static IReadOnlyList<string> DefaultBackends { get; } = ["x86-native", "x86-native-6.12", "x86-native-6.15", "arm64-native", "xen-pv", "uml"];
 
-    /// <summary>The target a backend's scenarios are written for: UML backends run under <c>mmu host-mappings</c>.</summary>
+    /// <summary>The target a backend's scenarios are written for: a backend that declares host mappings (UML) runs them under <c>mmu host-mappings</c>.</summary>
     public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
-        new(backend.Name, backend.ArchProfile == "uml", options);
+        new(backend.Name, backend.Info.Mmu == Pv.Abstractions.Plugins.PvMmuModel.HostMappings, options);
 
     /// <summary>Reads an era toggle written <c>NAME=on</c> or <c>NAME=off</c> (the name is checked by <see cref="Validate"/>).</summary>
     public static bool TryParseToggle(string text, out KeyValuePair<string, bool> toggle)
