@@ -34,6 +34,7 @@ public static class PvApp
         root.Subcommands.Add(ReplayCommand.Create(support));
         root.Subcommands.Add(AbCommand.Create(support));
         root.Subcommands.Add(ZooCommand.Create(support));
+        root.Subcommands.Add(ConformCommand.Create(support));
         root.Subcommands.Add(SoakCommand.Create(support));
         root.Subcommands.Add(HistoryCommand.Create(support));
         root.Subcommands.Add(MergeCommand.Create(support));

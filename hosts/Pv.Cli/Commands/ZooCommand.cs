@@ -69,7 +69,7 @@ internal static class ZooCommand
     }
 
     /// <summary>scenarios/zoo beside plugins.json (a Pv repository), else the zoo copied beside pv when it was built.</summary>
-    private static string DefaultFolder(Pv.Hosting.PluginCatalog catalog)
+    internal static string DefaultFolder(Pv.Hosting.PluginCatalog catalog)
     {
         string beside = Zoo.DefaultFolder(catalog);
         return Directory.Exists(beside) ? beside : Path.Combine(AppContext.BaseDirectory, "zoo");
