@@ -253,6 +253,14 @@ public sealed class PluginCatalog : IDisposable
                 diagnostics.Add(new PvDiagnostic(renamed, option.Location, entry.Plugin, entry.Name));
         }
 
+        // What the plugin declares is checked before it is used: a key twice or a negative default is the plugin's
+        // mistake, reported at its backend like any other, not a crash of the host.
+        int declaredProblems = diagnostics.Count;
+        foreach (var twice in info.Costs.GroupBy(c => c.Key, StringComparer.Ordinal).Where(g => g.Count() > 1))
+            diagnostics.Add(new PvDiagnostic($"the plugin declares cost '{twice.Key}' {twice.Count()} times; each declared cost needs a key of its own", entry.Location, entry.Plugin, entry.Name));
+        foreach (var negative in info.Costs.Where(c => c.Default < 0))
+            diagnostics.Add(new PvDiagnostic($"the plugin declares cost '{negative.Key}' with default {negative.Default}; a cost is not negative", entry.Location, entry.Plugin, entry.Name));
+        if (diagnostics.Count > declaredProblems) return null;
         var costs = BackendCosts.Defaults(entry.Name, info);
         foreach (var collision in info.Costs.Where(c => BackendCosts.EngineKeys.Contains(c.Key, StringComparer.Ordinal)))
             diagnostics.Add(new PvDiagnostic($"the plugin declares cost '{collision.Key}', which is an engine cost key; a declared cost needs a key of its own", entry.Location, entry.Plugin, entry.Name));

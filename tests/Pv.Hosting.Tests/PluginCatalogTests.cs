@@ -12,6 +12,16 @@ public sealed class PluginCatalogTests
     private static PluginCatalog Load(string plugins, string backends = "") =>
         PluginCatalog.Load(Fixtures.WriteConfig(plugins, backends));
 
+    [Fact]
+    public void A_cost_declared_twice_or_negative_is_a_diagnostic_at_the_backend_not_a_crash()
+    {
+        using var catalog = Load(Fixtures.PluginEntry("no-ops", "NoOps"), """{ "name": "bad", "plugin": "no-ops", "archProfile": "bad-costs" }""");
+        Assert.Empty(catalog.Backends);
+        Assert.Equal(
+            ["the plugin declares cost 'twice' 2 times; each declared cost needs a key of its own", "the plugin declares cost 'negative' with default -5; a cost is not negative"],
+            catalog.Diagnostics.Select(d => d.Message));
+    }
+
     private static void AssertGoodStillLoads(PluginCatalog catalog)
     {
         var good = Assert.Single(catalog.Plugins, p => p.Name == "good");

@@ -27,6 +27,14 @@ public sealed class ParserTests
     }
 
     [Fact]
+    public void A_kernel_thread_s_vmalloc_range_is_one_other_threads_may_use()
+    {
+        // vmalloc maps into init_mm whoever asks: the range a kernel thread with no mm allocates is valid for the others.
+        var s = ScenarioParser.Parse("t.pvl", Header + "thread k cpu 0 kernel\n  vmalloc 0xffffc90000000000 8K\nthread f cpu 1 mm a\n  wait-for k\n  read 0xffffc90000001000\n");
+        Assert.Equal(2, s.Threads.Count);
+    }
+
+    [Fact]
     public void Address_outside_every_vma_is_an_error()
     {
         var d = Single(Header + "thread t cpu 0 mm a\n  read 0x50000000\n");

@@ -32,7 +32,7 @@ public static class PvBackendServiceCollectionExtensions
         [typeof(IPvMmuOps), typeof(IArchMmu), typeof(ISecondaryMmu), typeof(IMmuNotifier)];
 
     /// <summary>
-    /// Adds <paramref name="backend"/>'s plugin services (scan, Register, CostModel, counting decorator). Call it after
+    /// Adds <paramref name="backend"/>'s plugin services (scan, Register, decorators). Call it after
     /// the host services are registered: the plugin's classes depend on them.
     /// </summary>
     /// <exception cref="PluginCompositionException">The scan or Register failed, or the plugin provided no backend.</exception>

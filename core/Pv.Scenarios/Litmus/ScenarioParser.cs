@@ -619,10 +619,11 @@ public sealed class ScenarioParser
             foreach (var op in t.Ops)
             {
                 if (op.Kind == OpKind.SwitchMm) mm = op.Name;
+                // vmalloc maps into init_mm, whoever asks: a kernel thread with no mm of its own too.
+                if (op.Kind == OpKind.Vmalloc) vmalloc.Add((op.Address, op.Address + op.Length));
                 if (mm is null || !ranges.TryGetValue(mm, out var r)) continue;
                 if (op.Kind == OpKind.Mmap) r.Add((op.Address, op.Address + op.Length));
                 if (op.Kind == OpKind.Mremap) r.Add((op.Address2, op.Address2 + op.Length));
-                if (op.Kind == OpKind.Vmalloc) vmalloc.Add((op.Address, op.Address + op.Length));
                 if (op.Kind == OpKind.Fork && op.Name is { } child)
                 {
                     if (ranges.ContainsKey(child)) Error(op.At, $"fork's child '{child}' is already an mm name");
