@@ -9,13 +9,7 @@ namespace Pv.Cli.Tests;
 
 public sealed class ConformCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = PvApp.Run(["conform", .. args], output, error, Fixtures.RepoRoot);
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => Cli.Run(Fixtures.RepoRoot, ["conform", .. args]);
 
     [Theory]
     [InlineData("xen-pv", 8)]

@@ -19,16 +19,10 @@ public sealed class CustomConfigCommandTests
 
     private static string Zoo(string name) => Path.Combine(Fixtures.RepoRoot, "scenarios", "zoo", name);
 
-    private static string Db() => Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".db");
+    private static string Db() => Cli.Db();
 
     /// <summary>pv in a folder outside the repository, with the one-backend plugins.json.</summary>
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = PvApp.Run([.. args, "--config", Config.Value], output, error, Path.GetTempPath());
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => Cli.Run(Path.GetTempPath(), [.. args, "--config", Config.Value]);
 
     /// <summary>A zoo folder holding copies of the named entries.</summary>
     private static string ZooFolder(params string[] entries)

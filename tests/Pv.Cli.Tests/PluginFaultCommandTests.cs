@@ -44,15 +44,9 @@ public sealed class PluginFaultCommandTests
           read 0x40000000
         """));
 
-    private static string Db() => Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".db");
+    private static string Db() => Cli.Db();
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = PvApp.Run([.. args, "--config", Config.Value], output, error, Path.GetTempPath());
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => Cli.Run(Path.GetTempPath(), [.. args, "--config", Config.Value]);
 
     private const string Named = "pv: plugin fault (a bug in plugin 'faulty', not in Pv or the scenario): backend 'faulty-throw': " +
         "flush_tlb_multi threw InvalidOperationException: faulty fixture: flush_tlb_multi failed on purpose; at step ";
