@@ -1,0 +1,66 @@
+// The conformance kit, on the model of the DI specification tests: a plugin's test project derives one class
+// from BackendConformanceTests per backend, naming its plugins.json and the backend, and gets one xunit test per
+// conformance check (Pv.Scenarios.Conformance): the backend composes, the zoo's fixed entries of its MMU model
+// are clean on it, its runs are deterministic, its flushes are counted. Each failure's message is the check's
+// detail: what broke and why backends usually break it. The checks run once per (plugins.json, backend,
+// budget) and are shared by that class's tests.
+using System.Collections.Concurrent;
+using Pv.Hosting;
+using Pv.Scenarios.Conformance;
+using Xunit;
+
+namespace Pv.Testing;
+
+/// <summary>Derive a class per backend to check it: override <see cref="ConfigPath"/> and <see cref="Backend"/>.</summary>
+public abstract class BackendConformanceTests
+{
+    private static readonly ConcurrentDictionary<(string, string, long?), Lazy<ConformReport>> Reports = new();
+
+    /// <summary>The plugins.json that loads the backend (absolute, or relative to the test's working folder).</summary>
+    protected abstract string ConfigPath { get; }
+
+    /// <summary>The backend's name in that plugins.json.</summary>
+    protected abstract string Backend { get; }
+
+    /// <summary>Schedules per litmus entry; null for each entry's own budget (thousands).</summary>
+    protected virtual long? Schedules => null;
+
+    /// <summary>The folder of the zoo's litmus entries: by default the copy that comes with this kit.</summary>
+    protected virtual string ZooFolder => Path.Combine(AppContext.BaseDirectory, "zoo");
+
+    /// <summary>The checks' report for this backend (run once, then shared by the tests of this class).</summary>
+    protected ConformReport Report => Reports.GetOrAdd((Path.GetFullPath(ConfigPath), Backend, Schedules), key => new(() =>
+    {
+        using var catalog = PluginCatalog.Load(key.Item1);
+        var backend = catalog.Backends.FirstOrDefault(b => b.Name == key.Item2)
+            ?? throw new InvalidOperationException($"{key.Item1} has no usable backend '{key.Item2}': {string.Join("; ", catalog.Diagnostics)}");
+        return Conformance.Run(backend, catalog, ZooFolder, key.Item3);
+    })).Value;
+
+    /// <summary>The backend builds into a machine: its plugin's services resolve and its options validate.</summary>
+    [Fact]
+    public void Composes() => Holds(c => c.Name == "composes");
+
+    /// <summary>The zoo's fixed entries of the backend's MMU model are clean on it.</summary>
+    [Fact]
+    public void The_zoo_s_fixed_entries_are_clean() => Holds(c => c.Name.StartsWith('z'));
+
+    /// <summary>The same schedules run twice give the same runs, trace hashes included.</summary>
+    [Fact]
+    public void Runs_are_deterministic() => Holds(c => c.Name == "deterministic");
+
+    /// <summary>A munmap on a mm loaded on two CPUs (UML: its faults and sync) counts flushes and charges simulated time.</summary>
+    [Fact]
+    public void Flushes_are_counted_and_charged() => Holds(c => c.Name == "flushes counted");
+
+    private void Holds(Func<ConformCheck, bool> which)
+    {
+        var checks = Report.Checks.Where(which).ToList();
+        // A backend that does not compose has no other check to show: each test says why.
+        if (checks.Count == 0 && Report.Checks.FirstOrDefault(c => !c.Passed) is { } first)
+            Assert.Fail($"{Report.Backend} fails {first.Name}: {first.Detail}");
+        Assert.NotEmpty(checks);
+        var failed = checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}").ToList();
+        Assert.True(failed.Count == 0, $"{Report.Backend} fails {string.Join("\n", failed)}");
+    }
+}
