@@ -132,8 +132,11 @@ public sealed class PluginCatalog : IDisposable
     /// <summary>The backend called <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No usable backend has that name; the message lists those that do.</exception>
     public ResolvedBackend Backend(string name) =>
-        Backends.FirstOrDefault(b => b.Name == name)
-        ?? throw new KeyNotFoundException($"no usable backend '{name}' in {ConfigPath}; usable: {(Backends.Count == 0 ? "none" : string.Join(", ", Backends.Select(b => b.Name)))}");
+        Backends.FirstOrDefault(b => b.Name == name) ?? throw new KeyNotFoundException(NoBackendNamed(name));
+
+    /// <summary>What to tell someone who named <paramref name="name"/>: this file has no usable backend so called, and the ones it has.</summary>
+    public string NoBackendNamed(string name) =>
+        $"{ConfigPath} has no usable backend '{name}'; usable: {(Backends.Count == 0 ? "none" : string.Join(", ", Backends.Select(b => b.Name)))}";
 
     /// <summary>Reads <paramref name="configPath"/>, loads every plugin it names and resolves its backends.</summary>
     /// <param name="configPath">The plugins.json file.</param>

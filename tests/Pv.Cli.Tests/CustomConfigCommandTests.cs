@@ -56,7 +56,7 @@ public sealed class CustomConfigCommandTests
     {
         var (exit, _, error) = Run("zoo", "--backend", "xen-pv");
         Assert.Equal(PvExitCode.BadInput, exit);
-        Assert.Contains($"--backend xen-pv: {Config.Value} has no usable backend of that name; usable: x86-native", error);
+        Assert.Contains($"--backend xen-pv: {Config.Value} has no usable backend 'xen-pv'; usable: x86-native", error);
     }
 
     [Fact]

@@ -28,13 +28,11 @@ internal sealed class TraceRing(int depth)
         if (_count < _ring.Length) _count++;
     }
 
-    /// <summary>Empty again (a reset machine's thread of the same index takes this ring over).</summary>
-    public void Clear()
-    {
-        Array.Clear(_ring);
-        _count = 0;
-        _head = 0;
-    }
+    /// <summary>
+    /// Empty again (a reset machine's thread of the same index takes this ring over). The old entries stay in the array:
+    /// a snapshot reads only the entries added since.
+    /// </summary>
+    public void Clear() => (_count, _head) = (0, 0);
 
     public IReadOnlyList<TraceEntry> Snapshot()
     {

@@ -22,11 +22,25 @@ using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Conformance;
 
+/// <summary>What a check is about.</summary>
+public enum ConformKind
+{
+    /// <summary>The backend builds into a machine.</summary>
+    Composes,
+    /// <summary>A litmus entry of the zoo is clean on the backend.</summary>
+    Litmus,
+    /// <summary>The same schedules give the same runs.</summary>
+    Deterministic,
+    /// <summary>Flushes are counted and charged.</summary>
+    FlushesCounted,
+}
+
 /// <summary>One check of a backend.</summary>
-/// <param name="Name">What was checked, for the table.</param>
+/// <param name="Kind">What the check is about.</param>
+/// <param name="Name">What was checked, for the table: the kind, or the litmus entry.</param>
 /// <param name="Passed">It held.</param>
 /// <param name="Detail">What was run and found; for a failure, why the backend fails it.</param>
-public sealed record ConformCheck(string Name, bool Passed, string Detail);
+public sealed record ConformCheck(ConformKind Kind, string Name, bool Passed, string Detail);
 
 /// <summary>Every check of one backend.</summary>
 /// <param name="Backend">The backend's name in plugins.json.</param>
@@ -60,11 +74,11 @@ public static class Conformance
         try
         {
             using var machine = backend.Host.CreateMachine(new MachineOptions());
-            checks.Add(new ConformCheck("composes", true, $"{backend.Plugin.Name} {backend.Plugin.Version}, arch profile {backend.ArchProfile}, {backend.Info.Mmu} MMU"));
+            checks.Add(new ConformCheck(ConformKind.Composes, "composes", true, $"{backend.Plugin.Name} {backend.Plugin.Version}, arch profile {backend.ArchProfile}, {backend.Info.Mmu} MMU"));
         }
         catch (Exception e) when (e is PluginCompositionException or PluginOptionsException)
         {
-            checks.Add(new ConformCheck("composes", false, e.Message));
+            checks.Add(new ConformCheck(ConformKind.Composes, "composes", false, e.Message));
             return new ConformReport(backend.Name, checks);
         }
         if (!backend.Host.ProvidesCpuMmu)
@@ -89,12 +103,12 @@ public static class Conformance
             using var compiled = bound.Compile(0);
             var r = ScenarioRunner.Search(compiled, options);
             if (r.Violation?.Report?.Violation is not { } v)
-                return new ConformCheck(name, true, $"clean over {r.SchedulesRun:N0} {options.Strategy} schedules");
-            return new ConformCheck(name, false, $"{v.Id} after {r.SchedulesRun:N0} schedules: {v.Message}. {Why(v.Id)}");
+                return new ConformCheck(ConformKind.Litmus, name, true, $"clean over {r.SchedulesRun:N0} {options.Strategy} schedules");
+            return new ConformCheck(ConformKind.Litmus, name, false, $"{v.Id} after {r.SchedulesRun:N0} schedules: {v.Message}. {Why(v.Id)}");
         }
         catch (Exception e) when (e is PluginFaultException or ProgramException or SimulationInternalError)
         {
-            return new ConformCheck(name, false, e.Message);
+            return new ConformCheck(ConformKind.Litmus, name, false, e.Message);
         }
     }
 
@@ -119,8 +133,8 @@ public static class Conformance
         var second = Runs(bound, Schedules);
         int differ = Enumerable.Range(0, Schedules).FirstOrDefault(i => first[i] != second[i], -1);
         return differ < 0
-            ? new ConformCheck("deterministic", true, $"{Schedules} PCT schedules run twice: the same runs, trace hashes equal")
-            : new ConformCheck("deterministic", false, $"PCT schedule {differ} ran differently the second time ({first[differ]} then {second[differ]}): " +
+            ? new ConformCheck(ConformKind.Deterministic, "deterministic", true, $"{Schedules} PCT schedules run twice: the same runs, trace hashes equal")
+            : new ConformCheck(ConformKind.Deterministic, "deterministic", false, $"PCT schedule {differ} ran differently the second time ({first[differ]} then {second[differ]}): " +
                 "the backend's behaviour depends on something other than the machine (a static, the clock, hashing of objects, a shared random source)");
     }
 
@@ -148,8 +162,8 @@ public static class Conformance
         long ns = run.Metrics[RunSummary.SimulatedTime];
         string what = $"{Path.GetFileNameWithoutExtension(bound.Scenario.Path)}, sequential schedule";
         return flushes > 0 && ns > 0
-            ? new ConformCheck("flushes counted", true, $"{what}: {flushes} flush events counted, {ns:N0} ns simulated")
-            : new ConformCheck("flushes counted", false, $"{what}: {flushes} flush events counted and {ns:N0} ns: flush through the pv_mmu_ops and " +
+            ? new ConformCheck(ConformKind.FlushesCounted, "flushes counted", true, $"{what}: {flushes} flush events counted, {ns:N0} ns simulated")
+            : new ConformCheck(ConformKind.FlushesCounted, "flushes counted", false, $"{what}: {flushes} flush events counted and {ns:N0} ns: flush through the pv_mmu_ops and " +
                 "host services the backend was given (IIpi, ICpus, IHypervisor, IHostMappings), or the engine neither sees nor charges the flush");
     }
 }

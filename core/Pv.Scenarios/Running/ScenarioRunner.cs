@@ -62,9 +62,7 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     {
         var backend = catalog.Backends.FirstOrDefault(b => b.Name == name);
         if (backend is not null) return backend;
-        string usable = catalog.Backends.Count == 0 ? "none" : string.Join(", ", catalog.Backends.Select(b => b.Name));
-        throw new ScenarioException([new ScenarioDiagnostic(at,
-            $"unknown backend '{name}'{where}: {catalog.ConfigPath} has no usable backend of that name; usable: {usable}")]);
+        throw new ScenarioException([new ScenarioDiagnostic(at, $"unknown backend '{name}'{where}: {catalog.NoBackendNamed(name)}")]);
     }
 
     /// <summary>The scenario for workload seed <paramref name="seed"/>, compiled for the backend.</summary>

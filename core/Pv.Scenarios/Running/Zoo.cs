@@ -74,8 +74,7 @@ public static class Zoo
     {
         bool Offered(string name) => catalog.Backends.Any(b => b.Name == name);
         if (backend is not null && !Offered(backend))
-            throw new PvInputException($"--backend {backend}: {catalog.ConfigPath} has no usable backend of that name; usable: " +
-                (catalog.Backends.Count == 0 ? "none" : string.Join(", ", catalog.Backends.Select(b => b.Name))));
+            throw new PvInputException($"--backend {backend}: {catalog.NoBackendNamed(backend)}");
         var run = new List<string>();
         var skipped = new List<ZooSkip>();
         foreach (var file in files)

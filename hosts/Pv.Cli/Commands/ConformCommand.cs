@@ -24,13 +24,12 @@ internal static class ConformCommand
         {
             using var catalog = s.LoadCatalog(parse);
             string name = parse.GetValue(backend)!;
-            var resolved = catalog.Backends.FirstOrDefault(b => b.Name == name) ?? throw new PvInputException(
-                $"--backend {name}: {catalog.ConfigPath} has no usable backend of that name; usable: {(catalog.Backends.Count == 0 ? "none" : string.Join(", ", catalog.Backends.Select(b => b.Name)))}");
+            var resolved = catalog.Backends.FirstOrDefault(b => b.Name == name) ?? throw new PvInputException($"--backend {name}: {catalog.NoBackendNamed(name)}");
             if (parse.GetValue(schedules) is < 1) throw new PvInputException("--schedules must be at least 1");
             string folder = parse.GetValue(dir) is { } d ? s.Full(d) : ZooCommand.DefaultFolder(catalog);
             var report = Conformance.Run(resolved, catalog, folder, parse.GetValue(schedules));
             if (parse.GetValue(s.Json))
-                s.WriteJson(new { backend = report.Backend, passed = report.Passed, checks = report.Checks });
+                s.WriteJson(new { backend = report.Backend, passed = report.Passed, checks = report.Checks.Select(c => new { kind = c.Kind.ToString(), c.Name, c.Passed, c.Detail }) });
             else
             {
                 var table = new Table().Border(TableBorder.Rounded).AddColumns("Check", "", "Detail");
