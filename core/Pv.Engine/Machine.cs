@@ -102,6 +102,7 @@ public sealed class Machine
         Rcu = new RcuState(this);
         Ipi = new Host.IpiService(this);
         Hypervisor = new Host.HypervisorService(this);
+        Firmware = new Host.FirmwareService(this);
         Waits = new Host.WaitsService(this);
         HostMappings = new Host.HostMappings(this);
         Devices = new Host.DeviceDmaPort(this);
@@ -122,6 +123,7 @@ public sealed class Machine
     internal Scheduler Scheduler { get; }
     internal Host.IpiService Ipi { get; private set; } = null!;
     internal Host.HypervisorService Hypervisor { get; private set; } = null!;
+    internal Host.FirmwareService Firmware { get; private set; } = null!;
     internal Host.WaitsService Waits { get; private set; } = null!;
     internal Host.HostMappings HostMappings { get; private set; } = null!;
     internal Host.DeviceDmaPort Devices { get; private set; } = null!;

@@ -26,16 +26,30 @@ public abstract class BackendConformanceTests
     protected virtual long? Schedules => null;
 
     /// <summary>The folder of the zoo's litmus entries: by default the copy that comes with this kit.</summary>
-    protected virtual string ZooFolder => Path.Combine(AppContext.BaseDirectory, "zoo");
+    protected virtual string ZooFolder => KitZoo;
+
+    // The package copies the zoo into the output folder of the test project that references the kit.
+    private static string KitZoo => Path.Combine(AppContext.BaseDirectory, "zoo");
 
     /// <summary>The checks' report for this backend (run once, then shared by the tests of this class).</summary>
-    protected ConformReport Report => Reports.GetOrAdd((Path.GetFullPath(ConfigPath), Backend, Schedules), key => new(() =>
+    protected ConformReport Report => Reports.GetOrAdd((Path.GetFullPath(ConfigPath), Backend, Schedules),
+        key => new(() => Check(key.Item1, key.Item2, key.Item3, ZooFolder))).Value;
+
+    /// <summary>
+    /// Runs the conformance checks on <paramref name="backend"/> of <paramref name="configPath"/> and returns the report,
+    /// for a test that asserts more than "it passes" (that a deliberately unsafe backend fails, and why).
+    /// </summary>
+    /// <param name="configPath">The plugins.json that loads the backend.</param>
+    /// <param name="backend">The backend's name in it.</param>
+    /// <param name="schedules">Schedules per litmus entry; null for each entry's own budget.</param>
+    /// <param name="zooFolder">The litmus entries' folder; null for the copy that comes with this kit.</param>
+    public static ConformReport Check(string configPath, string backend, long? schedules = null, string? zooFolder = null)
     {
-        using var catalog = PluginCatalog.Load(key.Item1);
-        var backend = catalog.Backends.FirstOrDefault(b => b.Name == key.Item2)
-            ?? throw new InvalidOperationException($"{catalog.NoBackendNamed(key.Item2)}; problems: {string.Join("; ", catalog.Diagnostics)}");
-        return Conformance.Run(backend, catalog, ZooFolder, key.Item3);
-    })).Value;
+        using var catalog = PluginCatalog.Load(Path.GetFullPath(configPath));
+        var b = catalog.Backends.FirstOrDefault(x => x.Name == backend)
+            ?? throw new InvalidOperationException($"{catalog.NoBackendNamed(backend)}; problems: {string.Join("; ", catalog.Diagnostics)}");
+        return Conformance.Run(b, catalog, zooFolder ?? KitZoo, schedules);
+    }
 
     /// <summary>The backend builds into a machine: its plugin's services resolve and its options validate.</summary>
     [Fact]

@@ -2,6 +2,8 @@
 // the real built executable.
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Pv.Abstractions;
 using Pv.Cli;
 using Pv.Hosting.Loading;
 
@@ -42,7 +44,7 @@ public sealed class PvAppTests
         Assert.Equal(PvExitCode.BadInput, exit);
         // The first row of "good" is the plugins table's; the declarations table follows it.
         var goodRow = output.Split('\n').First(l => l.Contains("│ good "));
-        Assert.Matches(@"│ good\s+│ 2\.3\.4\s+│ 2\.1\.0\.0\s+│ .*Pv\.Fixtures\.Good\.dll\s+│ pinned ok\s+│ native-x86 \(x86\)\s+│ loaded\s+│", goodRow);
+        Assert.Matches(@"│ good\s+│ 2\.3\.4\s+│ " + Regex.Escape(PvContract.Version.ToString()) + @"\s+│ .*Pv\.Fixtures\.Good\.dll\s+│ pinned ok\s+│ native-x86 \(x86\)\s+│ loaded\s+│", goodRow);
         var brokenRow = output.Split('\n').Single(l => l.Contains("│ broken "));
         Assert.Matches(@"│ good\s+│ x86\s+│ archMmu\s+│ option\s+│", output);
         Assert.Matches(@"│ broken\s+│ -\s+│ -\s+│ .*Pv\.Fixtures\.CtorThrows\.dll\s+│ unpinned\s+│ -\s+│ FAILED\s+│", brokenRow);
@@ -111,7 +113,7 @@ public sealed class PvAppTests
         Assert.Equal("good", plugin.GetProperty("name").GetString());
         Assert.Equal("loaded", plugin.GetProperty("status").GetString());
         Assert.Equal("2.3.4", plugin.GetProperty("version").GetString());
-        Assert.Equal("2.1.0.0", plugin.GetProperty("contractVersion").GetString());
+        Assert.Equal(PvContract.Version.ToString(), plugin.GetProperty("contractVersion").GetString());
         Assert.Equal("unpinned", plugin.GetProperty("hash").GetString());
         Assert.Equal(PluginHash.Compute(Fixtures.Plugin("Good")), plugin.GetProperty("sha256").GetString());
         Assert.Equal(["x86", "arm64"], plugin.GetProperty("offers").EnumerateArray().Select(e => e.GetString()));
@@ -184,7 +186,7 @@ public sealed class PvAppTests
     {
         var (exit, output, _) = Run("--version");
         Assert.Equal(PvExitCode.Ok, exit);
-        Assert.StartsWith("0.1.0", output);
+        Assert.StartsWith(typeof(PvApp).Assembly.GetName().Version!.ToString(3), output);
         Assert.Equal(PvApp.Version, output.Trim());
     }
 

@@ -89,6 +89,31 @@ public class InterruptAndRcuTests
     }
 
     [Fact]
+    public void An_sbi_remote_fence_reaches_a_cpu_with_irqs_off_and_is_counted_and_charged_as_a_firmware_call()
+    {
+        var t = new TestMachine(cpus: 3);
+        t.Map();
+        foreach (int c in new[] { 1, 2 })
+            t.M.Cpus[c].Tlb.Fill(t.Mm.Id.Value, TestMachine.Va, Abstractions.Memory.PageTableLevel.Pte, new(1), 0, Abstractions.Memory.PteFlags.Present);
+        var cpu1 = t.M.Cpus[1];
+        cpu1.IrqDisable();
+        var targets = CpuMask.Of(0);
+        targets.Set(1);
+        t.Thread("sbi", 0, th => TestMachine.Do(() => t.M.Firmware.RemoteSfenceVma(targets, TlbInvalidation.Page(t.Mm.Id, TestMachine.Va))));
+        long before = t.M.Cost.Total;
+        Assert.Equal(RunOutcome.Completed, t.RunSequential().Outcome);
+        Assert.False(cpu1.Tlb.TryLookup(t.Mm.Id.Value, TestMachine.Va, out _));          // fenced with IRQs off
+        Assert.True(t.M.Cpus[2].Tlb.TryLookup(t.Mm.Id.Value, TestMachine.Va, out _));    // not a target
+        Assert.Equal(1, t.M.Metrics.Counter("firmware.call").Value);
+        Assert.Equal(1, t.M.Metrics.Counter("firmware.remote_sfence_vma.targets").Value);
+        Assert.Equal(0, t.M.Metrics.Hypercalls.Value);
+        Assert.Equal(0, t.M.Metrics.IpiSent.Value);
+        Assert.Equal(0, t.M.Metrics.InterruptsTaken.Value);
+        var model = t.M.Cost.Model;
+        Assert.Equal(model.FirmwareCall + model.FirmwareCallPerTarget, t.M.Cost.Total - before);
+    }
+
+    [Fact]
     public void Call_rcu_waits_for_a_reader_that_was_inside_and_not_for_one_that_starts_later()
     {
         var t = new TestMachine(cpus: 3);

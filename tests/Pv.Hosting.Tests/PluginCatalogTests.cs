@@ -1,6 +1,7 @@
 // plugins.json loaded for real: each broken plugin is one diagnostic naming the file, the JSON path and
 // the plugin, the other plugins still load, and the backend checks that need a loaded plugin (plugin
 // exists and loaded, arch profile offered, option keys declared) report what is known.
+using Pv.Abstractions;
 using Pv.Hosting.Loading;
 
 namespace Pv.Hosting.Tests;
@@ -123,7 +124,7 @@ public sealed class PluginCatalogTests
     }
 
     [Theory]
-    [InlineData("NewerContract", "built against Pv.Abstractions 2.2.0.0, newer than the host's 2.1.0.0")]
+    [InlineData("NewerContract", "built against Pv.Abstractions {next}, newer than the host's {host}")]
     [InlineData("CtorThrows", "constructor of Pv.Fixtures.CtorThrows.CtorThrowsPlugin threw InvalidOperationException")]
     [InlineData("NoPlugin", "no public non-abstract class implementing IPvPlugin")]
     [InlineData("TwoPlugins", "has 2 classes implementing IPvPlugin")]
@@ -133,7 +134,7 @@ public sealed class PluginCatalogTests
             """{ "name": "b", "plugin": "broken", "archProfile": "x86" }, { "name": "g", "plugin": "good", "archProfile": "x86" }""");
         var loadError = catalog.Diagnostics[0];
         Assert.Equal(("broken", "$.plugins[0]"), (loadError.Plugin, loadError.Location!.JsonPath));
-        Assert.Contains(reason, loadError.Message);
+        Assert.Contains(reason.Replace("{next}", Fixtures.NextContractVersion.ToString()).Replace("{host}", PvContract.Version.ToString()), loadError.Message);
         Assert.Equal(loadError.Message, catalog.Plugins[0].Error);
         var unavailable = catalog.Diagnostics[1];
         Assert.Equal(("b", "$.backends[0].plugin"), (unavailable.Backend, unavailable.Location!.JsonPath));

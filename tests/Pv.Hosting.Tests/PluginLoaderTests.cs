@@ -25,7 +25,7 @@ public sealed class PluginLoaderTests
         Assert.NotSame(AssemblyLoadContext.Default, context);
         Assert.DoesNotContain(context.Assemblies, a => a.GetName().Name == PvContract.AssemblyName);
         Assert.Single(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == PvContract.AssemblyName);
-        Assert.Equal(("good", new Version(2, 3, 4), new Version(2, 1, 0, 0)), (plugin.PluginName, plugin.Version, plugin.ContractVersion));
+        Assert.Equal(("good", new Version(2, 3, 4), PvContract.Version), (plugin.PluginName, plugin.Version, plugin.ContractVersion));
         Assert.Equal(["x86", "arm64"], plugin.Backends.Select(b => b.ArchProfile));
     }
 
@@ -89,7 +89,7 @@ public sealed class PluginLoaderTests
     {
         var e = Assert.Throws<PluginLoadException>(() => _loader.Load("newer", Fixtures.Plugin("NewerContract")));
         Assert.Equal("newer", e.Plugin);
-        Assert.Contains("Pv.Abstractions 2.2.0.0", e.Message);
+        Assert.Contains($"Pv.Abstractions {Fixtures.NextContractVersion}", e.Message);
         Assert.Contains($"host's {PvContract.Version}", e.Message);
         Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "Pv.Fixtures.NewerContract");
     }

@@ -121,7 +121,7 @@ public sealed class SmmuSvaTests
             [("$.backends[2].options.era", 4, "option 'era': 'pre-6.6' was renamed '6.5'"),
              ("$.backends[3].cost.SmmuCommandSync", 5, "cost key 'SmmuCommandSync' is neither an engine cost nor one backend 'bad-cost' declares; " +
                 "known keys: tlbHit, walkLevel, localInvlpg, localFullFlush, globalFlush, ipiInitiator, ipiPerExtraTarget, " +
-                "ipiTargetInterrupt, hypercall, broadcastTlbiPerPage, rcuGracePeriod, hostSyscall, stubRoundTrip, pageFault, cmdqSync, atcInv")],
+                "ipiTargetInterrupt, hypercall, firmwareCall, firmwareCallPerTarget, broadcastTlbiPerPage, rcuGracePeriod, hostSyscall, stubRoundTrip, pageFault, cmdqSync, atcInv")],
             catalog.Diagnostics.Select(d => (d.Location!.JsonPath, d.Location.Line, d.Message)));
         var diagnostics = BackendHost.StartupCheck(catalog);
         Assert.Equal(

@@ -1,6 +1,6 @@
 // The engine's own cost figures, in simulated nanoseconds: what the engine charges for the hardware and host
 // mechanisms it performs itself (TLB hits, walk levels, local and broadcast invalidations, IPIs sent and taken,
-// hypercalls, RCU grace periods, host syscalls, stub round trips, page faults). The table is closed: a cost
+// hypercalls, firmware calls, RCU grace periods, host syscalls, stub round trips, page faults). The table is closed: a cost
 // that only one backend incurs (an SMMU command batch, a flush ceiling) is declared by its plugin
 // (PvBackendInfo.Costs) and read through ICost.Value, so nothing is counted twice and the contract does not
 // grow with every backend. A backend's "cost" section in plugins.json and a scenario's cost lines override
@@ -31,6 +31,10 @@ public sealed record CostModel
     public long IpiTargetInterrupt { get; init; } = 1000;
     /// <summary>One Xen hypercall (or multicall batch), hypervisor-side flush included.</summary>
     public long Hypercall { get; init; } = 1000;
+    /// <summary>One firmware call (an SBI ecall into M-mode and back), charged to the caller (contract 2.2).</summary>
+    public long FirmwareCall { get; init; } = 1200;
+    /// <summary>A firmware call acting on other CPUs: each remote target (an M-mode software interrupt and its fence).</summary>
+    public long FirmwareCallPerTarget { get; init; } = 300;
     /// <summary>arm64 broadcast TLBI + DSB, per page.</summary>
     public long BroadcastTlbiPerPage { get; init; } = 350;
     /// <summary>One RCU grace period (idle machine).</summary>

@@ -40,6 +40,7 @@ public static class EngineServiceCollectionExtensions
         services.AddScoped<ICpus>(sp => sp.GetRequiredService<Machine>().Cpus);
         services.AddScoped<IIpi>(sp => sp.GetRequiredService<Machine>().Ipi);
         services.AddScoped<IHypervisor>(sp => sp.GetRequiredService<Machine>().Hypervisor);
+        services.AddScoped<IFirmware>(sp => sp.GetRequiredService<Machine>().Firmware);
         services.AddScoped<IRcu>(sp => sp.GetRequiredService<Machine>().Rcu);
         services.AddScoped<IWaits>(sp => sp.GetRequiredService<Machine>().Waits);
         services.AddScoped<IFrames>(sp => sp.GetRequiredService<Machine>().Memory);

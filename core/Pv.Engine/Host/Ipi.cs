@@ -1,7 +1,8 @@
-// IPIs and the hypervisor as host services. An IPI to another CPU is queued there and taken only while
+// IPIs, the hypervisor and the firmware as host services. An IPI to another CPU is queued there and taken only while
 // that CPU has IRQs on; a waited IPI blocks the sender's thread until every target ran the handler. A
 // hypercall flush reaches the target vCPUs' TLBs directly and returns: nobody waits for the target's IRQ
-// state, which is why a backend flushing this way must not free page tables right after.
+// state, which is why a backend flushing this way must not free page tables right after. An SBI remote fence
+// behaves the same way from the kernel's point of view.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
 using Pv.Engine.Sched;
@@ -85,6 +86,24 @@ internal sealed class HypervisorService(Machine machine) : IHypervisor
             case HypercallCommand.PinTable:
                 break;
         }
+    }
+}
+
+/// <summary>IFirmware on a machine: SBI remote fences, applied to the targets' TLBs without interrupting them.</summary>
+internal sealed class FirmwareService(Machine machine) : IFirmware
+{
+    /// <inheritdoc/>
+    public void RemoteSfenceVma(CpuMask targets, in TlbInvalidation invalidation)
+    {
+        var self = machine.CurrentCpu;
+        int remote = targets.Count - (targets.Contains(self.Id) ? 1 : 0);
+        // Counted by name on use, not among the engine's eager counters: a run that makes no firmware call
+        // reports no firmware rows.
+        machine.Metrics.Counter("firmware.call").Increment();
+        machine.Metrics.Counter("firmware.remote_sfence_vma.targets").Add(remote);
+        machine.Cost.Charge(self.Id, machine.Cost.Model.FirmwareCall + machine.Cost.Model.FirmwareCallPerTarget * remote);
+        machine.Trace("sbi remote_sfence_vma", (ulong)targets.Count, invalidation.Start);
+        foreach (int cpu in targets) machine.Cpus[cpu].ApplyRemote(invalidation);
     }
 }
 

@@ -154,16 +154,16 @@ public static class Conformance
     {
         using var compiled = bound.Compile(0);
         var run = ScenarioRunner.RunOnce(compiled, scheduleSeed: null);
-        // A hardware TLB is flushed by IPIs, broadcast invalidations or hypercalls; host mappings by host syscalls.
+        // A hardware TLB is flushed by IPIs, broadcast invalidations, hypercalls or firmware calls; host mappings by host syscalls.
         bool Flush(string key) => model == PvMmuModel.HostMappings
             ? key == "host.syscall"
-            : key.StartsWith("tlb.flush.", StringComparison.Ordinal) || key.StartsWith("pvops.flush_tlb", StringComparison.Ordinal) || key is "ipi.sent" or "hypercall";
+            : key.StartsWith("tlb.flush.", StringComparison.Ordinal) || key.StartsWith("pvops.flush_tlb", StringComparison.Ordinal) || key is "ipi.sent" or "hypercall" or "firmware.call";
         long flushes = run.Metrics.Where(m => Flush(m.Key)).Sum(m => m.Value);
         long ns = run.Metrics[RunSummary.SimulatedTime];
         string what = $"{Path.GetFileNameWithoutExtension(bound.Scenario.Path)}, sequential schedule";
         return flushes > 0 && ns > 0
             ? new ConformCheck(ConformKind.FlushesCounted, "flushes counted", true, $"{what}: {flushes} flush events counted, {ns:N0} ns simulated")
             : new ConformCheck(ConformKind.FlushesCounted, "flushes counted", false, $"{what}: {flushes} flush events counted and {ns:N0} ns: flush through the pv_mmu_ops and " +
-                "host services the backend was given (IIpi, ICpus, IHypervisor, IHostMappings), or the engine neither sees nor charges the flush");
+                "host services the backend was given (IIpi, ICpus, IHypervisor, IFirmware, IHostMappings), or the engine neither sees nor charges the flush");
     }
 }
