@@ -39,6 +39,31 @@ public sealed class ScenarioCommandTests
     }
 
     [Fact]
+    public void A_hardware_scenario_run_on_uml_is_exit_2_at_its_first_hardware_line()
+    {
+        // Without an mmu line the backend's model is the scenario's: its populate would be an O6 before anything ran.
+        string path = Path.Combine(Zoo, "z1-gup-fast-vs-munmap-fixed.pvl");
+        var (exit, output, error) = Run("run", path, "--backend", "uml", "--db", Db());
+        Assert.Equal(PvExitCode.BadInput, exit);
+        Assert.DoesNotContain("verdict", output);
+        Assert.Contains($"{path}:13:3: backend 'uml' (from --backend) translates through host mappings (User-Mode Linux: no hardware TLB): 'populate' writes PTEs", error);
+        Assert.Contains($"{path}:17:19: backend 'uml' (from --backend) translates through host mappings (User-Mode Linux: no hardware TLB): thread 'walker' runs on CPU 1", error);
+    }
+
+    [Fact]
+    public void A_uml_entry_expecting_O6_on_a_hardware_backend_is_exit_2_unless_told_to_expect_another_verdict()
+    {
+        // O6 is about host mappings: no search on a hardware MMU can end in it. --expect replaces the line before binding.
+        string path = Path.Combine(Zoo, "z4-uml-missing-sync-mark.pvl");
+        var (exit, _, error) = Run("run", path, "--backend", "x86-native", "--db", Db());
+        Assert.Equal(PvExitCode.BadInput, exit);
+        Assert.Contains($"{path}:7:8: backend 'x86-native' (from --backend) has a hardware MMU: O6 (host mapping divergence) breaks only", error);
+        var (again, output, _) = Run("run", path, "--backend", "x86-native", "--expect", "clean", "--db", Db());
+        Assert.Equal(PvExitCode.Ok, again);
+        Assert.Contains("verdict: clean (expected clean)", output);
+    }
+
+    [Fact]
     public void Explore_writes_a_counterexample_that_replay_reproduces()
     {
         string cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");

@@ -1,8 +1,8 @@
 // The soak's generator and runner: the same seed writes the same text; every generated scenario passes the
-// parser's checks (for hardware and host-mapping targets, with toggles); a small soak runs end to end through
-// the real plugin loader and counts what it ran, the same on any number of workers and, summed, over any
-// number of shards; and a toggle turned off is found by the oracle (the generator leans toward the toggle's
-// shape, it never names it).
+// parser's checks and fits its backend's MMU model (for hardware and host-mapping targets, with toggles); a
+// small soak runs end to end through the real plugin loader and counts what it ran, the same on any number of
+// workers and, summed, over any number of shards; and a toggle turned off is found by the oracle (the
+// generator leans toward the toggle's shape, it never names it).
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Soak;
@@ -43,6 +43,8 @@ public sealed class SoakTests
                 }
                 Assert.InRange(scenario.Threads.Count(t => t.Kind == Pv.Engine.Sched.ThreadKind.User), 2, 4);
                 Assert.InRange(scenario.Options.Cpus, target.HostMappings ? 1 : 2, target.HostMappings ? 1 : 4);
+                // No mmu line: the backend's declaration gives the model, and binding checks that the scenario fits it.
+                Assert.Null(scenario.Mmu);
                 Assert.Equal(target.Backend, BoundScenario.Bind(scenario, ZooTests.Catalog.Value).Backend.Name);
             }
     }

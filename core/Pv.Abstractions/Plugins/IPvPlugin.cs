@@ -73,7 +73,8 @@ public sealed record PvBackendInfo(string ArchProfile, string Description, IRead
     /// <summary>
     /// How the CPUs of a machine running this backend translate (since contract 2.1): through page tables a hardware
     /// MMU walks into a TLB (the default), or through mappings of a host process that the backend keeps in sync, as
-    /// User-Mode Linux does. A scenario written for the other model is refused when it is bound to this backend: a
+    /// User-Mode Linux does. It is the model of every scenario bound to this backend (a scenario's <c>mmu</c> line is
+    /// optional and may only agree), and a scenario with a line only the other model can run is refused when bound: a
     /// kernel built for one never runs on the other, so what such a run found would not be a bug.
     /// </summary>
     public PvMmuModel Mmu { get; init; } = PvMmuModel.Hardware;

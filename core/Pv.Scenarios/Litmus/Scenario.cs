@@ -83,8 +83,13 @@ public sealed record Scenario
     public string? Smmu { get; init; }
     /// <summary>Where the secondary-MMU backend was named.</summary>
     public SourceSpan SmmuAt { get; init; }
-    /// <summary>How CPU accesses translate.</summary>
-    public MmuKind Mmu { get; init; }
+    /// <summary>
+    /// How CPU accesses translate, as an <c>mmu</c> line states it, or null without one: the backend's declaration
+    /// (<c>PvBackendInfo.Mmu</c>) decides when the scenario is bound, and a line may only agree with it.
+    /// </summary>
+    public MmuKind? Mmu { get; init; }
+    /// <summary>Where the <c>mmu</c> line gave its model.</summary>
+    public SourceSpan MmuAt { get; init; }
     /// <summary>The machine's options (cost overrides apart).</summary>
     public required Pv.Engine.MachineOptions Options { get; init; }
     /// <summary>Cost overrides in file order (a later one wins), applied over the backend's; keys checked against the backend.</summary>

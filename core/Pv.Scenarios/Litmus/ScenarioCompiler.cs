@@ -11,6 +11,7 @@ using Pv.Engine;
 using Pv.Engine.Programs;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
+using Pv.Scenarios.Running;
 
 namespace Pv.Scenarios.Litmus;
 
@@ -54,7 +55,7 @@ public sealed class CompiledScenario : IDisposable
         Backend = backend.Name;
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
         var threads = Threads.Select(t => t with { Ops = [.. t.Ops.Where((_, i) => !Omitted.Ops.Contains((t.Name, i)))] }).ToList();
-        _program = new MachineProgram(scenario.Mmu, scenario.Files, scenario.Mms, threads, scenario.FailAlloc);
+        _program = new MachineProgram(BoundScenario.MmuOf(backend), scenario.Files, scenario.Mms, threads, scenario.FailAlloc);
     }
 
     /// <summary>The scenario.</summary>

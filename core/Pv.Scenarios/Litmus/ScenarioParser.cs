@@ -3,8 +3,9 @@
 // or `workload` block, or a line of the current block (a VMA, a populate range, an operation, a workload
 // parameter). Every problem is collected with its file, line and column and what was expected, then the
 // static checks run (names resolve, CPU indices are in range, every address lies in a VMA its mm can have),
-// so a scenario either parses whole or throws a ScenarioException before anything runs. The backend name
-// is checked against plugins.json by ScenarioLoader.
+// so a scenario either parses whole or throws a ScenarioException before anything runs. The backend name,
+// and what is valid only for one MMU model (Litmus/MmuModelFit: the backend's declaration decides), are checked
+// when the scenario is bound to plugins.json (BoundScenario.Bind).
 using System.Globalization;
 using System.Security.Cryptography;
 using Pv.Abstractions.Memory;
@@ -69,8 +70,8 @@ public sealed class ScenarioParser
     private readonly List<(string Name, List<VmaDecl> Vmas, List<PopulateDecl> Populate, SourceSpan At)> _mms = [];
     private readonly List<(string Name, ThreadKind Kind, int Cpu, string? Mm, List<OpDecl> Ops, SourceSpan At, SourceSpan CpuAt, bool Ats)> _threads = [];
     private string? _name, _backend, _smmu;
-    private SourceSpan _backendAt, _smmuAt;
-    private MmuKind _mmu;
+    private SourceSpan _backendAt, _smmuAt, _mmuAt;
+    private MmuKind? _mmu;
     private Expectation? _expect;
     private SearchDefaults _search = new();
     private WorkloadDecl? _workload;
@@ -202,7 +203,7 @@ public sealed class ScenarioParser
                 break;
             case "mmu":
                 if (c.Next("hardware or host-mappings") is not { } mk) break;
-                if (mk.Text is "hardware" or "host-mappings") _mmu = mk.Text == "hardware" ? MmuKind.Hardware : MmuKind.HostMappings;
+                if (mk.Text is "hardware" or "host-mappings") (_mmu, _mmuAt) = (mk.Text == "hardware" ? MmuKind.Hardware : MmuKind.HostMappings, mk.At);
                 else Error(mk.At, $"expected hardware or host-mappings, found '{mk.Text}'");
                 break;
             case "cpus":
@@ -575,6 +576,7 @@ public sealed class ScenarioParser
             Smmu = _smmu,
             SmmuAt = _smmuAt,
             Mmu = _mmu,
+            MmuAt = _mmuAt,
             Options = _options,
             Cost = _cost,
             FailAlloc = _failAlloc,
@@ -630,16 +632,6 @@ public sealed class ScenarioParser
                     else ranges[child] = r;
                 }
             }
-        }
-        // A CPU's hardware translates through the one mm loaded on it: user threads sharing a CPU must share its mm
-        // (a context switch to another mm is a switch-mm operation). Under host mappings each process has its own.
-        var cpuMm = new Dictionary<int, (string Mm, string Thread)>();
-        foreach (var t in _threads)
-        {
-            if (_mmu != MmuKind.Hardware || t.Kind != ThreadKind.User || t.Mm is not { } um) continue;
-            if (!cpuMm.TryGetValue(t.Cpu, out var first)) cpuMm[t.Cpu] = (um, t.Name);
-            else if (first.Mm != um)
-                Error(t.CpuAt, $"thread '{t.Name}' runs mm '{um}' on CPU {t.Cpu}, where '{first.Thread}' runs mm '{first.Mm}': a CPU has one mm loaded (give it another CPU, or switch-mm)");
         }
         foreach (var t in _threads)
         {

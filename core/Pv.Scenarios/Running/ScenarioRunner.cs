@@ -25,7 +25,7 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     /// <summary>
     /// Loads <paramref name="path"/> and resolves its backend (or <paramref name="backendOverride"/>) in <paramref name="catalog"/>.
     /// </summary>
-    /// <exception cref="ScenarioException">The file has problems, or names a backend plugins.json does not offer.</exception>
+    /// <exception cref="ScenarioException">The file has problems, names a backend plugins.json does not offer, or does not fit its MMU model.</exception>
     public static BoundScenario Load(string path, PluginCatalog catalog, string? backendOverride = null) =>
         Bind(ScenarioParser.ParseFile(path), catalog, backendOverride);
 
@@ -33,7 +33,10 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     /// Resolves the backend of an already parsed <paramref name="scenario"/> (or <paramref name="backendOverride"/>) in
     /// <paramref name="catalog"/>: what <see cref="Load"/> does after reading the file (pv soak parses generated text).
     /// </summary>
-    /// <exception cref="ScenarioException">The scenario names a backend plugins.json does not offer, or one in the wrong role.</exception>
+    /// <exception cref="ScenarioException">
+    /// The scenario names a backend plugins.json does not offer, or one in the wrong role, or has a line the backend's MMU
+    /// model cannot run (an <c>mmu</c> line that disagrees with the backend's declaration, a construct of the other model).
+    /// </exception>
     /// <exception cref="Pv.Hosting.Composition.PluginCompositionException">A backend named cannot be composed.</exception>
     public static BoundScenario Bind(Scenario scenario, PluginCatalog catalog, string? backendOverride = null)
     {
@@ -44,13 +47,19 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
         if (!backend.Host.ProvidesCpuMmu)
             throw new ScenarioException([new ScenarioDiagnostic(scenario.BackendAt,
                 $"backend '{name}'{where} is a secondary MMU ({backend.ArchProfile}, no pv_mmu_ops): name it with 'smmu', and a CPU backend with 'backend'")]);
-        // A kernel built for a hardware MMU never runs on host mappings (UML) or the other way round: a run across the
-        // two would put the backend's flushes on translations it never made, and report what no kernel can reach.
-        var model = backend.Info.Mmu == PvMmuModel.HostMappings ? MmuKind.HostMappings : MmuKind.Hardware;
-        if (scenario.Mmu != model)
-            throw new ScenarioException([new ScenarioDiagnostic(scenario.BackendAt, model == MmuKind.HostMappings
-                ? $"backend '{name}'{where} translates through host mappings (its CPUs have no hardware TLB): the scenario needs 'mmu host-mappings'"
-                : $"backend '{name}'{where} has a hardware MMU: 'mmu host-mappings' is for a backend whose CPUs translate through host mappings, such as User-Mode Linux")]);
+        // The backend declares how its CPUs translate; an `mmu` line may only agree. A kernel built for a hardware MMU
+        // never runs on host mappings (UML) or the other way round: a run across the two would put the backend's flushes
+        // on translations it never made, and report what no kernel can reach; so would a line only the other model has.
+        var model = MmuOf(backend);
+        string declared = model == MmuKind.HostMappings
+            ? $"backend '{name}'{where} translates through host mappings (User-Mode Linux: no hardware TLB)"
+            : $"backend '{name}'{where} has a hardware MMU";
+        static string Keyword(MmuKind kind) => kind == MmuKind.HostMappings ? "host-mappings" : "hardware";
+        if (scenario.Mmu is { } line && line != model)
+            throw new ScenarioException([new ScenarioDiagnostic(scenario.MmuAt,
+                $"{declared}: expected 'mmu {Keyword(model)}' or no mmu line (the backend's model is then the scenario's), found 'mmu {Keyword(line)}'")]);
+        var misfits = MmuModelFit.Misfits(scenario, model).Select(m => new ScenarioDiagnostic(m.At, $"{declared}: {m.Why}")).ToList();
+        if (misfits.Count > 0) throw new ScenarioException(misfits);
         var smmu = scenario.Smmu is { } s ? Resolve(catalog, s, scenario.SmmuAt, "") : null;
         if (smmu is not null && smmu.Host.ProvidesCpuMmu)
             throw new ScenarioException([new ScenarioDiagnostic(scenario.SmmuAt,
@@ -64,6 +73,9 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
         if (backend is not null) return backend;
         throw new ScenarioException([new ScenarioDiagnostic(at, $"unknown backend '{name}'{where}: {catalog.NoBackendNamed(name)}")]);
     }
+
+    /// <summary>How the CPUs of <paramref name="backend"/> translate, as it declares (<see cref="PvBackendInfo.Mmu"/>).</summary>
+    internal static MmuKind MmuOf(ResolvedBackend backend) => backend.Info.Mmu == PvMmuModel.HostMappings ? MmuKind.HostMappings : MmuKind.Hardware;
 
     /// <summary>The scenario for workload seed <paramref name="seed"/>, compiled for the backend.</summary>
     public CompiledScenario Compile(ulong seed, Omissions? omissions = null, int? traceDepth = null) =>

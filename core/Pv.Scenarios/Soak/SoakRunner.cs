@@ -109,7 +109,7 @@ public static class SoakRunner
     /// </summary>
     public static IReadOnlyList<string> DefaultBackends { get; } = ["x86-native", "x86-native-6.12", "x86-native-6.15", "arm64-native", "xen-pv", "uml"];
 
-    /// <summary>The target a backend's scenarios are written for: a backend that declares host mappings (UML) runs them under <c>mmu host-mappings</c>.</summary>
+    /// <summary>The target a backend's scenarios are written for: a backend that declares host mappings (UML) gets scenarios of UML's shape.</summary>
     public static SoakTarget TargetFor(ResolvedBackend backend, IReadOnlyList<KeyValuePair<string, bool>> options) =>
         new(backend.Name, backend.Info.Mmu == Pv.Abstractions.Plugins.PvMmuModel.HostMappings, options);
 

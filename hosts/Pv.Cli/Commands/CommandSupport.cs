@@ -51,14 +51,17 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
 
     public Option<string> Expect { get; } = new("--expect") { Description = "Expect this verdict instead of the scenario's 'expect' line: clean or an invariant O1..O7." };
 
-    /// <summary><paramref name="bound"/> expecting what --expect says, when it is given (as a scenario's expect line would).</summary>
+    /// <summary>
+    /// <paramref name="scenario"/> expecting what --expect says, when it is given (as a scenario's expect line would);
+    /// before the scenario is bound, which checks the expectation against the backend's MMU model (O6 needs host mappings).
+    /// </summary>
     /// <exception cref="PvInputException">--expect is not clean or an invariant.</exception>
-    public BoundScenario Expecting(ParseResult parse, BoundScenario bound)
+    public Scenario Expecting(ParseResult parse, Scenario scenario)
     {
-        if (parse.GetValue(Expect) is not { } text) return bound;
+        if (parse.GetValue(Expect) is not { } text) return scenario;
         if (!Verdicts.TryParse(text, out var verdict) || !(verdict == Verdict.Clean || verdict.IsViolation()))
             throw new PvInputException($"--expect {text}: expected clean or an invariant O1..O7");
-        return bound with { Scenario = bound.Scenario with { Expect = new Expectation(verdict, new SourceSpan("--expect", 0, 0)) } };
+        return scenario with { Expect = new Expectation(verdict, new SourceSpan("--expect", 0, 0)) };
     }
 
     /// <summary>

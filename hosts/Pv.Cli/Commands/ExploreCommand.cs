@@ -7,6 +7,7 @@
 // this command with --resume on the merged store reports.
 using System.CommandLine;
 using Pv.Engine;
+using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
 
@@ -31,7 +32,7 @@ internal static class ExploreCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var bound = s.Expecting(parse, BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend)));
+            var bound = BoundScenario.Bind(s.Expecting(parse, ScenarioParser.ParseFile(s.Full(parse.GetValue(file)!))), catalog, parse.GetValue(backend));
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             var shard = s.ShardOf(parse);

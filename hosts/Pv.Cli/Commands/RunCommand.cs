@@ -3,6 +3,7 @@
 // violation report if the oracle found one, the metrics table and simulated time; stores one row. Exit 1 on
 // a violation.
 using System.CommandLine;
+using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
 
@@ -20,7 +21,7 @@ internal static class RunCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var bound = s.Expecting(parse, BoundScenario.Load(s.Full(parse.GetValue(file)!), catalog, parse.GetValue(backend)));
+            var bound = BoundScenario.Bind(s.Expecting(parse, ScenarioParser.ParseFile(s.Full(parse.GetValue(file)!))), catalog, parse.GetValue(backend));
             ulong? scheduleSeed = parse.GetValue(seed);
             RunSummary run;
             using (var store = s.OpenStore(parse))
