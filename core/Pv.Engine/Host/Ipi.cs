@@ -34,7 +34,7 @@ internal sealed class IpiService(Machine machine) : IIpi
         {
             if (cpu == self.Id) continue;
             machine.Cpus[cpu].QueueIpi(handler, ack);
-            machine.Trace("ipi sent", (ulong)cpu, wait ? 1UL : 0UL);
+            machine.Trace(TraceEvents.IpiSent, (ulong)cpu, wait ? 1UL : 0UL);
         }
         // The local CPU runs the function directly (on_each_cpu_mask), with IRQs off.
         if (targets.Contains(self.Id)) handler(self);
@@ -67,7 +67,7 @@ internal sealed class HypervisorService(Machine machine) : IHypervisor
 
     private void Apply(in Hypercall op)
     {
-        machine.Trace("hypercall", (ulong)op.Command, op.Invalidation.Start);
+        machine.Trace(TraceEvents.HypercallOp, (ulong)op.Command, op.Invalidation.Start, TraceEvents.CpuBits(op.Vcpus));
         switch (op.Command)
         {
             case HypercallCommand.TlbFlushLocal:
