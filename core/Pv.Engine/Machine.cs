@@ -28,11 +28,12 @@ public sealed record RunResult(RunOutcome Outcome, ViolationReport? Report, long
 
 /// <summary>A violation with what is needed to understand and replay it.</summary>
 /// <param name="Violation">The broken invariant.</param>
-/// <param name="Threads">Each thread's name and its last steps.</param>
-/// <param name="Schedule">The schedule up to the violation.</param>
-public sealed record ViolationReport(Oracle.Violation Violation, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads, IReadOnlyList<int> Schedule)
+/// <param name="Threads">The last steps of each thread, then of each interrupt context (irqN, rcu) that traced any, by name.</param>
+/// <param name="Schedule">The schedule up to the violation (entity ids: what a replay follows).</param>
+/// <param name="Entities">The name of each scheduled entity, by id: how the schedule reads to a person.</param>
+public sealed record ViolationReport(Oracle.Violation Violation, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads, IReadOnlyList<int> Schedule, IReadOnlyList<string> Entities)
 {
-    /// <summary>A multi-line, human-readable report.</summary>
+    /// <summary>A multi-line, human-readable report: the violation, each thread's last events labelled, the schedule by name.</summary>
     public string Format()
     {
         var sb = new System.Text.StringBuilder();
@@ -42,8 +43,25 @@ public sealed record ViolationReport(Oracle.Violation Violation, IReadOnlyList<(
             sb.AppendLine($"  {thread}:");
             foreach (var s in steps) sb.AppendLine($"    {s}");
         }
-        sb.AppendLine($"  schedule: {string.Join(' ', Schedule)}");
+        sb.AppendLine($"  schedule: {NamedSchedule(Schedule, Entities)}");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// <paramref name="schedule"/> by entity name, each run of steps by one entity written once with its length:
+    /// <c>unmapper×6 walker×2 unmapper×7 walker</c>.
+    /// </summary>
+    public static string NamedSchedule(IReadOnlyList<int> schedule, IReadOnlyList<string> entities)
+    {
+        var runs = new List<string>();
+        for (int i = 0; i < schedule.Count;)
+        {
+            int j = i;
+            while (j < schedule.Count && schedule[j] == schedule[i]) j++;
+            runs.Add(j - i == 1 ? entities[schedule[i]] : $"{entities[schedule[i]]}×{j - i}");
+            i = j;
+        }
+        return string.Join(' ', runs);
     }
 }
 
@@ -53,6 +71,10 @@ public sealed class Machine
     private readonly List<MmStruct?> _mms = [];
     private readonly List<SimThread> _threads = [];
     private readonly List<TraceRing> _traceRings = [];
+    // Interrupt delivery and RCU's softirq run no thread but do kernel work (a flush in an IPI handler, a callback
+    // freeing tables): their events go to a ring of their own per entity, indexed by entity id past the threads.
+    private readonly List<TraceRing> _contextRings = [];
+    private readonly List<string> _stepNotes = [];
     private bool _started;
 
     /// <summary>Builds a machine; <paramref name="options"/> are validated.</summary>
@@ -87,6 +109,7 @@ public sealed class Machine
         Oracle.Reset();
         _mms.Clear();
         _threads.Clear();
+        _stepNotes.Clear();
         LazyFree.Clear();
         PendingIpis = 0;
         _arch = null;
@@ -158,11 +181,27 @@ public sealed class Machine
     /// <summary>The entity ids picked so far (after a run that threw, the schedule up to the failing step).</summary>
     public IReadOnlyList<int> Schedule => Scheduler.Schedule;
 
-    /// <summary>Each thread's most recent steps (up to <see cref="MachineOptions.TraceDepth"/>), in the order threads were added.</summary>
-    public IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> ThreadTraces => [.. _threads.Select(t => (t.Name, t.RecentSteps))];
+    /// <summary>
+    /// Each thread's most recent steps (up to <see cref="MachineOptions.TraceDepth"/>), in the order threads were added,
+    /// then those of each interrupt context (a CPU's IPI delivery <c>irqN</c>, RCU's softirq <c>rcu</c>) that traced any.
+    /// </summary>
+    public IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> EntityTraces =>
+    [
+        .. _threads.Select(t => (t.Name, t.RecentSteps)),
+        .. _started ? Scheduler.Entities.Skip(_threads.Count).Zip(_contextRings).Where(x => x.Second.Count > 0).Select(x => (x.First.Name, x.Second.Snapshot())) : [],
+    ];
+
+    /// <summary>
+    /// After a run with <c>noteSteps</c>: for each step, what its entity was left doing, for a step that traced nothing
+    /// (waiting for a lock or an acknowledgement, done, or neither: a lock taken or a scheduling point).
+    /// </summary>
+    public IReadOnlyList<string> StepNotes => _stepNotes;
 
     /// <summary>The name of the scheduled entity (thread, CPU interrupt, device) with id <paramref name="id"/>, as schedules record it.</summary>
     public string EntityName(int id) => Scheduler.Entities[id].Name;
+
+    /// <summary>The names of the scheduled entities by id (threads, then each CPU's IPI delivery, then RCU's softirq), once the machine ran.</summary>
+    public IReadOnlyList<string> EntityNames => [.. Scheduler.Entities.Select(e => e.Name)];
 
     /// <summary>
     /// What the machine holds now for <paramref name="address"/> in <paramref name="mm"/>, for a violation report: each CPU's
@@ -242,14 +281,18 @@ public sealed class Machine
         return t;
     }
 
-    /// <summary>Run under <paramref name="policy"/> until done, a violation, a deadlock or the step limit.</summary>
-    public RunResult Run(ISchedulePolicy policy)
+    /// <summary>
+    /// Run under <paramref name="policy"/> until done, a violation, a deadlock or the step limit. With
+    /// <paramref name="noteSteps"/> (a replay that prints every step), what each step left its entity doing is noted in
+    /// <see cref="StepNotes"/>; a search never asks, so its steps pay nothing for it.
+    /// </summary>
+    public RunResult Run(ISchedulePolicy policy, bool noteSteps = false)
     {
         Start();
         RunOutcome outcome;
         try
         {
-            outcome = Scheduler.Run(policy, Options.MaxSteps);
+            outcome = Scheduler.Run(policy, Options.MaxSteps, noteSteps ? NoteStep : null);
         }
         catch (Exception bug) when (bug is EngineBugException or (SystemException and not OutOfMemoryException))
         {
@@ -266,8 +309,7 @@ public sealed class Machine
         ViolationReport? report = null;
         if (Oracle.Violation is { } v)
         {
-            var threads = _threads.Select(t => (t.Name, t.RecentSteps)).ToList();
-            report = new ViolationReport(v, threads, Scheduler.Schedule.ToArray());
+            report = new ViolationReport(v, EntityTraces, Scheduler.Schedule.ToArray(), EntityNames);
         }
         string? deadlock = outcome == RunOutcome.Deadlock
             ? string.Join("; ", _threads.Where(t => !t.IsDone).Select(t => $"{t.Name} waits for {t.BlockedOn ?? "nothing runnable"}"))
@@ -275,12 +317,37 @@ public sealed class Machine
         return new RunResult(outcome, report, Scheduler.CurrentStep, Scheduler.Schedule.ToArray(), Scheduler.TraceHash, deadlock);
     }
 
-    /// <summary>Record an event of the current step in its thread's trace and in the run hash.</summary>
-    internal void Trace(string what, ulong a, ulong b)
+    /// <summary>
+    /// Record an event of the current step in its thread's (or interrupt context's) trace, and <paramref name="a"/> and
+    /// <paramref name="b"/> in the run hash; <paramref name="c"/> is for readers of the trace only. Outside a step (setup)
+    /// nothing is recorded but the hash.
+    /// </summary>
+    internal void Trace(TraceEvent what, ulong a, ulong b, ulong c = 0)
     {
         Scheduler.Mix(a);
         Scheduler.Mix(b);
-        CurrentThread?.Trace.Add(new TraceEntry(Scheduler.CurrentStep, what, a, b));
+        switch (Scheduler.Current)
+        {
+            case SimThread t:
+                t.Trace.Add(new TraceEntry(Scheduler.CurrentStep, what, a, b, c));
+                break;
+            case { } context:
+                _contextRings[context.Id - _threads.Count].Add(new TraceEntry(Scheduler.CurrentStep, what, a, b, c));
+                break;
+        }
+    }
+
+    /// <summary>What the step just run left its entity doing (<see cref="StepNotes"/>).</summary>
+    private void NoteStep()
+    {
+        var entity = Scheduler.Entities[Scheduler.Schedule[^1]];
+        _stepNotes.Add(entity switch
+        {
+            SimThread { BlockedOn: { } wait } => $"waits for {wait}",
+            SimThread { IsDone: true } => "done: its last operation returned",
+            SimThread => "no traced event: a lock taken or a scheduling point",
+            _ => "no traced event",
+        });
     }
 
     private void Start()
@@ -298,5 +365,9 @@ public sealed class Machine
         Scheduler.SetSkippableRange(irqStart, Scheduler.Entities.Count, () => PendingIpis > 0);
         Rcu.Softirq.Id = Scheduler.Entities.Count;
         Scheduler.Add(Rcu.Softirq);
+        // One ring per interrupt context, kept from run to run like the threads' and emptied for this one.
+        int contexts = Scheduler.Entities.Count - _threads.Count;
+        while (_contextRings.Count < contexts) _contextRings.Add(new TraceRing(Options.TraceDepth));
+        foreach (var ring in _contextRings) ring.Clear();
     }
 }

@@ -1,11 +1,13 @@
 // The exit codes of `pv`, the same for every command, so scripts can tell a found bug from a typo, from a bug in
-// Pv, from a bug in a plugin. They are decided here and only here: a command returns Ok or Violation for what it
-// found; every failure is an exception mapped by For, by what raised it, never by its .NET type alone: bad input
+// Pv, from a bug in a plugin. They are decided here and only here: what a command found is mapped by the For*
+// methods below (a verdict against the scenario's expectation, checks that held or not, findings of a sweep that
+// expects none); every failure is an exception mapped by For, by what raised it, never by its .NET type alone: bad input
 // is a PvInputException raised where the input is known to be at fault (the scenario parser, the readers, the
 // catalog, option checks, an operation the simulated kernel refuses); a plugin fault is what the contract
 // boundary named; a stop is what Ctrl-C or --time-limit asked for; anything else is a bug in Pv.
 using Pv.Engine;
 using Pv.Hosting.Composition;
+using Pv.Scenarios.Running;
 
 namespace Pv.Cli;
 
@@ -15,7 +17,7 @@ public static class PvExitCode
     /// <summary>Success: the command did what was asked and found nothing wrong.</summary>
     public const int Ok = 0;
 
-    /// <summary>A run found an invariant violation (the oracle reported a bug), or a zoo entry was not as expected.</summary>
+    /// <summary>What was found is not what was expected (an invariant broke that should hold, or one expected to break held), or a sweep that expects nothing found a violation.</summary>
     public const int Violation = 1;
 
     /// <summary>Bad input or usage: an unknown option, a missing file, a located problem in a scenario, plugins.json, a counterexample.</summary>
@@ -29,6 +31,32 @@ public static class PvExitCode
 
     /// <summary>Interrupted: Ctrl-C or --time-limit stopped the command; what it finished is kept.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>
+    /// The code of what a run, a search or a replay found (<paramref name="found"/>) against what its scenario expects
+    /// (<paramref name="expected"/>, the <c>expect</c> line or --expect): Ok when they agree, so a violation expected where
+    /// a fix is off is a success; Violation when they do not, whichever way. A <paramref name="partial"/> search (a shard
+    /// of it) that found nothing says nothing of a violation expected elsewhere in the budget: Ok.
+    /// </summary>
+    public static int For(Verdict found, Verdict expected, bool partial = false) =>
+        found.Meets(expected) || (partial && found == Verdict.Clean) ? Ok : Violation;
+
+    /// <summary>The code of checks with an expectation each (zoo entries, a backend's conformance checks): Ok when every one held.</summary>
+    public static int ForChecks(bool allHeld) => allHeld ? Ok : Violation;
+
+    /// <summary>
+    /// The code of a comparison that expects nothing of its runs (<c>ab</c>: two backends are compared, not checked): a
+    /// violation found on either side is what it reports, exit 1.
+    /// </summary>
+    public static int ForFindings(bool violationFound) => violationFound ? Violation : Ok;
+
+    /// <summary>The code of one soak finding: a plugin fault, a bug in Pv (an engine exception, a generated scenario refused), or a violation.</summary>
+    public static int ForFinding(Verdict finding) => finding switch
+    {
+        Verdict.PluginFault => PluginFault,
+        Verdict.InternalError or Verdict.InvalidScenario => InternalError,
+        _ => Violation,
+    };
 
     /// <summary>
     /// The code of a sweep with several outcomes (zoo entries, soak findings, A/B sides): the most serious, in the order

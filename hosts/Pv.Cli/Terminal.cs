@@ -13,6 +13,9 @@ internal static class Terminal
     /// <summary>True when <paramref name="output"/> is a real terminal (progress bars are drawn only there).</summary>
     public static bool IsInteractive(TextWriter output) => ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
 
+    /// <summary>How wide a line of plain text (a timeline) may be on <paramref name="output"/>: the terminal's width, else <see cref="RedirectedWidth"/>.</summary>
+    public static int Width(TextWriter output) => IsInteractive(output) && Console.WindowWidth > 0 ? Console.WindowWidth : RedirectedWidth;
+
     /// <summary>A console writing to <paramref name="output"/>.</summary>
     public static IAnsiConsole Create(TextWriter output)
     {

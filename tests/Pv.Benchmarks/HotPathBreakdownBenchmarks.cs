@@ -52,7 +52,7 @@ public class HotPathBreakdownBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public void MachineTrace() => _m.Trace("walk read", Address, 0x1234);
+    public void MachineTrace() => _m.Trace(TraceEvents.WalkRead, Address, 0x1234);
 
     [Benchmark]
     public ulong TraceHashMix()

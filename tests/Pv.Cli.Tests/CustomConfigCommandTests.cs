@@ -72,12 +72,12 @@ public sealed class CustomConfigCommandTests
     {
         string cx = Path.Combine(Path.GetTempPath(), "pv-tests", Guid.NewGuid().ToString("N") + ".cx.json");
         var (exit, output, _) = Run("explore", Zoo("z9-nested-flush-dontneed-race.pvl"), "--out", cx, "--db", Db());
-        Assert.Equal(PvExitCode.Violation, exit);
+        Assert.Equal(PvExitCode.Ok, exit);   // Z9 with the fix off expects the O3 it finds
         string printed = $"pv replay {cx} --config {Config.Value}";
         Assert.Contains($"replay it: {printed}", output);
         // The printed words, run from another folder, load the same plugins.json and reproduce the violation.
         var replay = new StringWriter();
-        Assert.Equal(PvExitCode.Violation, PvApp.Run(printed.Split(' ')[1..], replay, new StringWriter(), Fixtures.RepoRoot));
+        Assert.Equal(PvExitCode.Ok, PvApp.Run(printed.Split(' ')[1..], replay, new StringWriter(), Fixtures.RepoRoot));
         Assert.Contains("entries involved:", replay.ToString());
     }
 

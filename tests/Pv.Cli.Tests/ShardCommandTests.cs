@@ -73,14 +73,14 @@ public sealed class ShardCommandTests
         // Z10 breaks O1 first in chunk 1 of 10; shards 0 and 2 each find a violation of their own past it.
         string[] explore = ["explore", Zoo("z10-mremap-truncate-stale-tlb.pvl"), "--schedules", "10000", "--no-minimise"];
         var (folder, single, merged, run) = ShardAndMerge(explore);
-        Assert.Equal(PvExitCode.Violation, run.Item1);
+        Assert.Equal(PvExitCode.Ok, run.Item1);   // Z10 with the fix off expects the O1 it finds
         Assert.Equal(Rows(single), Rows(merged));
         // Shards sharing a folder each write a counterexample of their own beside the unsharded one.
         string cx = Path.Combine(folder, "z10-mremap-truncate-stale-tlb.x86-native.cx.json");
         Assert.All(Enumerable.Range(0, 3), k => Assert.True(File.Exists(Path.Combine(folder, $"z10-mremap-truncate-stale-tlb.x86-native.shard-{k}-of-3.cx.json"))));
 
         var resumed = Process(folder, [.. explore, "--resume", "--out", "merged.cx.json", "--db", "merged.db", "--config", Config]);
-        Assert.Equal(PvExitCode.Violation, resumed.Exit);
+        Assert.Equal(PvExitCode.Ok, resumed.Exit);
         static string Found(string output) => string.Join('\n', output.Split('\n').Skip(1).Where(l => !l.Contains("cx.json")));
         Assert.Equal(run.Item2.Split('\n')[0].Split(" (")[0], resumed.Out.Split('\n')[0].Split(" (")[0]);
         Assert.Equal(Found(run.Item2), Found(resumed.Out));

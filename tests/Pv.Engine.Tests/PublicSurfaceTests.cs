@@ -16,7 +16,7 @@ public sealed class PublicSurfaceTests
             "ExploreStrategy", "Explorer", "FileDecl", "ISchedulable", "ISchedulePolicy", "InvariantId", "KernelToggles", "Machine",
             "MachineMetrics", "MachineOptions", "MachineProgram", "MachineScope", "MmDecl", "MmuKind", "OpDecl", "OpKind", "PctPolicy",
             "PopulateDecl", "ProgramException", "ProgramLimits", "PvInputException", "RandomPolicy", "ReplayDivergedException", "ReplayPolicy", "RunOutcome", "RunResult", "SequentialPolicy",
-            "SimulationInternalError", "SourceSpan", "SplitMix64", "ThreadDecl", "ThreadKind", "Toggle", "TraceEntry", "Violation",
+            "SimulationInternalError", "SourceSpan", "SplitMix64", "ThreadDecl", "ThreadKind", "Toggle", "TraceEntry", "TraceEvent", "Violation",
             "ViolationReport", "VmaDecl",
         ];
         var exported = typeof(Machine).Assembly.GetExportedTypes().Select(t => t.Name).Order(StringComparer.Ordinal).ToArray();

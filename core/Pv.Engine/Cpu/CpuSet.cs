@@ -2,6 +2,7 @@
 // invalidation (arm64 TLBI IS, INVLPGB), which reaches every CPU's TLB without interrupting it.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
 
 namespace Pv.Engine.Cpu;
 
@@ -67,7 +68,7 @@ internal sealed class CpuSet : ICpus
         };
         var cost = _machine.Cost;
         cost.Charge(_machine.CurrentCpu.Id, cost.Model.BroadcastTlbiPerPage * Math.Max(pages, 1));
-        _machine.Trace("tlbi broadcast", invalidation.Start, (ulong)invalidation.Kind);
+        _machine.Trace(TraceEvents.TlbiBroadcast, invalidation.Start, (ulong)invalidation.Kind, invalidation.End);
         foreach (var cpu in _cpus) cpu.ApplyRemote(invalidation);
         foreach (var observer in _observers) observer.OnBroadcastInvalidate(invalidation);
     }

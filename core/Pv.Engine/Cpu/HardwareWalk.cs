@@ -74,7 +74,7 @@ internal sealed class HardwareWalk : IEnumerable<Step>, IEnumerator<Step>
         {
             // An invalidation of walk caches (or a CR3 write) reached this CPU mid-walk: the hardware drops the walk;
             // a demand walk starts over, a speculative one is abandoned.
-            m.Trace("walk restarted", _address, 0);
+            m.Trace(TraceEvents.WalkRestarted, _address, 0);
             if (_speculative) return End(AccessStatus.NotPresent);
             Begin();
         }
@@ -83,7 +83,7 @@ internal sealed class HardwareWalk : IEnumerable<Step>, IEnumerator<Step>
         var slot = PageTables.SlotOf(_table, _address, _level);
         var e = new PageTableEntry(mem.Entries(_table)[slot.Index]);
         m.Cost.Charge(_cpu.Id, m.Cost.Model.WalkLevel);
-        m.Trace(_speculative ? "spec walk read" : "walk read", _address, e.Raw);
+        m.Trace(_speculative ? TraceEvents.SpecWalkRead : TraceEvents.WalkRead, _address, e.Raw);
         _result.Slot = slot;
         _result.Entry = e;
         if (!e.IsPresent) return Last(AccessStatus.NotPresent);

@@ -65,7 +65,7 @@ internal static class Mmu
             return false;
         m.Metrics.TlbHits.Increment();
         m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
-        m.Trace("tlb hit", address, hit.Pfn.Value);
+        m.Trace(TraceEvents.TlbHit, address, hit.Pfn.Value);
         result.TlbHit = true;
         result.Pfn = hit.Pfn;
         result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true, hit.FilledAt)
@@ -92,7 +92,7 @@ internal static class Mmu
         {
             // x86 and arm64 fault on a TLB entry that forbids the access; the fault handler decides.
             result.Status = AccessStatus.Protection;
-            m.Trace("tlb protection fault", address, hit.Pfn.Value);
+            m.Trace(TraceEvents.TlbProtectionFault, address, hit.Pfn.Value);
             yield return Step.Yield;
             yield break;
         }

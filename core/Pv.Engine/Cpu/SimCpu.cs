@@ -107,7 +107,7 @@ internal sealed class SimCpu : ICpu
             TlbInvalidationKind.All => cost.Model.GlobalFlush,
             _ => cost.Model.LocalFullFlush,
         });
-        _machine.Trace("tlb invalidate", inv.Start, (ulong)inv.Kind);
+        _machine.Trace(TraceEvents.TlbInvalidate, inv.Start, (ulong)inv.Kind, inv.End);
         ApplyRemote(inv);
     }
 
@@ -157,7 +157,7 @@ internal sealed class SimCpu : ICpu
         IsLazy = false;
         WalkGeneration++;
         if (!mm.IsInitMm) _machine.Mm(mm).CpuMask.Set(Id);
-        _machine.Trace("load mm", (ulong)prev.Value, (ulong)mm.Value);
+        _machine.Trace(TraceEvents.LoadMm, (ulong)prev.Value, (ulong)mm.Value);
     }
 
     /// <inheritdoc/>
@@ -169,14 +169,14 @@ internal sealed class SimCpu : ICpu
         WalkGeneration++;
         LoadedMm = MmId.InitMm;
         IsLazy = false;
-        _machine.Trace("switch to init_mm", (ulong)prev.Value, 0);
+        _machine.Trace(TraceEvents.SwitchToInitMm, (ulong)prev.Value, 0);
     }
 
     /// <summary>A kernel thread starts on this CPU: keep the user mm loaded, lazily (enter_lazy_tlb).</summary>
     public void EnterLazy()
     {
         IsLazy = true;
-        _machine.Trace("enter lazy tlb", (ulong)LoadedMm.Value, 0);
+        _machine.Trace(TraceEvents.EnterLazyTlb, (ulong)LoadedMm.Value, 0);
     }
 
     /// <summary>The thread that ran the last step on this CPU (a different one next is a context switch).</summary>
@@ -193,7 +193,7 @@ internal sealed class SimCpu : ICpu
     {
         if (_irqOffDepth == 0) IrqOffOwner = _machine.CurrentThread;
         _irqOffDepth++;
-        _machine.Trace("local_irq_disable", 0, (ulong)_irqOffDepth);
+        _machine.Trace(TraceEvents.LocalIrqDisable, 0, (ulong)_irqOffDepth);
     }
 
     /// <summary><c>local_irq_enable</c>: pending IPIs become deliverable; may end an RCU reader section.</summary>
@@ -202,7 +202,7 @@ internal sealed class SimCpu : ICpu
         if (_irqOffDepth == 0) throw new ProgramException($"cpu{Id}: local_irq_enable with IRQs on (irq-on without an irq-off before it)");
         _irqOffDepth--;
         if (_irqOffDepth == 0) IrqOffOwner = null;
-        _machine.Trace("local_irq_enable", 0, (ulong)_irqOffDepth);
+        _machine.Trace(TraceEvents.LocalIrqEnable, 0, (ulong)_irqOffDepth);
         if (!InRcuReader) _machine.Rcu.QuiescentState(this);
     }
 
@@ -229,7 +229,7 @@ internal sealed class SimCpu : ICpu
         _machine.PendingIpis--;
         _machine.Metrics.InterruptsTaken.Increment();
         _machine.Cost.Charge(Id, _machine.Cost.Model.IpiTargetInterrupt);
-        _machine.Trace("ipi taken", 0, (ulong)Id);
+        _machine.Trace(TraceEvents.IpiTaken, 0, (ulong)Id);
         handler(this);
         ack?.Ack();
     }

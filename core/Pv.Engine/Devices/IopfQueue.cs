@@ -64,7 +64,7 @@ internal sealed class IopfQueue
     {
         _reported.Increment();
         var fault = new IopfFault(device, mm, address, access);
-        _machine.Trace("iommu_report_device_fault", address, (ulong)access);
+        _machine.Trace(TraceEvents.IommuReportDeviceFault, address, (ulong)access);
         Worker.Enqueue(Handle(fault));
         return fault;
     }
@@ -78,7 +78,7 @@ internal sealed class IopfQueue
         bool handled = !fault.Mm.Dead && outcome.Result == FaultResult.Handled;
         if (!handled) _invalid.Increment();
         fault.Response = handled ? PageResponse.Success : PageResponse.Invalid;
-        _machine.Trace("iopf page response", fault.Address, (ulong)fault.Response);
+        _machine.Trace(TraceEvents.IopfPageResponse, fault.Address, (ulong)fault.Response);
         yield return Step.Yield;
     }
 }

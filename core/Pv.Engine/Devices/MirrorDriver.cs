@@ -46,6 +46,8 @@ internal sealed class MirrorDriver : IMmuIntervalNotifierOps
     private readonly bool _honourReadRetry;
     private readonly Dictionary<ulong, MirroredPage> _mappings = [];
     private readonly SimMutex _lock;
+    // The driver's own event kinds, named after it (two drivers of one machine stay apart in a trace).
+    private readonly TraceEvent _traceInvalidate, _traceReadRetry, _traceInstalled;
 
     /// <summary>
     /// Inserts the interval notifier over [start, start + length) of <paramref name="mm"/> and adds the driver's thread.
@@ -58,6 +60,7 @@ internal sealed class MirrorDriver : IMmuIntervalNotifierOps
         Mm = mm;
         Name = name;
         _lock = new SimMutex($"{name}.lock");
+        (_traceInvalidate, _traceReadRetry, _traceInstalled) = (TraceEvents.MirrorInvalidate(name), TraceEvents.MirrorReadRetry(name), TraceEvents.MirrorInstalled(name));
         Subscription = machine.Notifiers.IntervalInsert(mm.Id, start, length, this);
         Thread = machine.AddThread(name, ThreadKind.Kernel, null, mm);
     }
@@ -89,7 +92,7 @@ internal sealed class MirrorDriver : IMmuIntervalNotifierOps
         _machine.Notifiers.IntervalSetSeq(subscription, currentSeq);
         ulong start = range.Start, end = range.End;
         foreach (var page in _mappings.Keys.Where(p => p >= start && p < end).ToList()) _mappings.Remove(page);
-        _machine.Trace($"{Name} invalidate", range.Start, range.End);
+        _machine.Trace(_traceInvalidate, range.Start, range.End);
         return true;
     }
 
@@ -136,7 +139,7 @@ internal sealed class MirrorDriver : IMmuIntervalNotifierOps
             {
                 _lock.Unlock(t);
                 Retries++;
-                m.Trace($"{Name} read_retry", start, seq.Value);
+                m.Trace(_traceReadRetry, start, seq.Value);
                 yield return Step.Yield;
                 continue;
             }
@@ -154,7 +157,7 @@ internal sealed class MirrorDriver : IMmuIntervalNotifierOps
             }
             _lock.Unlock(t);
             State = MirrorState.Installed;
-            m.Trace($"{Name} installed", start, (ulong)collected.Count);
+            m.Trace(_traceInstalled, start, (ulong)collected.Count);
             yield return Step.Yield;
             yield break;
         }

@@ -94,7 +94,7 @@ internal sealed class SvaDevice
         while (true)
         {
             var tr = _mmu.Translate(Info.Id, Mm.Id, address, access);
-            m.Trace(tr.Faulted ? "dma fault" : tr.FromCache ? "dma (cached)" : "dma (walk)", address, (ulong)access);
+            m.Trace(tr.Faulted ? TraceEvents.DmaFault : tr.FromCache ? TraceEvents.DmaCached : TraceEvents.DmaWalk, address, (ulong)access);
             if (!tr.Faulted)
             {
                 // A walk refills the SMMU's (or ATC's) entry: a later cached hit is no older than its last refill.
@@ -126,7 +126,7 @@ internal sealed class SvaDevice
     public IEnumerable<Step> Unbind()
     {
         _mmu.Unbind(Info.Id);
-        _machine.Trace("iommu_sva_unbind_device", (ulong)Info.Id, 0);
+        _machine.Trace(TraceEvents.IommuSvaUnbindDevice, (ulong)Info.Id, 0);
         yield return Step.Yield;
     }
 }

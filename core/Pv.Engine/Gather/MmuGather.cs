@@ -46,7 +46,7 @@ internal sealed class MmuGather : IMmuGather
         ResetRange();
         mm.TlbFlushPending++;
         mm.ActiveGathers.Add(this);
-        m.Trace(fullmm ? "tlb_gather_mmu_fullmm" : "tlb_gather_mmu", (ulong)mm.Id.Value, (ulong)mm.TlbFlushPending);
+        m.Trace(fullmm ? TraceEvents.TlbGatherMmuFullmm : TraceEvents.TlbGatherMmu, (ulong)mm.Id.Value, (ulong)mm.TlbFlushPending);
     }
 
     /// <summary><c>tlb_gather_mmu</c>, for <paramref name="operation"/> (told where it finishes, for O3).</summary>
@@ -164,14 +164,14 @@ internal sealed class MmuGather : IMmuGather
             default: ClearedP4ds = true; _m.PvOps.ReleaseP4d(table); break;
         }
         FreedTables = true;
-        _m.Trace("pte_free_tlb", address, table.Value);
+        _m.Trace(TraceEvents.PteFreeTlb, address, table.Value);
         _m.PvOps.TlbRemoveTable(this, table);
     }
 
     /// <inheritdoc/>
     public void RemovePage(Pfn page)
     {
-        _m.Trace("tlb_remove_page(table)", 0, page.Value);
+        _m.Trace(TraceEvents.TlbRemoveTablePage, 0, page.Value);
         _pages.Add((page, _m.Memory.KindOf(page) == FrameKind.PageTable));
     }
 
@@ -190,7 +190,7 @@ internal sealed class MmuGather : IMmuGather
             {
                 // No batch page (GFP_NOWAIT failed): invalidate (since the fix), then free this one table after
                 // tlb_remove_table_sync_one, an IPI to every CPU that waits for lockless walkers to finish.
-                _m.Trace("tlb_remove_table_one", 0, table.Value);
+                _m.Trace(TraceEvents.TlbRemoveTableOne, 0, table.Value);
                 if (_m.Options.BatchFailureInvalidate && Config.TableInvalidate) TlbFlushMmuTlbonly();
                 TlbRemoveTableSyncOne(_m);
                 _m.Waits.Then(() => FreeTableNow(table));
@@ -200,7 +200,7 @@ internal sealed class MmuGather : IMmuGather
             _tableBatch = [];
         }
         _tableBatch.Add(table);
-        _m.Trace("tlb_remove_table", (ulong)_tableBatch.Count, table.Value);
+        _m.Trace(TraceEvents.TlbRemoveTable, (ulong)_tableBatch.Count, table.Value);
         if (_tableBatch.Count >= _m.Options.MaxTableBatch)
         {
             if (Config.TableInvalidate) TlbFlushMmuTlbonly();
@@ -217,7 +217,7 @@ internal sealed class MmuGather : IMmuGather
     public static void TlbRemoveTableSyncOne(Machine m)
     {
         if (!m.Arch.GatherConfig.RcuTableFree) return;
-        m.Trace("tlb_remove_table_sync_one", 0, 0);
+        m.Trace(TraceEvents.TlbRemoveTableSyncOne, 0, 0);
         m.Ipi.SendIpi(m.Cpus.Online, static _ => { }, wait: true);
     }
 
@@ -266,7 +266,7 @@ internal sealed class MmuGather : IMmuGather
         }
         if (MmStruct.TlbFlushPending > 1 && _m.Options.NestedFlush)
         {
-            _m.Trace("mm_tlb_flush_nested", (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
+            _m.Trace(TraceEvents.MmTlbFlushNested, (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
             FullMm = true;
             ResetRange();
             FreedTables = true;
@@ -274,7 +274,7 @@ internal sealed class MmuGather : IMmuGather
         yield return Step.Call(TlbFlushMmu());
         MmStruct.TlbFlushPending--;
         MmStruct.ActiveGathers.Remove(this);
-        _m.Trace("tlb_finish_mmu", (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
+        _m.Trace(TraceEvents.TlbFinishMmu, (ulong)Mm.Value, (ulong)MmStruct.TlbFlushPending);
     }
 
     /// <summary>The default <c>tlb_flush</c> (x86's shape): whole mm for fullmm, need_flush_all or NO_RANGE; else the range.</summary>
@@ -286,7 +286,7 @@ internal sealed class MmuGather : IMmuGather
             : ClearedP4ds ? PageGeometry.Shift(PageTableLevel.P4d)
             : PageGeometry.PageShift;
         bool whole = FullMm || NeedFlushAll || Config.NoRange;
-        _m.Trace("tlb_flush", whole ? 0 : Start, whole ? TlbFlushInfo.FullMm : End);
+        _m.Trace(TraceEvents.TlbFlush, whole ? 0 : Start, whole ? TlbFlushInfo.FullMm : End);
         if (whole) _m.Arch.FlushTlbMmRange(Mm, 0, TlbFlushInfo.FullMm, stride, FreedTables);
         else if (End > Start) _m.Arch.FlushTlbMmRange(Mm, Start, End, stride, FreedTables);
     }
@@ -325,7 +325,7 @@ internal sealed class MmuGather : IMmuGather
     {
         if (Config.RcuTableFree)
         {
-            _m.Trace("call_rcu(tlb_remove_table_rcu)", (ulong)batch.Tables.Count, 0);
+            _m.Trace(TraceEvents.CallRcuTlbRemoveTable, (ulong)batch.Tables.Count, 0);
             _m.Rcu.CallRcu(() =>
             {
                 foreach (var t in batch.Tables)
@@ -343,7 +343,7 @@ internal sealed class MmuGather : IMmuGather
 
     private void FreeTableNow(Pfn table)
     {
-        _m.Trace("free table", 0, table.Value);
+        _m.Trace(TraceEvents.FreeTable, 0, table.Value);
         _m.Memory.Free(table);
         _m.Metrics.TablesFreedNow.Increment();
     }

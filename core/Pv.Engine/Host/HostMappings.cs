@@ -5,6 +5,7 @@
 // its step: a host mapping is UML's TLB entry, and O3 asks whether it predates the change that made it stale.
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
 
 namespace Pv.Engine.Host;
 
@@ -83,7 +84,7 @@ internal sealed class HostMappings : IHostMappings
         _queued[mm.Value] = 0;
         _roundTrips.Increment();
         _machine.Cost.Charge(_machine.CurrentCpu.Id, _machine.Cost.Model.StubRoundTrip);
-        _machine.Trace("stub flush", (ulong)mm.Value, (ulong)n);
+        _machine.Trace(TraceEvents.StubFlush, (ulong)mm.Value, (ulong)n);
     }
 
     /// <inheritdoc/>
@@ -122,7 +123,7 @@ internal sealed class HostMappings : IHostMappings
         _bytes.Add((long)length);
         _machine.Cost.Charge(_machine.CurrentCpu.Id, _machine.Cost.Model.HostSyscall);
         _queued[mm.Value] = _queued.GetValueOrDefault(mm.Value) + 1;
-        _machine.Trace("host syscall", (ulong)mm.Value, length);
+        _machine.Trace(TraceEvents.HostSyscall, (ulong)mm.Value, length);
     }
 
     private List<HostMapping> List(MmId mm)
@@ -174,6 +175,6 @@ internal sealed class DeviceDmaPort : IDeviceDmaPort
     public void CommandSync()
     {
         _syncs.Increment();
-        _machine.Trace("cmd_sync", 0, 0);
+        _machine.Trace(TraceEvents.CmdSync, 0, 0);
     }
 }

@@ -35,7 +35,7 @@ internal sealed class IpiService(Machine machine) : IIpi
         {
             if (cpu == self.Id) continue;
             machine.Cpus[cpu].QueueIpi(handler, ack);
-            machine.Trace("ipi sent", (ulong)cpu, wait ? 1UL : 0UL);
+            machine.Trace(TraceEvents.IpiSent, (ulong)cpu, wait ? 1UL : 0UL);
         }
         // The local CPU runs the function directly (on_each_cpu_mask), with IRQs off.
         if (targets.Contains(self.Id)) handler(self);
@@ -68,7 +68,7 @@ internal sealed class HypervisorService(Machine machine) : IHypervisor
 
     private void Apply(in Hypercall op)
     {
-        machine.Trace("hypercall", (ulong)op.Command, op.Invalidation.Start);
+        machine.Trace(TraceEvents.HypercallOp, (ulong)op.Command, op.Invalidation.Start, TraceEvents.CpuBits(op.Vcpus));
         switch (op.Command)
         {
             case HypercallCommand.TlbFlushLocal:
@@ -102,7 +102,7 @@ internal sealed class FirmwareService(Machine machine) : IFirmware
         machine.Metrics.Counter("firmware.call").Increment();
         machine.Metrics.Counter("firmware.remote_sfence_vma.targets").Add(remote);
         machine.Cost.Charge(self.Id, machine.Cost.Model.FirmwareCall + machine.Cost.Model.FirmwareCallPerTarget * remote);
-        machine.Trace("sbi remote_sfence_vma", (ulong)targets.Count, invalidation.Start);
+        machine.Trace(TraceEvents.SbiRemoteSfenceVma, invalidation.Start, (ulong)invalidation.Kind, TraceEvents.CpuBits(targets));
         foreach (int cpu in targets) machine.Cpus[cpu].ApplyRemote(invalidation);
     }
 }

@@ -10,6 +10,7 @@
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
 
 namespace Pv.Engine.Memory;
 
@@ -59,14 +60,16 @@ internal sealed class PageTables : IPageTables
         var entries = _machine.Memory.Entries(slot.Table);
         var old = new PageTableEntry(entries[slot.Index]);
         entries[slot.Index] = entry.Raw;
-        _machine.Trace("set entry", ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw);
-        if (old.Raw == entry.Raw || slot.Table.Value >= (ulong)_rmap.Length || _rmap[slot.Table.Value] is not { MmPlusOne: > 0 } owner) return;
+        var owner = slot.Table.Value < (ulong)_rmap.Length ? _rmap[slot.Table.Value] : default;
+        ulong va = owner.MmPlusOne > 0 ? Canonical(owner.Base + (ulong)slot.Index * PageGeometry.Span(slot.Level)) : TraceEvents.NoAddress;
+        // The address is for the trace's reader (set_pte addr=...); the hash takes the slot and the entry, as always.
+        _machine.Trace(TraceEvents.SetEntry[(int)slot.Level], ((ulong)slot.Table.Value << 12) | (uint)slot.Index, entry.Raw, va);
+        if (old.Raw == entry.Raw || owner.MmPlusOne == 0) return;
         bool leaf = slot.Level == PageTableLevel.Pte || old.IsHuge;
         bool linksTable = !leaf && entry.IsPresent && !entry.IsHuge;
         bool takesAway = old.IsPresent && TakesAway(old, entry, leaf);
         if (!linksTable && !takesAway) return; // a new leaf over an empty slot, the common case: nothing to note
         var mm = new MmId(owner.MmPlusOne - 1);
-        ulong va = Canonical(owner.Base + (ulong)slot.Index * PageGeometry.Span(slot.Level));
         if (linksTable) SetOwner(entry.Pfn, mm, va);
         if (takesAway) _machine.Oracle.TranslationChanged(mm, va, PageGeometry.Span(slot.Level));
     }

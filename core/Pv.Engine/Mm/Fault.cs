@@ -61,7 +61,7 @@ internal static class Fault
             {
                 // A kernel-mode fault: only the arch can repair it (UML syncs init_mm's deferred mappings).
                 outcome.Result = m.Arch.KernelFault(address) ? FaultResult.Handled : FaultResult.Sigsegv;
-                m.Trace("kernel fault", address, (ulong)outcome.Result);
+                m.Trace(TraceEvents.KernelFault, address, (ulong)outcome.Result);
                 yield return Step.Yield;
                 if (outcome.Result != FaultResult.Handled) yield break;
                 continue;
@@ -94,7 +94,7 @@ internal static class Fault
         if (vma is null || !VmaAllows(vma, access))
         {
             outcome.Result = FaultResult.Sigsegv;
-            m.Trace("SIGSEGV", address, (ulong)access);
+            m.Trace(TraceEvents.Sigsegv, address, (ulong)access);
             yield break;
         }
         // __handle_mm_fault: allocate missing tables down to the PTE table, one level per step.
@@ -137,7 +137,7 @@ internal static class Fault
         {
             // handle_pte_marker: a guard region (MADV_GUARD_INSTALL) is never populated.
             outcome.Result = FaultResult.Sigsegv;
-            m.Trace("SIGSEGV guard marker", address, (ulong)access);
+            m.Trace(TraceEvents.SigsegvGuardMarker, address, (ulong)access);
         }
         else if (!pte.IsPresent)
         {
@@ -183,7 +183,7 @@ internal static class Fault
             var range = new MmuNotifierRange(mm.Id, page, page + PageGeometry.PageSize, MmuNotifierEvent.ProtectionUpgrade);
             m.Notifiers.InvalidateRangeStart(range);
             m.Notifiers.InvalidateRangeEnd(range);
-            m.Trace("protection upgrade notified", page, upgradedTo.Raw);
+            m.Trace(TraceEvents.ProtectionUpgradeNotified, page, upgradedTo.Raw);
             yield return Step.Yield;
         }
     }

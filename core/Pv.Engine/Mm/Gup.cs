@@ -58,7 +58,7 @@ internal static class Gup
     {
         var cpu = t.Cpu ?? throw new ProgramException("GUP-fast runs on a CPU");
         cpu.IrqDisable();
-        m.Trace("gup_fast irq off", address, 0);
+        m.Trace(TraceEvents.GupFastIrqOff, address, 0);
         yield return Step.Yield;
         var table = mm.Pgd;
         uint gen = m.Memory.GenerationOf(table);
@@ -74,7 +74,7 @@ internal static class Gup
             }
             var slot = PageTables.SlotOf(table, address, level);
             var e = PteOps.Read(m, slot);
-            m.Trace("gup_fast read", address, e.Raw);
+            m.Trace(TraceEvents.GupFastRead, address, e.Raw);
             if (!e.IsPresent || e.IsHuge || (level == PageTableLevel.Pte && ((write && !e.IsWritable) || e.Has(PteFlags.Special))))
             {
                 ok = false;
@@ -113,7 +113,7 @@ internal static class Gup
         }
         result.FellBack = !ok;
         cpu.IrqEnable();
-        m.Trace("gup_fast irq on", address, ok ? 1UL : 0UL);
+        m.Trace(TraceEvents.GupFastIrqOn, address, ok ? 1UL : 0UL);
         yield return Step.Yield;
     }
 }

@@ -145,7 +145,7 @@ internal static class KernelMm
             else
             {
                 m.Memory.Put(pfn);
-                m.Trace("reclaim lazyfree", a, pfn.Value);
+                m.Trace(TraceEvents.ReclaimLazyfree, a, pfn.Value);
             }
             mm.Ptl.Unlock(t);
             m.Notifiers.InvalidateRangeEnd(range);

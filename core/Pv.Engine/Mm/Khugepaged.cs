@@ -36,7 +36,7 @@ internal static class Khugepaged
             || !Zap.FindEntry(m, mm, haddr, PageTableLevel.Pmd, out var pmd, out var level) || level != PageTableLevel.Pmd
             || PteOps.Read(m, pmd) is not { IsPresent: true, IsHuge: false } pmdEntry)
         {
-            m.Trace("khugepaged: range not collapsible", haddr, 0);
+            m.Trace(TraceEvents.CollapseNotCollapsible, haddr, 0);
             mm.MmapLock.UpWrite(t);
             yield return Step.Yield;
             yield break;
@@ -52,7 +52,7 @@ internal static class Khugepaged
             ulong index = vma.PgOff + ((haddr - vma.Start) >> PageGeometry.PageShift) + (ulong)i;
             if (!pte.IsPresent || !file.Pages.TryGetValue(index, out var cached) || cached != pte.Pfn)
             {
-                m.Trace("khugepaged: pte maps another page", haddr + ((ulong)i << PageGeometry.PageShift), pte.Raw);
+                m.Trace(TraceEvents.CollapsePteMapsAnotherPage, haddr + ((ulong)i << PageGeometry.PageShift), pte.Raw);
                 mm.Ptl.Unlock(t);
                 file.IMmapRwsem.UpWrite(t);
                 mm.MmapLock.UpWrite(t);
@@ -70,7 +70,7 @@ internal static class Khugepaged
         yield return Step.Call(mm.Ptl.Lock(t));
         // pmdp_collapse_flush: the PMD goes, then flush_tlb_range over the PMD range at the VMA's page stride.
         PteOps.GetAndClear(m, pmd);
-        m.Trace("pmdp_collapse_flush", haddr, table.Value);
+        m.Trace(TraceEvents.PmdpCollapseFlush, haddr, table.Value);
         m.Arch.FlushTlbRange(mm.Id, haddr, haddr + span, PageGeometry.PageShift);
         mm.Ptl.Unlock(t);
         yield return Step.Yield; // the flush's waits are over before the table is freed
@@ -84,7 +84,7 @@ internal static class Khugepaged
         m.Notifiers.InvalidateRangeEnd(range);
         // pte_free: straight back to the allocator, no gather and no grace period.
         m.Memory.Free(table);
-        m.Trace("pte_free", haddr, table.Value);
+        m.Trace(TraceEvents.PteFree, haddr, table.Value);
         file.IMmapRwsem.UpWrite(t);
         mm.MmapLock.UpWrite(t);
         yield return Step.Yield;

@@ -45,7 +45,7 @@ internal static class Madvise
                 // pte_clear, then update_mmu_cache: the entry was never present, so there is nothing to flush.
                 w.Machine.PvOps.SetPte(w.Machine.PageTables, slot, PageTableEntry.Empty);
                 w.Machine.Arch.UpdateMmuCache(w.Mm.Id, addr, slot);
-                w.Machine.Trace("guard remove", addr, 0);
+                w.Machine.Trace(TraceEvents.GuardRemove, addr, 0);
             }
             return 0;
         },

@@ -28,7 +28,7 @@ internal static class Mmap
         }
         else mm.InsertVma(vma);
         if (created is not null) created[0] = vma;
-        m.Trace("mmap", start, length);
+        m.Trace(TraceEvents.Mmap, start, length);
         yield return Step.Yield;
         // A driver's ->mmap for a device file maps its PFNs right away.
         if ((flags & (VmaFlags.PfnMap | VmaFlags.MixedMap)) != 0 && file is not null)
@@ -151,7 +151,7 @@ internal static class Mmap
                 {
                     m.PvOps.SetPte(m.PageTables, src, PageTableEntry.Empty);
                     m.PvOps.SetPte(m.PageTables, dst, e);
-                    m.Trace("move_normal_pmd", from, to);
+                    m.Trace(TraceEvents.MoveNormalPmd, from, to);
                     // A moved table drops the walk-cache pointers too: always flushed under the PTL.
                     m.Arch.FlushTlbMmRange(mm.Id, from, from + pmdSpan, PageGeometry.Shift(PageTableLevel.Pmd), false);
                 }
@@ -165,7 +165,7 @@ internal static class Mmap
                 m.PvOps.LeaveLazyMmu();
                 if (present && e.IsPresent)
                 {
-                    m.Trace("move_ptes", from, to);
+                    m.Trace(TraceEvents.MovePtes, from, to);
                     // Before the fix only a dirty PTE forced the flush here; a clean one set need_flush for later. A guard
                     // marker moves like any entry, but only a present one can be cached (move_ptes' force_flush).
                     if (m.Options.MremapFlush || e.Has(PteFlags.Dirty)) flush = true;

@@ -113,7 +113,7 @@ internal static class Munmap
         file.IMmapRwsem.UpRead();
         for (ulong p = pgoff; p < pgoff + pages; p++)
             if (file.Pages.ContainsKey(p)) file.UnmappedBy[p] = t.Name;
-        m.Trace("unmap_mapping_range returns", pgoff, pages);
+        m.Trace(TraceEvents.UnmapMappingRangeReturns, pgoff, pages);
         yield return Step.Yield;
     }
 
@@ -130,7 +130,7 @@ internal static class Munmap
         {
             if (!file.Pages.Remove(p, out var page)) continue;
             bool freed = m.Memory.Put(page);
-            m.Trace(freed ? "truncate frees page" : "truncate drops page from the page cache", p, page.Value);
+            m.Trace(freed ? TraceEvents.TruncateFreesPage : TraceEvents.TruncateDropsPage, p, page.Value);
             yield return Step.Yield;
         }
     }
@@ -148,7 +148,7 @@ internal static class Munmap
                 m.Oracle.Revoked(pfn, file.UnmappedBy.TryGetValue(p, out var unmapper)
                     ? $"unmap_mapping_range by {unmapper}" : $"revoke by {t.Name} without unmap_mapping_range");
             }
-        m.Trace("driver revokes pfns", pgoff, pages);
+        m.Trace(TraceEvents.DriverRevokesPfns, pgoff, pages);
         yield return Step.Yield;
     }
 }

@@ -1,3 +1,4 @@
+using Pv.Engine.Sched;
 // VMA bookkeeping the operations share: splitting at a boundary (__split_vma) and detaching the VMAs of a
 // range from the mm, under mmap_lock held for write. Splitting a file VMA changes what its file's i_mmap holds,
 // so, as vma_prepare does, it takes i_mmap_rwsem for write: an rmap walker (unmap_mapping_range, truncate)
@@ -20,7 +21,7 @@ internal static class Vmas
             if (vma is null || vma.Start == at) continue;
             if (vma.File is { } file) yield return Sched.Step.Call(file.IMmapRwsem.DownWrite(t));
             SplitAt(mm, at);
-            m.Trace("__split_vma", at, 0);
+            m.Trace(TraceEvents.SplitVma, at, 0);
             vma.File?.IMmapRwsem.UpWrite(t);
         }
     }

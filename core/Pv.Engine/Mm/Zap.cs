@@ -79,7 +79,7 @@ internal static class Zap
                 // Ordinary zapping (MADV_DONTNEED, guard install's own zap) keeps guard markers: only teardown drops them.
                 if (!old.IsPresent && old.Has(PteFlags.GuardMarker) && !dropMarkers) continue;
                 PteOps.GetAndClear(m, pteSlot);
-                m.Trace("zap pte", addr, old.Raw);
+                m.Trace(TraceEvents.ZapPte, addr, old.Raw);
                 if (old.IsPresent)
                 {
                     tlb.TlbRemoveTlbEntry(addr, PageTableLevel.Pte);
@@ -115,7 +115,7 @@ internal static class Zap
             {
                 yield return Step.Call(file.IMmapRwsem.DownWrite(t));
                 file.IMmap.Remove(vma);
-                m.Trace("unlink_file_vma", vma.Start, vma.End);
+                m.Trace(TraceEvents.UnlinkFileVma, vma.Start, vma.End);
                 file.IMmapRwsem.UpWrite(t);
                 yield return Step.Yield;
             }

@@ -78,7 +78,7 @@ internal sealed class NotifierRegistry : IMmuNotifierRegistry
     public void ArchInvalidateSecondaryTlbs(MmId mm, ulong start, ulong end)
     {
         _secondaryTlbs.Increment();
-        _machine.Trace("arch_invalidate_secondary_tlbs", start, end);
+        _machine.Trace(TraceEvents.ArchInvalidateSecondaryTlbs, start, end);
         foreach (var n in Subscribers(mm)) n.ArchInvalidateSecondaryTlbs(mm, start, end);
     }
 
@@ -90,7 +90,7 @@ internal sealed class NotifierRegistry : IMmuNotifierRegistry
         // The sequence turns odd when the first invalidation of the mm starts and even when the last one ends.
         if (ActiveCount(range.Mm) == 1) _invalidateSeq[range.Mm.Value] = Seq(range.Mm) + 1;
         ulong seq = Seq(range.Mm);
-        _machine.Trace("invalidate_range_start", range.Start, range.End);
+        _machine.Trace(TraceEvents.InvalidateRangeStart, range.Start, range.End);
         foreach (var (sub, ops) in _intervals.ToArray())
             if (sub.Mm == range.Mm && sub.Start < range.End && range.Start < sub.Start + sub.Length)
                 ops.Invalidate(sub, range, seq);
@@ -109,7 +109,7 @@ internal sealed class NotifierRegistry : IMmuNotifierRegistry
         }
         _active.RemoveAt(i);
         if (ActiveCount(range.Mm) == 0) _invalidateSeq[range.Mm.Value] = Seq(range.Mm) + 1;
-        _machine.Trace("invalidate_range_end", range.Start, range.End);
+        _machine.Trace(TraceEvents.InvalidateRangeEnd, range.Start, range.End);
         foreach (var n in Subscribers(range.Mm)) n.InvalidateRangeEnd(range);
     }
 

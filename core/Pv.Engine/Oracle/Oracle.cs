@@ -11,6 +11,7 @@
 // change, or a change by another operation still legally deferring its flush, is never R's fault.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
+using Pv.Engine.Sched;
 
 namespace Pv.Engine.Oracle;
 
@@ -289,7 +290,7 @@ internal sealed class Oracle
     {
         if (Violation is not null) return;
         Violation = violation;
-        _machine.Trace("VIOLATION", (ulong)violation.Id, violation.Address);
+        _machine.Trace(TraceEvents.Violation, (ulong)violation.Id, violation.Address);
         _machine.Scheduler.StopRequested = true;
     }
 

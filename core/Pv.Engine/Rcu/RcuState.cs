@@ -43,7 +43,7 @@ internal sealed class RcuState : IRcu
         ulong target = Snapshot();
         if (target <= _completed) _ready.Enqueue(callback);
         else _waiting.Add((target, callback));
-        _machine.Trace("call_rcu", target, 0);
+        _machine.Trace(TraceEvents.CallRcu, target, 0);
     }
 
     /// <inheritdoc/>
@@ -52,7 +52,7 @@ internal sealed class RcuState : IRcu
         ulong target = Snapshot();
         var thread = _machine.CurrentThread ?? throw new InvalidOperationException("synchronize_rcu outside a thread");
         thread.AddWait(new GpWait(this, target));
-        _machine.Trace("synchronize_rcu", target, 0);
+        _machine.Trace(TraceEvents.SynchronizeRcu, target, 0);
     }
 
     /// <summary>
@@ -72,7 +72,7 @@ internal sealed class RcuState : IRcu
         _holdouts = CpuMask.Empty;
         foreach (var cpu in _machine.Cpus.All)
             if (cpu.InRcuReader) _holdouts.Set(cpu.Id);
-        _machine.Trace("gp start", _current, (ulong)_holdouts.Count);
+        _machine.Trace(TraceEvents.GpStart, _current, (ulong)_holdouts.Count, TraceEvents.CpuBits(_holdouts));
         if (_holdouts.IsEmpty) EndGracePeriod();
     }
 
@@ -88,7 +88,7 @@ internal sealed class RcuState : IRcu
     {
         _completed = _current;
         _machine.Metrics.GracePeriods.Increment();
-        _machine.Trace("gp end", _completed, 0);
+        _machine.Trace(TraceEvents.GpEnd, _completed, 0);
         for (int i = 0; i < _waiting.Count;)
         {
             if (_waiting[i].Target <= _completed)

@@ -1,17 +1,25 @@
-// The step trace: a ring of the last N steps per thread for violation reports, and a running hash of
-// every step of the run so that two runs can be compared bit for bit. Entries hold string literals and
-// numbers only, so tracing allocates nothing per step.
+// The step trace: a ring of the last N steps per thread (and per interrupt context) for violation reports and
+// replays, and a running hash of every step of the run so that two runs can be compared bit for bit. Entries hold
+// an event kind (a static TraceEvent) and numbers only, so tracing allocates nothing per step; the labels are
+// written when a trace is printed.
 namespace Pv.Engine.Sched;
 
 /// <summary>One traced event inside a step.</summary>
 /// <param name="Step">The machine-wide step number.</param>
-/// <param name="What">What happened (a literal, kernel terms).</param>
-/// <param name="A">First operand (usually an address).</param>
-/// <param name="B">Second operand (a PFN, an entry, a CPU).</param>
-public readonly record struct TraceEntry(long Step, string What, ulong A, ulong B)
+/// <param name="Event">What happened: the event's kind, which names it and labels its operands.</param>
+/// <param name="A">First operand (usually an address); mixed into the run hash.</param>
+/// <param name="B">Second operand (a PFN, an entry, a CPU); mixed into the run hash.</param>
+/// <param name="C">A third operand for readers only (an entry's virtual address, a hypercall's vCPUs); never hashed.</param>
+public readonly record struct TraceEntry(long Step, TraceEvent Event, ulong A, ulong B, ulong C)
 {
+    /// <summary>The event's name (<c>tlb_gather_mmu</c>).</summary>
+    public string What => Event.Name;
+
+    /// <summary>The event with its operands labelled: <c>tlb_gather_mmu mm=1 tlb_flush_pending=1</c>.</summary>
+    public string Text => Event.Operands(A, B, C) is { Length: > 0 } operands ? $"{What} {operands}" : What;
+
     /// <inheritdoc/>
-    public override string ToString() => $"#{Step} {What} {A:x} {B:x}";
+    public override string ToString() => $"#{Step} {Text}";
 }
 
 /// <summary>A fixed-size ring of trace entries.</summary>
@@ -20,6 +28,9 @@ internal sealed class TraceRing(int depth)
     private readonly TraceEntry[] _ring = new TraceEntry[Math.Max(depth, 1)];
     private int _count;
     private int _head;
+
+    /// <summary>Entries held (at most the depth).</summary>
+    public int Count => _count;
 
     public void Add(in TraceEntry e)
     {

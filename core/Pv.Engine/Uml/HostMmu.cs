@@ -59,13 +59,13 @@ internal static class HostMmu
                 // Switched to after another task ran on this CPU: the task resumes its host process through UML's sync
                 // point (userspace() -> current_mm_sync) before its next user instruction runs.
                 m.Arch.ReturnToUser(mm.Id);
-                m.Trace("resume after context switch", (ulong)mm.Id.Value, 0);
+                m.Trace(TraceEvents.ResumeAfterContextSwitch, (ulong)mm.Id.Value, 0);
             }
             if (m.HostMappings.TryLookup(mm.Id, address, out var hm) && Allows(hm.Prot, access))
             {
                 var pfn = FrameAt(hm, address);
                 m.Cost.Charge(cpu.Id, m.Cost.Model.TlbHit);
-                m.Trace("host access", address, pfn.Value);
+                m.Trace(TraceEvents.HostAccess, address, pfn.Value);
                 // A host mapping records no frame generation: what the oracle can tell here is a freed frame, a revoked
                 // device PFN, or a permission a returned munmap/mprotect took away; a reused frame shows as O6.
                 bool ok = m.Oracle.CheckAccess(m.CurrentAgent, mm.Id, address, access, pfn, m.Memory.GenerationOf(pfn), cached: true, m.HostMappings.FilledAt(mm.Id, address))
@@ -76,14 +76,14 @@ internal static class HostMmu
             }
             outcome.Access = hm.Length == 0 ? AccessStatus.NotPresent : AccessStatus.Protection;
             m.Metrics.Counter("uml.host_segv").Increment();
-            m.Trace("host SEGV", address, (ulong)access);
+            m.Trace(TraceEvents.HostSegv, address, (ulong)access);
             if (kernel)
             {
                 // segv() in kernel mode runs in the host's signal handler, in the same step as the SEGV: nothing can
                 // sync init_mm in between. Only the arch can repair a kernel mapping (UML syncs init_mm's pending range).
                 m.Cost.Charge(cpu.Id, m.Cost.Model.PageFault);
                 outcome.Result = i < maxFaults && m.Arch.KernelFault(address) ? FaultResult.Handled : FaultResult.Sigsegv;
-                m.Trace("kernel SEGV handled", address, (ulong)outcome.Result);
+                m.Trace(TraceEvents.KernelSegvHandled, address, (ulong)outcome.Result);
                 if (outcome.Result != FaultResult.Handled) CheckKernelFault(m, address, access);
                 yield return Step.Yield;
                 if (outcome.Result == FaultResult.Handled) continue;
@@ -110,7 +110,7 @@ internal static class HostMmu
     {
         var mm = t.Mm ?? throw new ProgramException($"{t} has no mm to return to");
         m.Arch.ReturnToUser(mm.Id);
-        m.Trace("return to user", (ulong)mm.Id.Value, 0);
+        m.Trace(TraceEvents.ReturnToUser, (ulong)mm.Id.Value, 0);
         CheckMm(m, mm);
         yield return Step.Yield;
     }

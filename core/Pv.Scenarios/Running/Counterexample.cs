@@ -138,27 +138,32 @@ public sealed record FoundCounterexample(RunResult Found, ScenarioRunner.Minimis
 
 /// <summary>One step of a replay.</summary>
 /// <param name="Step">Machine-wide step number.</param>
-/// <param name="Agent">Who ran it (a thread, an IRQ entity, RCU's softirq).</param>
-/// <param name="Events">What the step did, in kernel terms (from the thread's trace).</param>
-public sealed record ReplayStep(long Step, string Agent, IReadOnlyList<TraceEntry> Events);
+/// <param name="Entity">The id of who ran it, as the schedule records it.</param>
+/// <param name="Agent">Who ran it, by name (a thread, a CPU's IPI delivery <c>irqN</c>, RCU's softirq <c>rcu</c>).</param>
+/// <param name="Events">What the step did, in kernel terms (from the entity's trace).</param>
+/// <param name="Note">For a step that traced nothing, what it left its entity doing (waiting for a lock, done, ...).</param>
+public sealed record ReplayStep(long Step, int Entity, string Agent, IReadOnlyList<TraceEntry> Events, string Note);
 
 /// <summary>A translation involved in the violation, as it stands at the end of the replay.</summary>
 /// <param name="Where">"cpu1 TLB", "PTE".</param>
 /// <param name="Text">The entry.</param>
 public sealed record InvolvedEntry(string Where, string Text);
 
-/// <summary>The result of replaying a counterexample.</summary>
+/// <summary>The result of replaying a schedule.</summary>
 /// <param name="Result">The run.</param>
+/// <param name="Expected">What the scenario expects (its <c>expect</c> line).</param>
+/// <param name="Entities">The scheduled entities' names by id: the columns a timeline can have.</param>
 /// <param name="Steps">Every step with its events.</param>
 /// <param name="Entries">TLB and page-table entries of the violating address.</param>
-/// <param name="Threads">Each thread's name and its own steps.</param>
-public sealed record Replay(RunResult Result, IReadOnlyList<ReplayStep> Steps, IReadOnlyList<InvolvedEntry> Entries, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads)
+/// <param name="Threads">Each thread's (then interrupt context's) name and its own steps.</param>
+public sealed record Replay(RunResult Result, Verdict Expected, IReadOnlyList<string> Entities, IReadOnlyList<ReplayStep> Steps,
+    IReadOnlyList<InvolvedEntry> Entries, IReadOnlyList<(string Thread, IReadOnlyList<TraceEntry> Steps)> Threads)
 {
     /// <summary>The invariant that broke on the way, or clean (a replay that deadlocks or stops early is clean too).</summary>
     public Verdict Verdict => Verdicts.Of(Result.Report?.Violation);
 }
 
-/// <summary>Replays counterexamples.</summary>
+/// <summary>Replays counterexamples, and any recorded schedule, with every step traced.</summary>
 public static class CounterexampleReplay
 {
     /// <summary>
@@ -175,17 +180,38 @@ public static class CounterexampleReplay
         if (bound.Scenario.Hash != cx.ScenarioHash)
             throw new ScenarioException([new ScenarioDiagnostic(new SourceSpan(cx.Scenario, 1, 1),
                 $"the scenario file changed since the counterexample was written (SHA-256 {bound.Scenario.Hash}, expected {cx.ScenarioHash}); run pv explore again")]);
-        using var compiled = bound.Compile(cx.Seed, cx.Omissions, traceDepth: cx.Schedule.Count * 8 + 64);
+        using var compiled = Compile(bound, cx.Seed, cx.Omissions, cx.Schedule);
         CheckOmissions(cx, compiled.Scenario, file);
+        return Follow(bound, compiled, cx.Schedule);
+    }
+
+    /// <summary>
+    /// Replays <paramref name="schedule"/> of <paramref name="bound"/> (workload seed <paramref name="seed"/>, without
+    /// <paramref name="omissions"/>): the run of <c>pv run</c> or a zoo entry's counterexample again, every step traced.
+    /// </summary>
+    /// <exception cref="ReplayDivergedException">The schedule does not fit the run.</exception>
+    public static Replay Run(BoundScenario bound, ulong seed, Omissions? omissions, IReadOnlyList<int> schedule)
+    {
+        using var compiled = Compile(bound, seed, omissions, schedule);
+        return Follow(bound, compiled, schedule);
+    }
+
+    // Deep enough that no ring drops an event of the schedule (a step traces a few events; a multicall more).
+    private static CompiledScenario Compile(BoundScenario bound, ulong seed, Omissions? omissions, IReadOnlyList<int> schedule) =>
+        bound.Compile(seed, omissions, traceDepth: schedule.Count * 8 + 64);
+
+    private static Replay Follow(BoundScenario bound, CompiledScenario compiled, IReadOnlyList<int> schedule)
+    {
         var m = compiled.Build();
-        var result = m.Run(new ReplayPolicy(cx.Schedule));
-        var threads = m.ThreadTraces;
-        var byStep = threads.SelectMany(t => t.Steps).ToLookup(e => e.Step);
-        var steps = result.Schedule.Select((id, i) => new ReplayStep(i, m.EntityName(id), byStep[i].ToList())).ToList();
+        var result = m.Run(new ReplayPolicy(schedule), noteSteps: true);
+        var traces = m.EntityTraces;
+        var byStep = traces.SelectMany(t => t.Steps).ToLookup(e => e.Step);
+        var entities = m.EntityNames;
+        var steps = result.Schedule.Select((id, i) => new ReplayStep(i, id, entities[id], byStep[i].ToList(), m.StepNotes[i])).ToList();
         var involved = result.Report?.Violation is { } v
             ? m.DescribeTranslation(v.Mm, v.Address).Select(e => new InvolvedEntry(e.Where, e.What)).ToList()
             : [];
-        return new Replay(result, steps, involved, threads);
+        return new Replay(result, bound.Scenario.Expect.Verdict, entities, steps, involved, traces);
     }
 
     /// <summary>What the minimiser left out must name the scenario's threads and operations: anything else was edited in.</summary>

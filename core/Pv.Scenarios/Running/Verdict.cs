@@ -61,6 +61,12 @@ public static class Verdicts
     /// <summary>The verdict of a search or replay: the invariant of <paramref name="violation"/>, or clean when there is none.</summary>
     public static Verdict Of(Violation? violation) => violation is null ? Verdict.Clean : Of(violation.Id);
 
+    /// <summary>
+    /// What was found is what was expected: the one rule of "as expected" for a run, a search, a replay and a zoo entry.
+    /// A violation the scenario expects (a bug with its fix off) meets it; clean where a violation was expected does not.
+    /// </summary>
+    public static bool Meets(this Verdict found, Verdict expected) => found == expected;
+
     /// <summary>An oracle verdict: an invariant broke (not clean, not a run that failed to finish or to start).</summary>
     public static bool IsViolation(this Verdict v) => v is >= Verdict.O1 and <= Verdict.O7;
 

@@ -26,11 +26,14 @@ public sealed record ZooEntry(string File, string Entry, string Backend, Verdict
     /// <summary>The plugin fault that stopped the entry's search (then <see cref="Error"/> is its message), or null.</summary>
     public PluginFaultException? Fault { get; init; }
 
+    /// <summary>The schedule (entity ids) of the first run that broke an invariant, for a replay of it; null when none did.</summary>
+    public IReadOnlyList<int>? ViolatingSchedule { get; init; }
+
     /// <summary>What stopped the entry when it ran in a process of its own (pv zoo --isolate): "crashed", "plugin-fault", "internal-error" or "interrupted".</summary>
     public string? Stopped { get; init; }
 
     /// <summary>The entry behaved as its file expects.</summary>
-    public bool AsExpected => Error is null && Found == Expected;
+    public bool AsExpected => Error is null && Found is { } found && Expected is { } expected && found.Meets(expected);
 
     /// <summary>The expectation as printed: its verdict, or "?" for an entry that could not be read.</summary>
     public string ExpectedText => Expected?.ToText() ?? "?";
@@ -144,6 +147,7 @@ public static class Zoo
         {
             return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, null, compiled.Built, clock.Elapsed, fault.Message) { Fault = fault };
         }
-        return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, Verdicts.Of(r.Violation?.Report?.Violation), r.SchedulesRun, clock.Elapsed, null);
+        return new ZooEntry(file, sc.Name, bound.Backend.Name, sc.Expect.Verdict, Verdicts.Of(r.Violation?.Report?.Violation), r.SchedulesRun, clock.Elapsed, null)
+            { ViolatingSchedule = r.Violation?.Schedule };
     }
 }

@@ -49,7 +49,7 @@ internal static class AbCommand
             Print(s, json, session, path, result, html);
             var faults = new[] { result.FaultA, result.FaultB }.OfType<PluginFaultException>();
             return PvExitCode.Worst(faults.Select(f => PvExitCode.For(f, s.Error, ""))
-                .Append(result.FoundViolation ? PvExitCode.Violation : PvExitCode.Ok));
+                .Append(PvExitCode.ForFindings(result.FoundViolation)));
         }, "each finished seed is stored; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }

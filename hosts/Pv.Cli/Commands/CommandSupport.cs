@@ -1,6 +1,7 @@
-// What the scenario commands share: the --config/--json/--db/--time-limit/--jobs/--shard options, loading plugins.json (any
-// problem in it is bad input: every problem printed, nothing run), the results store, JSON output, the metrics
-// table and the progress bar drawn on a terminal, and Guard: the one way a command body runs. Guard installs
+// What the scenario commands share: the --config/--json/--db/--time-limit/--jobs/--shard/--expect/--trace/--timeline
+// options, loading plugins.json (any problem in it is bad input: every problem printed, nothing run), refusing a
+// scenario with nothing to run, the results store, JSON output, the metrics table, a replayed run printed as a step
+// list or a timeline, the progress bar drawn on a terminal, and Guard: the one way a command body runs. Guard installs
 // the run's watch (Ctrl-C and --time-limit ask the run to stop at its next schedule; a watchdog thread names a
 // plugin call that never returns) and hands every failure to PvExitCode.For, the one mapping to exit codes.
 using System.CommandLine;
@@ -10,6 +11,7 @@ using Pv.Engine.Programs;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Reports;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Store;
 using Spectre.Console;
@@ -63,6 +65,41 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
             throw new PvInputException($"--expect {text}: expected clean or an invariant O1..O7");
         return scenario with { Expect = new Expectation(verdict, new SourceSpan("--expect", 0, 0)) };
     }
+
+    /// <summary>
+    /// <paramref name="bound"/>, unless it has nothing to run (threads without an operation): a run of no step checks
+    /// nothing, so it is bad input (exit 2), never a pass.
+    /// </summary>
+    /// <exception cref="PvInputException">No thread of the scenario has an operation.</exception>
+    public static BoundScenario Runnable(BoundScenario bound) =>
+        bound.Scenario.Workload is not null || bound.Scenario.Threads.Any(t => t.Ops.Count > 0) ? bound
+        : throw new PvInputException($"{bound.Scenario.Threads[0].At}: no thread has an operation: nothing to run");
+
+    public Option<bool> Trace { get; } = new("--trace") { Description = "Print every step of the run (of the counterexample) in order: who ran it and each event with its operands labelled." };
+    public Option<bool> Timeline { get; } = new("--timeline") { Description = "Print the run (the counterexample) as a timeline: a column per thread, a row per step." };
+
+    /// <summary>Prints <paramref name="replay"/> as --trace (the step list) and --timeline (the columns) ask, each under its heading.</summary>
+    public void PrintTrace(Replay replay, bool trace, bool timeline)
+    {
+        if (trace)
+        {
+            Output.WriteLine("trace:");
+            foreach (var line in TraceText.Steps(replay)) Output.WriteLine(line);
+        }
+        if (timeline)
+        {
+            Output.WriteLine("timeline:");
+            foreach (var line in TraceText.Timeline(replay, Terminal.Width(Output))) Output.WriteLine(line);
+        }
+    }
+
+    /// <summary>The steps of <paramref name="replay"/> for JSON output: each event with its operands raw and labelled, a step that traced nothing with its note.</summary>
+    public static object TraceJson(Replay replay) => replay.Steps.Select(st => new
+    {
+        step = st.Step, agent = st.Agent,
+        events = st.Events.Select(e => new { e.What, a = $"{e.A:x}", b = $"{e.B:x}", text = e.Text }),
+        note = st.Events.Count == 0 ? st.Note : null,
+    });
 
     /// <summary>
     /// A pv command line to print (the replay of a counterexample, say): <paramref name="args"/>, and the --config this run
@@ -152,7 +189,11 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
 
     /// <summary>The verdict line, with the expectation.</summary>
     public static string VerdictLine(Scenario scenario, Verdict verdict) =>
-        $"verdict: {verdict.ToText()} (expected {scenario.Expect.Verdict.ToText()}){(verdict == scenario.Expect.Verdict ? "" : " — NOT AS EXPECTED")}";
+        VerdictLine(verdict, scenario.Expect.Verdict);
+
+    /// <summary>The verdict line of <paramref name="found"/> against <paramref name="expected"/>.</summary>
+    public static string VerdictLine(Verdict found, Verdict expected) =>
+        $"verdict: {found.ToText()} (expected {expected.ToText()}){(found.Meets(expected) ? "" : " — NOT AS EXPECTED")}";
 
     /// <summary>
     /// Runs <paramref name="body"/> under a progress bar titled <paramref name="title"/> up to <paramref name="max"/> when the

@@ -39,7 +39,7 @@ internal static class ConformCommand
                 int failed = report.Checks.Count(c => !c.Passed);
                 s.Output.WriteLine($"{report.Backend}: {report.Checks.Count - failed} of {report.Checks.Count} checks passed");
             }
-            return report.Passed ? PvExitCode.Ok : PvExitCode.Violation;
+            return PvExitCode.ForChecks(report.Passed);
         }, "nothing was stored; run the command again", parse.GetValue(s.TimeLimit)));
         return command;
     }

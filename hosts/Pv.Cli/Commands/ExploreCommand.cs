@@ -2,9 +2,12 @@
 // interleavings with a progress bar (ExploreSession: each finished chunk of schedules is a row in the store, so
 // `--resume` skips the chunks an interrupted search finished, or names the violation it already found). On a violation the counterexample is minimised
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
-// command that replays it is printed. Exit 1 on a violation. With --shard K/N only the shard's chunks are searched
-// and the verdict printed is the shard's: the search's is that of the shards' stores merged (pv merge), which
-// this command with --resume on the merged store reports.
+// command that replays it is printed; --trace and --timeline print the counterexample replayed, every step labelled
+// or a column per thread. Exit 0 when the search found what the scenario expects (the invariant of an `expect O2`
+// line, or nothing over the whole budget for `expect clean`), 1 when not, 2 when no thread has an operation to run.
+// With --shard K/N only the shard's chunks are searched and the verdict printed is the shard's: the search's is that
+// of the shards' stores merged (pv merge), which this command with --resume on the merged store reports; a shard
+// that found nothing cannot say an expected violation is missing, so it exits 0.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Litmus;
@@ -28,11 +31,11 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Expect, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Expect, s.Trace, s.Timeline, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            var bound = BoundScenario.Bind(s.Expecting(parse, ScenarioParser.ParseFile(s.Full(parse.GetValue(file)!))), catalog, parse.GetValue(backend));
+            var bound = CommandSupport.Runnable(BoundScenario.Bind(s.Expecting(parse, ScenarioParser.ParseFile(s.Full(parse.GetValue(file)!))), catalog, parse.GetValue(backend)));
             var options = SearchOptions.For(bound.Scenario, parse.GetValue(strategy), parse.GetValue(schedules), parse.GetValue(seed));
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             var shard = s.ShardOf(parse);
@@ -45,18 +48,21 @@ internal static class ExploreCommand
             var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", session.Budget, clear: false, eta: true,
                 progress => session.Run(cxFile, !parse.GetValue(noMinimise), progress));
             s.ReportSkipped(store);
+            var expected = bound.Scenario.Expect.Verdict;
             if (result.Earlier is { } earlier)
             {
                 s.Error.WriteLine($"pv: this search already found {earlier.Verdict.ToText()} in the chunk from seed {earlier.Seed} (counterexample: {cxFile}); run without --resume to search again");
-                return PvExitCode.Violation;
+                return PvExitCode.For(earlier.Verdict, expected, partial: !shard.IsAll);
             }
-            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file));
-            return result.Found is null ? PvExitCode.Ok : PvExitCode.Violation;
+            bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
+            var replay = result.Found is { } found && (trace || timeline) ? CounterexampleReplay.Run(found.Counterexample, catalog, result.CounterexampleFile!) : null;
+            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), replay, trace, timeline);
+            return PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll);
         }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand)
+    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand, Replay? traced, bool trace, bool timeline)
     {
         var (sc, backend, search) = (session.Bound.Scenario, session.Bound.Backend.Name, result.Search);
         string? shard = session.Shard.IsAll ? null : session.Shard.ToString();
@@ -80,6 +86,7 @@ internal static class ExploreCommand
                 scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, verdict = cx.Invariant, expected = sc.Expect.Verdict,
                 violation = cx.Violation, counterexample = path, replay, originalSteps = found.Found.Schedule.Count, minimisedSteps = found.Final.Schedule.Count,
                 omittedThreads = cx.OmitThreads, omittedOps = cx.OmitOps, schedulesPerSecond = search.Rate,
+                trace = trace ? CommandSupport.TraceJson(traced!) : null,
             });
         else
         {
@@ -87,6 +94,7 @@ internal static class ExploreCommand
             s.Output.Write(found.Final.Report!.Format());
             if (found.Minimised is { } minimised)
                 s.Output.WriteLine($"minimised in {minimised.Attempts} runs: {found.Found.Schedule.Count} -> {found.Final.Schedule.Count} steps; left out {cx.OmittedText}");
+            if (traced is not null) s.PrintTrace(traced, trace, timeline);
             s.Output.WriteLine(VerdictText(cx.Invariant));
             s.Output.WriteLine($"counterexample: {path}");
             s.Output.WriteLine($"replay it: {replay}");

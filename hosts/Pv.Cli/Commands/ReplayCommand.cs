@@ -1,7 +1,10 @@
-// `pv replay TRACE`: rebuilds the machine of a counterexample file and follows its schedule strictly
-// (CounterexampleReplay), then prints every step (who ran it and what it did, in kernel terms), each thread's
-// own steps, the TLB and page-table entries of the violating address, and the violation where the invariant
-// broke. A scenario file changed since, or a schedule that no longer fits the backend, is bad input (exit 2).
+// `pv replay TRACE [--trace] [--timeline]`: rebuilds the machine of a counterexample file and follows its schedule
+// strictly (CounterexampleReplay), then prints the run: with --trace (what it prints unless --timeline alone is
+// asked for) every step in order, who ran it and each event with its operands labelled in kernel terms; with
+// --timeline a column per thread, a row per step; then the TLB and page-table entries of the violating address, the
+// verdict against what the scenario expects, and the violation where the invariant broke. The exit code is run's and
+// explore's: 0 when the replayed verdict is the expected one, 1 when not. A scenario file changed since, or a schedule
+// that no longer fits the backend, is bad input (exit 2).
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Engine.Sched;
@@ -15,7 +18,7 @@ internal static class ReplayCommand
     public static Command Create(CommandSupport s)
     {
         var trace = new Argument<string>("TRACE") { Description = "A counterexample file written by pv explore." };
-        var command = new Command("replay", "Replay a counterexample step by step.") { trace, s.Config, s.Json };
+        var command = new Command("replay", "Replay a counterexample step by step (--trace, the default) or as a timeline (--timeline).") { trace, s.Trace, s.Timeline, s.Config, s.Json };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -35,28 +38,25 @@ internal static class ReplayCommand
             if (parse.GetValue(s.Json))
                 s.WriteJson(new
                 {
-                    scenario = cx.Scenario, backend = cx.Backend, verdict = replay.Verdict, violation = v?.ToString(),
-                    steps = replay.Steps.Select(st => new { step = st.Step, agent = st.Agent, events = st.Events.Select(e => new { e.What, a = $"{e.A:x}", b = $"{e.B:x}" }) }),
+                    scenario = cx.Scenario, backend = cx.Backend, verdict = replay.Verdict, expected = replay.Expected, violation = v?.ToString(),
+                    steps = CommandSupport.TraceJson(replay),
                     entries = replay.Entries,
                     threads = replay.Threads.Select(t => new { thread = t.Thread, steps = t.Steps.Select(e => e.ToString()) }),
                 });
             else
             {
+                bool timeline = parse.GetValue(s.Timeline);
                 s.Output.WriteLine($"replaying {cx.Scenario} on {cx.Backend}: {cx.Schedule.Count} steps{(cx.OmitThreads.Count + cx.OmitOps.Count > 0 ? $" (minimised: without {cx.OmittedText})" : "")}");
                 s.Output.WriteLine();
-                foreach (var st in replay.Steps)
-                    s.Output.WriteLine($"{(v is not null && st.Step == v.Step ? ">>" : "  ")} #{st.Step,-5} {st.Agent,-14} {string.Join("; ", st.Events.Select(e => $"{e.What} {e.A:x} {e.B:x}"))}");
-                s.Output.WriteLine();
-                s.Output.WriteLine("per thread:");
-                foreach (var (thread, steps) in replay.Threads)
-                    s.Output.WriteLine($"  {thread}: {(steps.Count == 0 ? "(no traced steps)" : string.Join(" | ", steps.Select(e => $"#{e.Step} {e.What}")))}");
+                s.PrintTrace(replay, parse.GetValue(s.Trace) || !timeline, timeline);
                 s.Output.WriteLine();
                 s.Output.WriteLine("entries involved:");
                 foreach (var e in replay.Entries) s.Output.WriteLine($"  {e.Where}: {e.Text}");
                 s.Output.WriteLine();
+                s.Output.WriteLine(CommandSupport.VerdictLine(replay.Verdict, replay.Expected));
                 s.Output.WriteLine(v is null ? $"no violation: the run ended {replay.Result.Outcome}" : $"invariant broke at step {v.Step}: {v}");
             }
-            return replay.Verdict.IsViolation() ? PvExitCode.Violation : PvExitCode.Ok;
+            return PvExitCode.For(replay.Verdict, replay.Expected);
         }));
         return command;
     }

@@ -50,12 +50,7 @@ internal static class SoakCommand
             var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", shard.Of(Enumerable.Range(0, n)).Count, clear: true, eta: true,
                 progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse), shard));
             Print(s, json, plan.Options, shard, result, file => s.PvCommand(parse, "replay", file));
-            return PvExitCode.Worst(result.Findings.Select(f => f.Verdict switch
-            {
-                Verdict.PluginFault => PvExitCode.PluginFault,
-                Verdict.InternalError or Verdict.InvalidScenario => PvExitCode.InternalError,
-                _ => PvExitCode.Violation,
-            }));
+            return PvExitCode.Worst(result.Findings.Select(f => PvExitCode.ForFinding(f.Verdict)));
         }, "the findings so far are saved in the --out folder; nothing else is kept", parse.GetValue(s.TimeLimit)));
         return command;
     }

@@ -6,7 +6,10 @@
 // reported by name, exit 4, and the rest still run. With --shard K/N only entries i (in file name order, after
 // --only) with i mod N = K run: the shards' tables together are the whole zoo's. Without --dir the zoo is
 // scenarios/zoo beside plugins.json (the repository's), else the copy built with pv. An entry whose backend the
-// plugins.json in use lacks is skipped and listed (Zoo.Select); when nothing is left to run, exit 2.
+// plugins.json in use lacks is skipped and listed (Zoo.Select); when nothing is left to run (--only of no entry,
+// --backend of a backend no entry runs on, every entry skipped), exit 2. With --trace or --timeline, the first
+// violating run of each entry that found one is replayed and printed after the table (every step labelled, or a
+// column per thread); --isolate's children hand their entries' schedules back in their JSON for that.
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -24,7 +27,7 @@ internal static class ZooCommand
         var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
         var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
         var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
-            { backend, dir, only, s.Jobs, s.Shard, isolate, s.Config, s.Json, s.TimeLimit };
+            { backend, dir, only, s.Jobs, s.Shard, isolate, s.Trace, s.Timeline, s.Config, s.Json, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -48,8 +51,18 @@ internal static class ZooCommand
             var zoo = parse.GetValue(isolate)
                 ? new ZooRun([.. Workers.InParallel(files, jobs, f => ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits)).SelectMany(e => e)])
                 : Zoo.RunAll(files, catalog, parse.GetValue(backend), jobs);
+            bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
+            // Each entry's first violating run again, every step traced: what --trace and --timeline print.
+            var replays = trace || timeline
+                ? zoo.Entries.Where(e => e.ViolatingSchedule is not null)
+                    .ToDictionary(e => e, e => CounterexampleReplay.Run(BoundScenario.Load(e.File, catalog), 0, null, e.ViolatingSchedule!))
+                : [];
             if (parse.GetValue(s.Json))
-                s.WriteJson(zoo.Entries.Select(e => new { e.Entry, e.File, e.Backend, expected = e.ExpectedText, found = e.FoundText, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error }));
+                s.WriteJson(zoo.Entries.Select(e => new
+                {
+                    e.Entry, e.File, e.Backend, expected = e.ExpectedText, found = e.FoundText, e.Schedules, ms = e.Elapsed.TotalMilliseconds, asExpected = e.AsExpected, e.Error,
+                    schedule = e.ViolatingSchedule, trace = trace && replays.TryGetValue(e, out var replay) ? CommandSupport.TraceJson(replay) : null,
+                }));
             else
             {
                 var table = new Table().Border(TableBorder.Rounded).AddColumns("Entry", "Backend", "Expected", "Found", "Schedules", "Time", "");
@@ -59,11 +72,17 @@ internal static class ZooCommand
                 Terminal.Create(s.Output).Write(table);
                 foreach (var e in zoo.Entries.Where(e => e.Error is not null && e.Fault is null)) s.Output.WriteLine(e.Error);
                 s.Output.WriteLine($"{zoo.AsExpected} of {zoo.Entries.Count} entries as expected{(shard.IsAll ? "" : $" (shard {shard}: {inShard} of {all} files)")}");
+                foreach (var (e, replay) in replays)
+                {
+                    s.Output.WriteLine();
+                    s.Output.WriteLine($"{e.Entry} on {e.Backend}: {e.FoundText} (expected {e.ExpectedText}) after {e.Schedules:N0} schedules, {replay.Steps.Count} steps:");
+                    s.PrintTrace(replay, trace, timeline);
+                }
             }
             if (skipped.Count > 0)
                 (parse.GetValue(s.Json) ? s.Error : s.Output).WriteLine($"skipped, not offered by {catalog.ConfigPath}: {Skipped(skipped)}");
             return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
-                .Append(zoo.AnyError ? PvExitCode.BadInput : zoo.AllAsExpected ? PvExitCode.Ok : PvExitCode.Violation));
+                .Append(zoo.AnyError ? PvExitCode.BadInput : PvExitCode.ForChecks(zoo.AllAsExpected)));
         }, "nothing was stored; run the command again", parse.GetValue(s.TimeLimit)));
         return command;
     }

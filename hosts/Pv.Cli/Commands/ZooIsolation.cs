@@ -67,6 +67,9 @@ internal static class ZooIsolation
         string found = e.GetProperty("found").GetString()!;
         return new ZooEntry(file, e.GetProperty("entry").GetString()!, e.GetProperty("backend").GetString()!, Parse(e.GetProperty("expected").GetString()),
             Parse(found), e.GetProperty("schedules").GetInt64(), TimeSpan.FromMilliseconds(e.GetProperty("ms").GetDouble()), e.GetProperty("error").GetString())
-            { Stopped = found == "plugin-fault" ? found : null };
+        {
+            Stopped = found == "plugin-fault" ? found : null,
+            ViolatingSchedule = e.GetProperty("schedule") is { ValueKind: System.Text.Json.JsonValueKind.Array } ids ? [.. ids.EnumerateArray().Select(id => id.GetInt32())] : null,
+        };
     }
 }
