@@ -36,6 +36,21 @@ public abstract class BackendConformanceTests
         key => new(() => Check(key.Item1, key.Item2, key.Item3, ZooFolder))).Value;
 
     /// <summary>
+    /// The nearest plugins.json in the test's output folder or a folder above it: the one beside a plugin's solution,
+    /// when its tests run from their bin folder.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No folder from the output folder up holds a plugins.json.</exception>
+    public static string PluginsJsonAbove()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "plugins.json");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"no plugins.json in {AppContext.BaseDirectory} or a folder above it");
+    }
+
+    /// <summary>
     /// Runs the conformance checks on <paramref name="backend"/> of <paramref name="configPath"/> and returns the report,
     /// for a test that asserts more than "it passes" (that a deliberately unsafe backend fails, and why).
     /// </summary>

@@ -6,32 +6,22 @@ using Xunit;
 
 namespace RiscVSbi.Tests;
 
-internal static class Config
+/// <summary>The sample's plugins.json, beside its solution.</summary>
+internal static class Paths
 {
-    /// <summary>The sample's plugins.json, found above the test's output folder.</summary>
-    public static string Path { get; } = Find();
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = System.IO.Path.Combine(dir.FullName, "plugins.json");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"no plugins.json above {AppContext.BaseDirectory}");
-    }
+    public static string Config { get; } = BackendConformanceTests.PluginsJsonAbove();
 }
 
 public sealed class SbiFencesWithRcuTableFreeConform : BackendConformanceTests
 {
-    protected override string ConfigPath => Config.Path;
+    protected override string ConfigPath => Paths.Config;
     protected override string Backend => "riscv-sbi";
     protected override long? Schedules => 500;
 }
 
 public sealed class IpiFencesWithImmediateTableFreeConform : BackendConformanceTests
 {
-    protected override string ConfigPath => Config.Path;
+    protected override string ConfigPath => Paths.Config;
     protected override string Backend => "riscv-ipi";
     protected override long? Schedules => 500;
 }
@@ -41,7 +31,7 @@ public sealed class SbiFencesWithoutRcu
     [Fact]
     public void Fail_conformance_because_gup_fast_walks_a_freed_table()
     {
-        var report = BackendConformanceTests.Check(Config.Path, "riscv-sbi-no-rcu", schedules: 500);
+        var report = BackendConformanceTests.Check(Paths.Config, "riscv-sbi-no-rcu", schedules: 500);
         Assert.False(report.Passed);
         // What fails is the zoo's GUP-fast entries (a walker reading a freed page table, O2), and nothing else.
         var failed = report.Checks.Where(c => !c.Passed).ToList();

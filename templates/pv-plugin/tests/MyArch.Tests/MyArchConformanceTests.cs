@@ -6,26 +6,16 @@ using Xunit;
 
 namespace MyArch.Tests;
 
-/// <summary>Where plugins.json is: the folder above tests/ (it points at plugins/MyArch/MyArch.dll from there).</summary>
-internal static class Config
+/// <summary>plugins.json, beside the solution (it points at plugins/MyArch/MyArch.dll from there).</summary>
+internal static class Paths
 {
-    public static string Path { get; } = Find();
-
-    private static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = System.IO.Path.Combine(dir.FullName, "plugins.json");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"no plugins.json above {AppContext.BaseDirectory}");
-    }
+    public static string Config { get; } = BackendConformanceTests.PluginsJsonAbove();
 }
 
 /// <summary>The default backend: broadcast TLBI, tables through RCU.</summary>
 public sealed class MyArchConforms : BackendConformanceTests
 {
-    protected override string ConfigPath => Config.Path;
+    protected override string ConfigPath => Paths.Config;
     protected override string Backend => "myarch";
     protected override long? Schedules => 500;
 }
@@ -33,7 +23,7 @@ public sealed class MyArchConforms : BackendConformanceTests
 /// <summary>Waited IPIs with tables freed right after the flush: safe, because the IPI waits for IRQ-off walkers.</summary>
 public sealed class MyArchIpiImmediateFreeConforms : BackendConformanceTests
 {
-    protected override string ConfigPath => Config.Path;
+    protected override string ConfigPath => Paths.Config;
     protected override string Backend => "myarch-ipi-immediate-free";
     protected override long? Schedules => 500;
 }
@@ -44,7 +34,7 @@ public sealed class UnsafeBackendIsCaught
     [Fact]
     public void Broadcast_flush_with_immediate_table_free_fails_with_the_reason()
     {
-        var report = BackendConformanceTests.Check(Config.Path, "myarch-immediate-free", schedules: 500);
+        var report = BackendConformanceTests.Check(Paths.Config, "myarch-immediate-free", schedules: 500);
         Assert.False(report.Passed);
         // What fails is the zoo's GUP-fast entries (a walker reading a freed page table, O2), and nothing else.
         var failed = report.Checks.Where(c => !c.Passed).ToList();
