@@ -281,6 +281,9 @@ public sealed class Machine
         return t;
     }
 
+    /// <summary>What the loaded program checks once every thread has finished (set by each load; null: nothing).</summary>
+    internal Action? OnCompleted { get; set; }
+
     /// <summary>
     /// Run under <paramref name="policy"/> until done, a violation, a deadlock or the step limit. With
     /// <paramref name="noteSteps"/> (a replay that prints every step), what each step left its entity doing is noted in
@@ -305,6 +308,8 @@ public sealed class Machine
             // The scenario's fault: say which of its lines and which thread.
             throw refused.Locate(CurrentThread?.Operation, CurrentAgent);
         }
+        // Every thread finished: the program's final checks (the outcomes' final condition) may still find the run wrong.
+        if (outcome == RunOutcome.Completed) OnCompleted?.Invoke();
         if (Oracle.Violation is not null) outcome = RunOutcome.Violation;
         ViolationReport? report = null;
         if (Oracle.Violation is { } v)

@@ -41,6 +41,12 @@ public static class PvExitCode
     public static int For(Verdict found, Verdict expected, bool partial = false) =>
         found.Meets(expected) || (partial && found == Verdict.Clean) ? Ok : Violation;
 
+    /// <summary>
+    /// The code of a scenario's final condition over the runs made (<c>exists</c>, <c>~exists</c>, <c>forall</c>): Violation when
+    /// it is not met, as an unmet expectation; Ok when met or when there is nothing to judge (no condition, no completed run).
+    /// </summary>
+    public static int ForCondition(bool? met) => met == false ? Violation : Ok;
+
     /// <summary>The code of checks with an expectation each (zoo entries, a backend's conformance checks): Ok when every one held.</summary>
     public static int ForChecks(bool allHeld) => allHeld ? Ok : Violation;
 

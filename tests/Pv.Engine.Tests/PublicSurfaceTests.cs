@@ -18,6 +18,9 @@ public sealed class PublicSurfaceTests
             "PopulateDecl", "ProgramException", "ProgramLimits", "PvInputException", "RandomPolicy", "ReplayDivergedException", "ReplayPolicy", "RunOutcome", "RunResult", "SequentialPolicy",
             "SimulationInternalError", "SourceSpan", "SplitMix64", "ThreadDecl", "ThreadKind", "Toggle", "TraceEntry", "TraceEvent", "Violation",
             "ViolationReport", "VmaDecl",
+            // Outcomes and the scenario's assertions over them: the program declares them, the engine records and checks them.
+            "And", "Compare", "Condition", "FinalCondition", "Not", "OpOutcome", "Or", "OutcomeAssertion", "OutcomeCounts", "OutcomeKind",
+            "OutcomeLog", "Quantifier",
         ];
         var exported = typeof(Machine).Assembly.GetExportedTypes().Select(t => t.Name).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expected.Order(StringComparer.Ordinal), exported);

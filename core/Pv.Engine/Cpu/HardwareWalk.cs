@@ -99,8 +99,12 @@ internal sealed class HardwareWalk : IEnumerable<Step>, IEnumerator<Step>
             _result.Pfn = target;
             _result.Status = AccessStatus.Ok;
             // The access itself happens in the step that read the leaf: what it reaches is checked now.
-            if (_performAccess && !m.Oracle.CheckAccess(m.CurrentAgent, _mm, _address, _access, target, mem.GenerationOf(target), cached: false, filledAt: m.Step))
-                _result.Status = AccessStatus.Violation;
+            if (_performAccess)
+            {
+                if (m.Oracle.CheckAccess(m.CurrentAgent, _mm, _address, _access, target, mem.GenerationOf(target), cached: false, filledAt: m.Step))
+                    Mmu.Touch(m, target, _access, _result);
+                else _result.Status = AccessStatus.Violation;
+            }
             _state = State.Finishing;
             return true;
         }

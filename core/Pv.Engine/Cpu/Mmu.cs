@@ -35,6 +35,8 @@ internal sealed class AccessResult
     public Pfn Pfn { get; internal set; }
     /// <summary>Served from the TLB.</summary>
     public bool TlbHit { get; internal set; }
+    /// <summary>A write's value to store (set before the access); after a completed read or fetch, the value it saw.</summary>
+    public ulong Value { get; internal set; }
 }
 
 /// <summary>Hardware walks and accesses.</summary>
@@ -70,7 +72,18 @@ internal static class Mmu
         result.Pfn = hit.Pfn;
         result.Status = m.Oracle.CheckAccess(m.CurrentAgent, mm, address, access, hit.Pfn, hit.Generation, cached: true, hit.FilledAt)
             ? AccessStatus.Ok : AccessStatus.Violation;
+        if (result.Status == AccessStatus.Ok) Touch(m, hit.Pfn, access, result);
         return true;
+    }
+
+    /// <summary>
+    /// The data a completed access moves, in the access's own step: a write stores <see cref="AccessResult.Value"/> in the
+    /// frame, a read or fetch loads it from there.
+    /// </summary>
+    internal static void Touch(Machine m, Pfn pfn, AccessKind access, AccessResult result)
+    {
+        if (access == AccessKind.Write) m.Memory.Store(pfn, result.Value);
+        else result.Value = m.Memory.ContentOf(pfn);
     }
 
     /// <summary>

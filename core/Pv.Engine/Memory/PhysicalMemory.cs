@@ -4,7 +4,9 @@
 // page lists do, so a use-after-free meets a reused frame quickly. Page-table frames carry their 512
 // entries; a freed table keeps its old contents until reused (what a late walker would read). A reset
 // memory is a new one, but keeps the 512-entry arrays of its tables for the next run's tables: a search
-// allocates them once per worker, not once per schedule.
+// allocates them once per worker, not once per schedule. A data page holds one word of content (zero when
+// allocated, as every page the kernel hands to user space is): what a user write stores and a read sees, so an
+// outcome can say which page a read reached (the old page's data, or a fresh zero page).
 using Pv.Abstractions.Host;
 using Pv.Abstractions.Memory;
 
@@ -29,6 +31,7 @@ internal sealed class PhysicalMemory : IFrames
     private FrameKind[] _kind;
     private uint[] _generation;
     private int[] _refs;
+    private ulong[] _content;
     private ulong[]?[] _entries;
     private int[] _free;
     private int _freeCount;
@@ -43,6 +46,7 @@ internal sealed class PhysicalMemory : IFrames
         _kind = new FrameKind[initialFrames];
         _generation = new uint[initialFrames];
         _refs = new int[initialFrames];
+        _content = new ulong[initialFrames];
         _entries = new ulong[]?[initialFrames];
         _free = new int[initialFrames];
     }
@@ -61,6 +65,7 @@ internal sealed class PhysicalMemory : IFrames
         Array.Clear(_kind, 0, _next);
         Array.Clear(_generation, 0, _next);
         Array.Clear(_refs, 0, _next);
+        Array.Clear(_content, 0, _next);
         Array.Clear(_failures);
         _freeCount = 0;
         _next = 0;
@@ -106,6 +111,7 @@ internal sealed class PhysicalMemory : IFrames
         }
         _kind[f] = kind;
         _refs[f] = 1;
+        _content[f] = 0;
         if (kind == FrameKind.PageTable)
         {
             // A fresh table is zeroed (pte_alloc uses __GFP_ZERO); a reused frame loses its old contents only now.
@@ -167,6 +173,15 @@ internal sealed class PhysicalMemory : IFrames
     /// <summary>The generation of frame <paramref name="pfn"/>.</summary>
     public uint GenerationOf(Pfn pfn) => _generation[Index(pfn)];
 
+    /// <summary>The word of content frame <paramref name="pfn"/> holds (what a user read of it sees).</summary>
+    public ulong ContentOf(Pfn pfn) => _content[Index(pfn)];
+
+    /// <summary>A user write of <paramref name="value"/> to frame <paramref name="pfn"/>.</summary>
+    public void Store(Pfn pfn, ulong value) => _content[Index(pfn)] = value;
+
+    /// <summary><c>copy_user_highpage</c>: <paramref name="to"/> gets <paramref name="from"/>'s content (a COW copy).</summary>
+    public void CopyContent(Pfn from, Pfn to) => _content[Index(to)] = _content[Index(from)];
+
     /// <summary>A driver revokes its device PFN: any later access that reaches it is O4.</summary>
     public void Revoke(Pfn pfn)
     {
@@ -197,6 +212,7 @@ internal sealed class PhysicalMemory : IFrames
         Array.Resize(ref _kind, n);
         Array.Resize(ref _generation, n);
         Array.Resize(ref _refs, n);
+        Array.Resize(ref _content, n);
         Array.Resize(ref _entries, n);
     }
 }

@@ -33,6 +33,10 @@ internal sealed class FaultOutcome
     public FaultResult Result { get; internal set; }
     /// <summary>For a user access: how the final attempt ended.</summary>
     public AccessStatus Access { get; internal set; }
+    /// <summary>For a user access: a write's value to store (set before); after a completed read, the value it saw.</summary>
+    public ulong Value { get; internal set; }
+    /// <summary>For a user access: page faults it took (the handler ran), whatever their end.</summary>
+    public int Faults { get; internal set; }
 }
 
 /// <summary>handle_mm_fault and user accesses.</summary>
@@ -53,10 +57,13 @@ internal static class Fault
         for (int i = 0; ; i++)
         {
             result.TlbHit = false;
+            result.Value = outcome.Value;
             if (Mmu.TryAccessTlbHit(m, t.Cpu!, address, access, result)) yield return Step.Yield;
             else yield return Step.Call(Mmu.Access(m, t.Cpu!, address, access, result));
             outcome.Access = result.Status;
+            outcome.Value = result.Value;
             if (result.Status is AccessStatus.Ok or AccessStatus.Violation || i >= maxFaults) yield break;
+            outcome.Faults++;
             if (address >= Mmu.KernelStart)
             {
                 // A kernel-mode fault: only the arch can repair it (UML syncs init_mm's deferred mappings).
@@ -223,6 +230,7 @@ internal static class Fault
             {
                 pfn = m.Memory.Alloc(AllocSite.DataPage, FrameKind.DataPage); // do_cow_fault: a private copy
                 if (!pfn.IsValid) return FaultResult.Oom;
+                m.Memory.CopyContent(cached, pfn);
                 flags |= PteFlags.Write | PteFlags.Dirty;
             }
             else
@@ -255,6 +263,7 @@ internal static class Fault
             outcome.Result = FaultResult.Oom;
             yield break;
         }
+        m.Memory.CopyContent(old.Pfn, copy); // __wp_page_copy_user, before the PTL: a copy the PTE check discards is harmless
         var range = new MmuNotifierRange(mm.Id, page, page + PageGeometry.PageSize, MmuNotifierEvent.Clear);
         m.Notifiers.InvalidateRangeStart(range);
         yield return Step.Yield;

@@ -1,5 +1,5 @@
 // get_user_pages: the slow path under mmap_lock (follow the page table, fault in what is missing, take a
-// reference), and GUP-fast (mm/gup.c): with IRQs off, walk pgd → ... → pte reading each entry
+// reference; it stops at the first page whose fault fails), and GUP-fast (mm/gup.c): with IRQs off, walk pgd → ... → pte reading each entry
 // once without locks (one step per level, every table read checked by the oracle against the generation the
 // pointer had when it was read), grab a reference on a present page, then re-check that the PMD and the PTE
 // did not change, else drop it and fall back. Safe only if page tables are freed after waited IPIs or RCU.
@@ -17,6 +17,8 @@ internal sealed class GupResult
     public List<Pfn> Pages { get; } = [];
     /// <summary>GUP-fast gave up (a changed entry, a missing page) and the slow path would take over.</summary>
     public bool FellBack { get; internal set; }
+    /// <summary>get_user_pages: how the fault that stopped it ended (it stops at the first page it cannot pin).</summary>
+    public FaultResult? Error { get; internal set; }
 }
 
 /// <summary>get_user_pages and get_user_pages_fast.</summary>
@@ -27,7 +29,7 @@ internal static class Gup
     {
         yield return Step.Call(mm.MmapLock.DownRead(t));
         var access = write ? AccessKind.Write : AccessKind.Read;
-        for (int i = 0; i < pages; i++)
+        for (int i = 0; i < pages && result.Error is null; i++)
         {
             ulong a = start + (ulong)i * PageGeometry.PageSize;
             for (int tries = 0; tries < 3; tries++)
@@ -46,7 +48,12 @@ internal static class Gup
                 if (found) break;
                 var outcome = new FaultOutcome();
                 yield return Step.Call(Fault.HandleMmFaultLocked(m, t, mm, a, access, outcome));
-                if (outcome.Result != FaultResult.Handled) break;
+                if (outcome.Result != FaultResult.Handled)
+                {
+                    // __get_user_pages stops at the first page it cannot fault in: the pages pinned so far, else the error.
+                    result.Error = outcome.Result;
+                    break;
+                }
             }
         }
         mm.MmapLock.UpRead();

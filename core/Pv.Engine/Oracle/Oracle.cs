@@ -32,6 +32,11 @@ public enum InvariantId : byte
     O6,
     /// <summary>Notifier protocol.</summary>
     O7,
+    /// <summary>
+    /// Not a kernel invariant: an outcome the scenario asserts (an operation's <c>=&gt;</c>, a <c>forall</c> or
+    /// <c>~exists</c> final condition) did not hold. Reported through the oracle so a search stops at it with a replayable schedule.
+    /// </summary>
+    Assertion,
 }
 
 /// <summary>One broken invariant, as found.</summary>
@@ -151,6 +156,7 @@ internal sealed class Oracle
         InvariantId.O5 => "secondary MMU livelock",
         InvariantId.O6 => "host mapping divergence",
         InvariantId.O7 => "notifier protocol",
+        InvariantId.Assertion => "scenario assertion",
         _ => "unknown",
     };
 

@@ -62,9 +62,12 @@ public sealed record MmDecl(string Name, IReadOnlyList<VmaDecl> Vmas, IReadOnlyL
 /// <param name="Count">speculate's walks; the repetition of any operation is <see cref="Times"/>.</param>
 /// <param name="Times">How many times the operation is queued.</param>
 /// <param name="At">Where written.</param>
+/// <param name="Label">The name its outcome goes by (<c>as NAME</c>, else <c>thread.N</c>, N counting the thread's operations from 1).</param>
+/// <param name="Value">The value a <c>write</c> stores (<c>= V</c>; 1 when not given, so it differs from a fresh page's 0).</param>
+/// <param name="Assert">What it must return every time it runs (<c>=&gt; OUTCOME</c>), or null.</param>
 public sealed record OpDecl(
     OpKind Kind, ulong Address, ulong Length, ulong Address2, VmaFlags Flags, string? Name, bool Write,
-    IReadOnlyList<ulong> Addresses, int Count, int Times, SourceSpan At);
+    IReadOnlyList<ulong> Addresses, int Count, int Times, SourceSpan At, string Label = "", ulong Value = 1, OutcomeAssertion? Assert = null);
 
 /// <summary>Every operation a thread can run.</summary>
 public enum OpKind : byte

@@ -8,8 +8,10 @@ using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
 using Pv.Engine.Devices;
+using Pv.Engine.Cpu;
 using Pv.Engine.Memory;
 using Pv.Engine.Mm;
+using Pv.Engine.Oracle;
 using Pv.Engine.Sched;
 using Pv.Engine.Uml;
 using Pv.Engine.Walk;
@@ -30,7 +32,9 @@ public sealed record MachineProgram(
     /// </summary>
     /// <param name="m">A machine with its backend attached and nothing run yet.</param>
     /// <param name="secondaryMmu">The SMMU device threads translate through (resolved on the first device), or null when there is none.</param>
-    public IReadOnlyDictionary<string, int> Load(Machine m, Func<ISecondaryMmu>? secondaryMmu)
+    /// <param name="outcomes">Where every operation's outcome goes, and whose final condition is checked when every thread
+    /// finished; null when nothing asks for outcomes (an operation's own assertion is checked either way).</param>
+    public IReadOnlyDictionary<string, int> Load(Machine m, Func<ISecondaryMmu>? secondaryMmu, OutcomeLog? outcomes = null)
     {
         var files = new Dictionary<string, AddressSpace>(StringComparer.Ordinal);
         foreach (var f in Files)
@@ -41,7 +45,9 @@ public sealed record MachineProgram(
         }
         var mms = new Dictionary<string, MmStruct>(StringComparer.Ordinal);
         foreach (var decl in Mms) mms[decl.Name] = SetUpMm(m, decl, files);
-        var ctx = new Context(m, mms, files, Mmu, [], []);
+        var ctx = new Context(m, mms, files, Mmu, [], [], outcomes);
+        outcomes?.StartRun();
+        m.OnCompleted = outcomes is null ? null : () => Completed(m, outcomes);
         var loaded = new bool[m.Cpus.Count];
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         IopfQueue? iopf = null;
@@ -71,7 +77,7 @@ public sealed record MachineProgram(
             ids[t.Name] = thread.Id;
             ctx.Threads[t.Name] = thread;
             foreach (var op in t.Ops)
-                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(thread, op.At, () => Operation(ctx, thread, op)));
+                for (int k = 0; k < op.Times; k++) thread.Enqueue(Deferred(ctx, thread, op));
         }
         // The failures are for the operations under test, not for the state the program starts from.
         foreach (var (site, n) in FailAlloc) m.Memory.InjectFailures(site, n);
@@ -79,7 +85,7 @@ public sealed record MachineProgram(
     }
 
     private sealed record Context(Machine M, Dictionary<string, MmStruct> Mms, Dictionary<string, AddressSpace> Files, MmuKind Mmu,
-        Dictionary<SimThread, SvaDevice> Devices, Dictionary<string, SimThread> Threads);
+        Dictionary<SimThread, SvaDevice> Devices, Dictionary<string, SimThread> Threads, OutcomeLog? Outcomes);
 
     /// <summary>Sets up one mm; a declaration the kernel cannot set up as written is reported at its line.</summary>
     private static MmStruct SetUpMm(Machine m, MmDecl decl, Dictionary<string, AddressSpace> files)
@@ -135,28 +141,68 @@ public sealed record MachineProgram(
 
     /// <summary>
     /// Resolves an operation when its thread reaches it (a fork child exists only by then); no step of its own. The thread
-    /// records where the operation was written, so an operation the kernel refuses is reported at its line.
+    /// records where the operation was written, so an operation the kernel refuses is reported at its line. Once it
+    /// returned, its outcome is logged and its assertion checked (in the thread's next step, before anything else it does).
     /// </summary>
-    private static IEnumerable<Step> Deferred(SimThread thread, SourceSpan at, Func<IEnumerable<Step>> operation)
+    private static IEnumerable<Step> Deferred(Context ctx, SimThread thread, OpDecl op)
     {
-        thread.Operation = at;
-        yield return Step.Call(operation());
+        thread.Operation = op.At;
+        yield return Step.Call(Operation(ctx, thread, op, out var outcome));
+        if (ctx.Outcomes is null && op.Assert is null) yield break;
+        var o = outcome();
+        ctx.Outcomes?.Record(op.Label, o);
+        if (op.Assert is { } a && !a.Holds(o))
+        {
+            var m = ctx.M;
+            m.Oracle.Report(new Violation(InvariantId.Assertion, $"{op.Label} ({op.At}) returned {o}{Faults(o)} where it asserts {a}",
+                thread.Name, thread.Mm?.Id ?? default, op.Address, Pfn.None, 0, 0, m.Step, $"assertion at {a.At} returned {o}"));
+        }
+    }
+
+    private static string Faults(OpOutcome o) => o.Faults == 0 ? "" : o.Faults == 1 ? " after 1 fault" : $" after {o.Faults} faults";
+
+    /// <summary>Every thread finished: count the final state, and check the final condition a single run can break.</summary>
+    private static void Completed(Machine m, OutcomeLog log)
+    {
+        log.Complete();
+        if (log.Final is { } f && f.BrokenBy(n => log[n]))
+            m.Oracle.Report(new Violation(InvariantId.Assertion, $"the run ends with {log.FinalState()}, which breaks `{f}` ({f.At})",
+                "final state", default, 0, Pfn.None, 0, 0, m.Step, $"final condition at {f.At}"));
     }
 
     /// <summary>The mm called <paramref name="name"/>: a fork child exists only once its fork ran.</summary>
     private static MmStruct NamedMm(Context ctx, string name) =>
         ctx.Mms.TryGetValue(name, out var mm) ? mm : throw new ProgramException($"mm '{name}' does not exist yet (its fork has not run)");
 
-    private static IEnumerable<Step> Operation(Context ctx, SimThread t, OpDecl op)
+    /// <summary>The step sequence of <paramref name="op"/>, and how to read what it returned once it has run.</summary>
+    private static IEnumerable<Step> Operation(Context ctx, SimThread t, OpDecl op, out Func<OpOutcome> outcome)
     {
         var m = ctx.M;
         MmStruct Mm() => op.Name is { } n ? NamedMm(ctx, n) : t.Mm ?? throw new ProgramException($"{t.Name} has no mm");
         bool host = ctx.Mmu == MmuKind.HostMappings;
+        outcome = static () => OpOutcome.Ok;
         switch (op.Kind)
         {
             case OpKind.Read or OpKind.Write or OpKind.Exec:
                 var access = op.Kind switch { OpKind.Read => AccessKind.Read, OpKind.Write => AccessKind.Write, _ => AccessKind.Exec };
-                return host ? HostMmu.Access(m, t, op.Address, access) : Fault.UserAccess(m, t, op.Address, access);
+                var fault = new FaultOutcome { Value = op.Value };
+                outcome = () => AccessOutcome(fault, access);
+                return host ? HostMmu.Access(m, t, op.Address, access, fault) : Fault.UserAccess(m, t, op.Address, access, fault);
+            case OpKind.Gup:
+                var gup = new GupResult();
+                outcome = () => gup.Pages.Count > 0 || gup.Error is null ? new OpOutcome(OutcomeKind.Value, gup.Pages.Count)
+                    : OpOutcome.Error(gup.Error == FaultResult.Oom ? ENOMEM : EFAULT);
+                return Gup.GetUserPages(m, t, t.Mm!, op.Address, (int)op.Length, op.Write, gup);
+            case OpKind.GupFast:
+                var fast = new GupResult();
+                outcome = () => new OpOutcome(OutcomeKind.Value, fast.Pages.Count);
+                return Gup.GetUserPagesFast(m, t, t.Mm!, op.Address, op.Write, fast);
+            case OpKind.MadviseGuard or OpKind.MadviseGuardRemove:
+                var walk = new WalkResult();
+                outcome = () => walk.Value == 0 ? OpOutcome.Ok : OpOutcome.Error(-walk.Value);
+                return op.Kind == OpKind.MadviseGuard
+                    ? Madvise.GuardInstall(m, t, t.Mm!, op.Address, op.Length, walk)
+                    : Madvise.GuardRemove(m, t, t.Mm!, op.Address, op.Length, walk);
             case OpKind.DmaRead: return ctx.Devices[t].Access(op.Address, AccessKind.Read);
             case OpKind.DmaWrite: return ctx.Devices[t].Access(op.Address, AccessKind.Write);
             case OpKind.Unbind: return ctx.Devices[t].Unbind();
@@ -168,6 +214,20 @@ public sealed record MachineProgram(
         return host && t.Kind == ThreadKind.User && op.Kind is not (OpKind.IrqOff or OpKind.IrqOn or OpKind.RcuReadLock or OpKind.RcuReadUnlock)
             ? ReturnToUser(m, t, work) : work;
     }
+
+    private const int ENOMEM = 12, EFAULT = 14;
+
+    /// <summary>What a user access returned: the value a read saw, or the signal it ended in.</summary>
+    private static OpOutcome AccessOutcome(FaultOutcome f, AccessKind access) =>
+        f.Access == AccessStatus.Ok
+            ? access == AccessKind.Write ? OpOutcome.Ok with { Faults = f.Faults } : new OpOutcome(OutcomeKind.Value, (long)f.Value, f.Faults)
+            : new OpOutcome(f.Result switch
+            {
+                FaultResult.Sigsegv => OutcomeKind.Segv,
+                FaultResult.Sigbus => OutcomeKind.Sigbus,
+                FaultResult.Oom => OutcomeKind.Oom,
+                _ => OutcomeKind.Retry,
+            }, 0, f.Faults);
 
     private static IEnumerable<Step> ReturnToUser(Machine m, SimThread t, IEnumerable<Step> work)
     {
@@ -198,12 +258,8 @@ public sealed record MachineProgram(
             case OpKind.Mremap: return Mmap.Mremap(m, t, t.Mm!, op.Address, op.Length, op.Address2);
             case OpKind.MadviseDontneed: return Munmap.MadviseDontneed(m, t, t.Mm!, op.Address, op.Length);
             case OpKind.MadviseFree: return KernelMm.MadviseFree(m, t, t.Mm!, op.Address, op.Length);
-            case OpKind.MadviseGuard: return Madvise.GuardInstall(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
-            case OpKind.MadviseGuardRemove: return Madvise.GuardRemove(m, t, t.Mm!, op.Address, op.Length, new WalkResult());
             case OpKind.Fork: return Fork(ctx, t, op.Name!);
             case OpKind.Exit: return Munmap.ExitMmap(m, t, Mm());
-            case OpKind.Gup: return Gup.GetUserPages(m, t, t.Mm!, op.Address, (int)op.Length, op.Write, new GupResult());
-            case OpKind.GupFast: return Gup.GetUserPagesFast(m, t, t.Mm!, op.Address, op.Write, new GupResult());
             case OpKind.UnmapMappingRange: return Munmap.UnmapMappingRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Revoke: return Munmap.RevokePfns(m, t, ctx.Files[op.Name!], op.Address2, op.Length);
             case OpKind.Truncate: return Munmap.TruncatePagecacheRange(m, t, ctx.Files[op.Name!], op.Address2, op.Length);

@@ -71,6 +71,8 @@ internal static class HostMmu
                 bool ok = m.Oracle.CheckAccess(m.CurrentAgent, mm.Id, address, access, pfn, m.Memory.GenerationOf(pfn), cached: true, m.HostMappings.FilledAt(mm.Id, address))
                     && (!kernel || CheckRange(m, mm, address & ~(PageGeometry.PageSize - 1), (address & ~(PageGeometry.PageSize - 1)) + PageGeometry.PageSize, "serves a kernel access"));
                 outcome.Access = ok ? AccessStatus.Ok : AccessStatus.Violation;
+                if (ok && access == AccessKind.Write) m.Memory.Store(pfn, outcome.Value);
+                else if (ok) outcome.Value = m.Memory.ContentOf(pfn);
                 yield return Step.Yield;
                 yield break;
             }
@@ -95,6 +97,7 @@ internal static class HostMmu
                 outcome.Result = FaultResult.Sigsegv;
                 yield break;
             }
+            outcome.Faults++;
             yield return Step.Call(Fault.HandleMmFault(m, t, mm, address, access, outcome));
             // Handled or not, the task resumes in user mode (a SIGSEGV/SIGBUS is delivered to a handler there).
             yield return Step.Call(ReturnToUser(m, t));

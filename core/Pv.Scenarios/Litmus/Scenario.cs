@@ -98,6 +98,15 @@ public sealed record Scenario
     public required IReadOnlyDictionary<Pv.Engine.Memory.AllocSite, int> FailAlloc { get; init; }
     /// <summary>What is expected.</summary>
     public required Expectation Expect { get; init; }
+
+    /// <summary>The final condition over the operations' outcomes (<c>exists</c>, <c>~exists</c>, <c>forall</c>), or null.</summary>
+    public FinalCondition? Final { get; init; }
+
+    /// <summary>
+    /// The scenario speaks of outcomes: a final condition, an operation's assertion or outcome name. Its runs then log every
+    /// operation's outcome; other runs pay nothing for it.
+    /// </summary>
+    public bool HasOutcomes => Final is not null || Threads.Any(t => t.Ops.Any(o => o.Assert is not null || !o.Label.Contains('.')));
     /// <summary>Default search.</summary>
     public required SearchDefaults Search { get; init; }
     /// <summary>Files and devices.</summary>

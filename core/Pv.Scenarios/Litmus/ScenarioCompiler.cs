@@ -39,7 +39,13 @@ public sealed class CompiledScenario : IDisposable
     /// Binds <paramref name="scenario"/> (threads present: litmus, or a generated workload) to <paramref name="backend"/>,
     /// and its SVA threads to the secondary-MMU backend <paramref name="smmu"/>.
     /// </summary>
-    public CompiledScenario(Scenario scenario, ResolvedBackend backend, ResolvedBackend? smmu, Omissions? omissions = null, int? traceDepth = null)
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="backend">The CPU backend.</param>
+    /// <param name="smmu">The secondary-MMU backend, or null.</param>
+    /// <param name="omissions">Threads and operations left out (the minimiser's).</param>
+    /// <param name="traceDepth">Trace ring size, when not the scenario's.</param>
+    /// <param name="outcomes">Log every operation's outcome even when the scenario does not speak of outcomes (<c>--outcomes</c>).</param>
+    public CompiledScenario(Scenario scenario, ResolvedBackend backend, ResolvedBackend? smmu, Omissions? omissions = null, int? traceDepth = null, bool outcomes = false)
     {
         _smmu = smmu;
         Scenario = scenario;
@@ -56,6 +62,27 @@ public sealed class CompiledScenario : IDisposable
         _options = traceDepth is int d ? scenario.Options with { TraceDepth = d } : scenario.Options;
         var threads = Threads.Select(t => t with { Ops = [.. t.Ops.Where((_, i) => !Omitted.Ops.Contains((t.Name, i)))] }).ToList();
         _program = new MachineProgram(BoundScenario.MmuOf(backend), scenario.Files, scenario.Mms, threads, scenario.FailAlloc);
+        if (scenario.HasOutcomes || outcomes) Outcomes = new OutcomeLog(FinalStateNames(scenario), scenario.Final);
+    }
+
+    /// <summary>
+    /// The outcomes of the last build's run, and what every completed run of this compiled scenario ended in (the final
+    /// states and how many satisfied the final condition); null when nothing asked for outcomes.
+    /// </summary>
+    public OutcomeLog? Outcomes { get; }
+
+    /// <summary>
+    /// The operations a final state lists, in declaration order: the named ones (<c>as NAME</c>) and those the final
+    /// condition mentions; if there are none, every operation that returns something (accesses, GUP, guard madvise).
+    /// </summary>
+    private static IEnumerable<string> FinalStateNames(Scenario scenario)
+    {
+        var ops = scenario.Threads.SelectMany(t => t.Ops).ToList();
+        var mentioned = scenario.Final?.Condition.Names().Select(n => n.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        var named = ops.Where(o => !o.Label.Contains('.') || mentioned.Contains(o.Label)).Select(o => o.Label).ToList();
+        return named.Count > 0 ? named
+            : ops.Where(o => o.Kind is OpKind.Read or OpKind.Write or OpKind.Exec or OpKind.Gup or OpKind.GupFast or OpKind.MadviseGuard or OpKind.MadviseGuardRemove)
+                .Select(o => o.Label);
     }
 
     /// <summary>The scenario.</summary>
@@ -109,7 +136,7 @@ public sealed class CompiledScenario : IDisposable
         var m = _last.Machine;
         Last = m;
         Built++;
-        ThreadIds = _program.Load(m, _smmu is null ? null : () => (_smmuServices = _smmu.Host.Attach(m)).ServiceProvider.GetRequiredService<ISecondaryMmu>());
+        ThreadIds = _program.Load(m, _smmu is null ? null : () => (_smmuServices = _smmu.Host.Attach(m)).ServiceProvider.GetRequiredService<ISecondaryMmu>(), Outcomes);
         return m;
     }
 

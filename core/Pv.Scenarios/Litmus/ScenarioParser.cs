@@ -47,7 +47,7 @@ public sealed class ScenarioParser
     };
 
     private static readonly string[] Directives =
-        ["scenario", "backend", "smmu", "mmu", "cpus", "levels", "tlb", "walk-cache", "max-steps", "option", "cost", "fail-alloc", "expect", "explore", "file", "device", "mm", "thread", "workload"];
+        ["scenario", "backend", "smmu", "mmu", "cpus", "levels", "tlb", "walk-cache", "max-steps", "option", "cost", "fail-alloc", "expect", "explore", "exists", "~exists", "forall", "file", "device", "mm", "thread", "workload"];
 
     private static readonly Dictionary<string, AllocSite> AllocSites = new(StringComparer.Ordinal)
     {
@@ -73,6 +73,8 @@ public sealed class ScenarioParser
     private SourceSpan _backendAt, _smmuAt, _mmuAt;
     private MmuKind? _mmu;
     private Expectation? _expect;
+    private FinalCondition? _final;
+    private readonly Dictionary<string, SourceSpan> _labels = new(StringComparer.Ordinal);
     private SearchDefaults _search = new();
     private WorkloadDecl? _workload;
     private enum Block { None, Mm, Thread, Workload }
@@ -194,6 +196,11 @@ public sealed class ScenarioParser
         {
             case "scenario":
                 _name = c.Next("a name")?.Text;
+                break;
+            case "exists" or "~exists" or "forall":
+                if (_final is not null) { Error(head.At, $"a scenario has one final condition; the first is at {_final.At}"); break; }
+                var q = head.Text switch { "exists" => Quantifier.Exists, "~exists" => Quantifier.NotExists, _ => Quantifier.Forall };
+                if (new ConditionReader(this, c).Read() is { } cond) _final = new FinalCondition(q, cond, head.At);
                 break;
             case "backend":
                 if (c.Next("a backend name from plugins.json") is { } b) (_backend, _backendAt) = (b.Text, b.At);
@@ -531,10 +538,131 @@ public sealed class ScenarioParser
                 if (c.Accept("walks")) count = c.Int("a walk count", 1, 1_000_000) ?? 1;
                 break;
         }
+        ulong value = 1;
+        if (kind == OpKind.Write && c.Accept("=")) value = c.Number("the value the write stores") ?? 1;
         int times = 1;
-        if (c.Accept("times")) times = c.Int("a repetition count", 1, 100_000) ?? 1;
+        string label = $"{_threads[^1].Name}.{_threads[^1].Ops.Count + 1}";
+        OutcomeAssertion? assert = null;
+        while (c.More)
+        {
+            var w = c.Peek!.Value;
+            if (c.Accept("times")) times = c.Int("a repetition count", 1, 100_000) ?? 1;
+            else if (c.Accept("as"))
+            {
+                if (c.Next("a name for the operation's outcome") is not { } n) break;
+                if (!IsOutcomeName(n.Text)) Error(n.At, $"an outcome name is a letter or '_' followed by letters, digits or '_', found '{n.Text}'");
+                else if (_labels.TryGetValue(n.Text, out var first)) Error(n.At, $"outcome name '{n.Text}' is already used at {first}");
+                else (label, _labels[n.Text]) = (n.Text, n.At);
+            }
+            else if (c.Accept("=>"))
+            {
+                if (Outcome(c, "the outcome the operation must return") is not { } expected) break;
+                int? faults = c.Accept("faults") ? c.Int("a page-fault count", 0, 1000) : null;
+                assert = new OutcomeAssertion(expected, faults, w.At);
+            }
+            else break;
+        }
         c.End();
-        _threads[^1].Ops.Add(new OpDecl(kind, address, length, address2, flags, name, write, addresses, count, times, head.At));
+        _threads[^1].Ops.Add(new OpDecl(kind, address, length, address2, flags, name, write, addresses, count, times, head.At, label, value, assert));
+    }
+
+    /// <summary>
+    /// Reads a final condition, the rest of its line: <c>NAME=OUTCOME</c> and <c>NAME!=OUTCOME</c> terms joined by
+    /// <c>/\</c> (or <c>and</c>), <c>\/</c> (or <c>or</c>), negated by <c>~</c> (or <c>not</c>), grouped by parentheses, as
+    /// herd7 writes them; <c>/\</c> binds tighter than <c>\/</c>. Words may run together (<c>(a=0</c>).
+    /// </summary>
+    private sealed class ConditionReader
+    {
+        private readonly ScenarioParser _p;
+        private readonly List<Word> _tokens = [];
+        private readonly SourceSpan _end;
+        private int _i;
+
+        public ConditionReader(ScenarioParser parser, Cursor c)
+        {
+            _p = parser;
+            _end = c.Here;
+            while (c.More)
+            {
+                var w = c.Next("")!.Value;
+                foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(w.Text, @"\(|\)|/\\|\\/|!=|=|~|[^()=!~/\\]+|."))
+                    _tokens.Add(new Word(m.Value, w.At with { Column = w.At.Column + m.Index }));
+            }
+        }
+
+        private Word? Peek => _i < _tokens.Count ? _tokens[_i] : null;
+        private SourceSpan Here => Peek?.At ?? _end;
+
+        private bool Accept(params string[] words)
+        {
+            if (Peek is not { } w || !words.Contains(w.Text)) return false;
+            _i++;
+            return true;
+        }
+
+        public Condition? Read()
+        {
+            if (_tokens.Count == 0) { _p.Error(_end, "expected a condition over outcomes, e.g. 'reader.1=0 /\\ writer.2=segv'"); return null; }
+            var cond = Or();
+            if (cond is not null && Peek is { } extra) { _p.Error(extra.At, $"unexpected '{extra.Text}' in the condition"); return null; }
+            return cond;
+        }
+
+        private Condition? Or()
+        {
+            var left = And();
+            while (left is not null && Accept("\\/", "or")) left = And() is { } right ? new Condition.Or(left, right) : null;
+            return left;
+        }
+
+        private Condition? And()
+        {
+            var left = Unary();
+            while (left is not null && Accept("/\\", "and")) left = Unary() is { } right ? new Condition.And(left, right) : null;
+            return left;
+        }
+
+        private Condition? Unary()
+        {
+            if (Accept("~", "not")) return Unary() is { } inner ? new Condition.Not(inner) : null;
+            if (Accept("("))
+            {
+                var inner = Or();
+                if (inner is null) return null;
+                if (!Accept(")")) { _p.Error(Here, "expected ')'"); return null; }
+                return inner;
+            }
+            if (Peek is not { } name || !IsOutcomeName(name.Text.Replace(".", "_")))
+            {
+                _p.Error(Here, $"expected an operation's outcome name (its 'as NAME', or THREAD.N){(Peek is { } f ? $", found '{f.Text}'" : "")}");
+                return null;
+            }
+            _i++;
+            bool equal;
+            if (Accept("=")) equal = true;
+            else if (Accept("!=")) equal = false;
+            else { _p.Error(Here, $"expected '=' or '!=' after '{name.Text}'"); return null; }
+            if (Peek is not { } value) { _p.Error(Here, $"expected an outcome: {OpOutcome.Syntax}"); return null; }
+            _i++;
+            // "-EFAULT" lexes as one token; a value may not contain the operators.
+            if (OpOutcome.TryParseWord(value.Text, out var o)) return new Condition.Compare(name.Text, o, equal, name.At);
+            if (TryNumber(value.Text, out ulong v) && v <= long.MaxValue) return new Condition.Compare(name.Text, new OpOutcome(OutcomeKind.Value, (long)v), equal, name.At);
+            _p.Error(value.At, $"expected an outcome: {OpOutcome.Syntax}; found '{value.Text}'");
+            return null;
+        }
+    }
+
+    private static bool IsOutcomeName(string text) =>
+        text.Length > 0 && (char.IsAsciiLetter(text[0]) || text[0] == '_') && text.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_');
+
+    /// <summary>An outcome word (<see cref="OpOutcome.TryParseWord"/>) or a number.</summary>
+    private OpOutcome? Outcome(Cursor c, string expected)
+    {
+        if (c.Next(expected) is not { } w) return null;
+        if (OpOutcome.TryParseWord(w.Text, out var o)) return o;
+        if (TryNumber(w.Text, out ulong v) && v <= long.MaxValue) return new OpOutcome(OutcomeKind.Value, (long)v);
+        Error(w.At, $"expected {expected}: {OpOutcome.Syntax}; found '{w.Text}'");
+        return null;
     }
 
     private ulong? Address(Cursor c) => c.Number("an address");
@@ -565,6 +693,13 @@ public sealed class ScenarioParser
         if (_workload is not null && _threads.Count > 0) Error(_threads[0].At, "a workload scenario generates its threads; remove the thread blocks or the workload");
         if (_workload is null && _threads.Count == 0 && _errors.Count == 0) Error(start, "expected at least one 'thread' block (or a 'workload')");
         Check();
+        if (_final is not null)
+        {
+            var names = _threads.SelectMany(t => t.Ops.Select(o => o.Label)).ToHashSet(StringComparer.Ordinal);
+            foreach (var (name, at) in _final.Condition.Names())
+                if (!names.Contains(name))
+                    Error(at, $"no operation's outcome is called '{name}'; an operation is called by its 'as NAME', else THREAD.N (N counts the thread's operations from 1)");
+        }
         if (_errors.Count > 0) throw new ScenarioException(_errors.OrderBy(e => e.At.Line).ThenBy(e => e.At.Column).ToList());
         return new Scenario
         {
@@ -581,6 +716,7 @@ public sealed class ScenarioParser
             Cost = _cost,
             FailAlloc = _failAlloc,
             Expect = _expect ?? new Expectation(Verdict.Clean, start),
+            Final = _final,
             Search = _search,
             Files = _files,
             Mms = _mms.Select(m => new MmDecl(m.Name, m.Vmas, m.Populate, m.At)).ToList(),

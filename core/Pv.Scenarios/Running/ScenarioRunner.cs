@@ -78,8 +78,8 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
     internal static MmuKind MmuOf(ResolvedBackend backend) => backend.Info.Mmu == PvMmuModel.HostMappings ? MmuKind.HostMappings : MmuKind.Hardware;
 
     /// <summary>The scenario for workload seed <paramref name="seed"/>, compiled for the backend.</summary>
-    public CompiledScenario Compile(ulong seed, Omissions? omissions = null, int? traceDepth = null) =>
-        new(WorkloadGenerator.Expand(Scenario, seed), Backend, Smmu, omissions, traceDepth);
+    public CompiledScenario Compile(ulong seed, Omissions? omissions = null, int? traceDepth = null, bool outcomes = false) =>
+        new(WorkloadGenerator.Expand(Scenario, seed), Backend, Smmu, omissions, traceDepth, outcomes);
 }
 
 /// <summary>One finished run and what it measured.</summary>
@@ -87,6 +87,9 @@ public sealed record BoundScenario(Scenario Scenario, ResolvedBackend Backend, R
 /// <param name="Metrics">Every counter by name, plus <c>time.simulated_ns</c>.</param>
 public sealed record RunSummary(RunResult Result, IReadOnlyDictionary<string, long> Metrics)
 {
+    /// <summary>Every operation's outcome in this run and the run's count, when the scenario speaks of outcomes; else null.</summary>
+    public OutcomeLog? Outcomes { get; init; }
+
     /// <summary>The invariant that broke, or null.</summary>
     public InvariantId? Invariant => Result.Report?.Violation.Id;
 
@@ -177,7 +180,7 @@ public static class ScenarioRunner
     {
         var m = compiled.Build();
         ISchedulePolicy policy = scheduleSeed is ulong s ? new RandomPolicy(s) : new SequentialPolicy();
-        return RunSummary.Of(m, m.Run(policy));
+        return RunSummary.Of(m, m.Run(policy)) with { Outcomes = compiled.Outcomes };
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
 // The verdict of a run, a search, an A/B seed or a soak finding, as one enum: clean, the invariant the oracle
 // saw break (O1..O7, one member per InvariantId of the engine), or how a run failed to give an oracle verdict.
-// Its text ("clean", "O2", "deadlock", "step-limit", "internal-error", "invalid-scenario", "plugin-fault") is the format of the
+// Its text ("clean", "O2", "assertion", "deadlock", "step-limit", "internal-error", "invalid-scenario", "plugin-fault") is the format of the
 // results store, counterexample files, JSON output and reports, written and read only here, so stores and
 // files written before the enum existed still read.
 using System.Text.Json;
@@ -29,6 +29,8 @@ public enum Verdict
     O6,
     /// <summary>O7 broke: notifier protocol.</summary>
     O7,
+    /// <summary>An outcome the scenario asserts did not hold (an operation's <c>=&gt;</c>, a <c>forall</c> or <c>~exists</c>).</summary>
+    Assertion,
     /// <summary>The run deadlocked.</summary>
     Deadlock,
     /// <summary>The run hit the machine's step limit.</summary>
@@ -55,6 +57,7 @@ public static class Verdicts
         InvariantId.O5 => Verdict.O5,
         InvariantId.O6 => Verdict.O6,
         InvariantId.O7 => Verdict.O7,
+        InvariantId.Assertion => Verdict.Assertion,
         _ => throw new ArgumentOutOfRangeException(nameof(id), id, "an invariant without a verdict"),
     };
 
@@ -79,6 +82,7 @@ public static class Verdicts
         Verdict.InternalError => "internal-error",
         Verdict.InvalidScenario => "invalid-scenario",
         Verdict.PluginFault => "plugin-fault",
+        Verdict.Assertion => "assertion",
         _ when v.IsViolation() => v.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(v), v, "not a verdict"),
     };
@@ -101,7 +105,7 @@ public sealed class VerdictJsonConverter : JsonConverter<Verdict>
     {
         string? text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
         return text is not null && Verdicts.TryParse(text, out var v) ? v
-            : throw new JsonException($"expected a verdict (clean, O1..O7, deadlock, step-limit, internal-error, invalid-scenario, plugin-fault), found {(text is null ? reader.TokenType.ToString() : $"'{text}'")}");
+            : throw new JsonException($"expected a verdict (clean, O1..O7, assertion, deadlock, step-limit, internal-error, invalid-scenario, plugin-fault), found {(text is null ? reader.TokenType.ToString() : $"'{text}'")}");
     }
 
     /// <inheritdoc/>

@@ -12,6 +12,7 @@
 // the unsharded search's.
 using System.Diagnostics;
 using Pv.Engine;
+using Pv.Engine.Programs;
 using Pv.Hosting;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
@@ -24,7 +25,9 @@ namespace Pv.Scenarios.Sessions;
 /// <param name="Found">The violation and its counterexample, or null when the whole budget stayed clean or the store already held it.</param>
 /// <param name="CounterexampleFile">Where the counterexample is, or null when clean.</param>
 /// <param name="Earlier">The stored chunk that already found the violation, when its counterexample file was there (nothing searched again).</param>
-public sealed record ExploreResult(SearchResult Search, FoundCounterexample? Found, string? CounterexampleFile, StoredRun? Earlier = null)
+/// <param name="Outcomes">What the completed runs this session searched ended in (the scenario's outcomes, or <c>--outcomes</c>);
+/// chunks taken from the store by <c>--resume</c> were not run again and are not counted. Null when nothing asked.</param>
+public sealed record ExploreResult(SearchResult Search, FoundCounterexample? Found, string? CounterexampleFile, StoredRun? Earlier = null, OutcomeCounts? Outcomes = null)
 {
     /// <summary>Clean, or the invariant the counterexample breaks.</summary>
     public Verdict Verdict => Found?.Counterexample.Invariant ?? Earlier?.Verdict ?? Verdict.Clean;
@@ -42,6 +45,7 @@ public sealed class ExploreSession
     private readonly ResultsStore _store;
     private readonly bool _resume;
     private readonly int _jobs;
+    private readonly bool _outcomes;
 
     /// <summary>
     /// A search of <paramref name="bound"/> with <paramref name="options"/>, stored in <paramref name="store"/>; with
@@ -50,8 +54,10 @@ public sealed class ExploreSession
     /// </summary>
     /// <remarks>With <paramref name="shard"/>, only that shard's chunks are searched (the session key is the unsharded search's).</remarks>
     /// <exception cref="ArgumentOutOfRangeException">A budget of no schedules.</exception>
-    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume, int jobs = 1, Shard? shard = null)
+    /// <remarks>With <paramref name="outcomes"/>, every operation's outcome is logged and the final states counted (<see cref="ExploreResult.Outcomes"/>).</remarks>
+    public ExploreSession(BoundScenario bound, SearchOptions options, PluginCatalog catalog, ResultsStore store, bool resume, int jobs = 1, Shard? shard = null, bool outcomes = false)
     {
+        _outcomes = outcomes;
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Schedules, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(jobs, 1);
         (Bound, Options, _catalog, _store, _resume, _jobs, Shard) = (bound, options, catalog, store, resume, jobs, shard ?? Shard.All);
@@ -96,20 +102,25 @@ public sealed class ExploreSession
         var clock = Stopwatch.StartNew();
         var chunks = Chunks.ToDictionary(c => c.First, c => c.Size);
         // One compiled scenario per worker thread: a compiled scenario builds one machine at a time.
-        using var compiled = new ThreadLocal<CompiledScenario>(() => Bound.Compile(Options.Seed), trackAllValues: true);
+        using var compiled = new ThreadLocal<CompiledScenario>(() => Bound.Compile(Options.Seed, outcomes: _outcomes), trackAllValues: true);
         using var leases = new WorkLeases(_store, Key, Bound.Backend.Name, _resume);
         FoundCounterexample? found = null;
         long settled = 0;
-        (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed) Search(ulong first)
+        OutcomeCounts? outcomes = null;
+        (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed, OutcomeCounts? Outcomes) Search(ulong first)
         {
             var chunkClock = Stopwatch.StartNew();
+            var c = compiled.Value!;
+            c.Outcomes?.TakeCounts();   // a chunk counts its own runs only, whichever worker ran what before
             // Progress within a chunk only from a single worker; with several, it advances as chunks settle.
-            var r = ScenarioRunner.SearchChunk(compiled.Value!, Options, first, chunks[first], progress is null || _jobs > 1 ? null : n => progress(settled + n));
-            return (r, chunkClock.Elapsed);
+            var r = ScenarioRunner.SearchChunk(c, Options, first, chunks[first], progress is null || _jobs > 1 ? null : n => progress(settled + n));
+            return (r, chunkClock.Elapsed, c.Outcomes?.TakeCounts());
         }
-        StoredRun Finish(ulong first, (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed) chunk)
+        StoredRun Finish(ulong first, (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed, OutcomeCounts? Outcomes) chunk)
         {
             var r = chunk.Search;
+            // Settled chunks only, in order: the counts are those of one worker searching the chunks in turn.
+            if (chunk.Outcomes is { } counts) (outcomes ??= new OutcomeCounts()).Merge(counts);
             // Chunks settle in order, so a violation here is the search's first: its file is written before its row.
             if (r.FirstViolation is { } v) found = Write(v, counterexampleFile, minimise);
             return StoredRuns.Make(Kind, Key, Bound.Scenario, Bound.Backend, _catalog, first, r.SchedulesRun, Verdicts.Of(r.FirstViolation?.Report?.Violation),
@@ -126,19 +137,19 @@ public sealed class ExploreSession
             foreach (var c in compiled.Values) c.Dispose();
         }
         // A shard with no chunk of this search (N above the number of chunks) has nothing to search.
-        if (rows.Count == 0) return new ExploreResult(new SearchResult(0, null, false, clock.Elapsed), null, null);
+        if (rows.Count == 0) return new ExploreResult(new SearchResult(0, null, false, clock.Elapsed), null, null, Outcomes: outcomes);
         var last = rows[^1];
         long schedules = rows.Sum(r => r.Schedules);
         if (last.Verdict == Verdict.Clean)
-            return new ExploreResult(new SearchResult(schedules, null, last.Metrics.ContainsKey(ExhaustedMetric), clock.Elapsed), null, null);
+            return new ExploreResult(new SearchResult(schedules, null, last.Metrics.ContainsKey(ExhaustedMetric), clock.Elapsed), null, null, Outcomes: outcomes);
         if (found is null && Holds(counterexampleFile, last.Verdict))
-            return new ExploreResult(new SearchResult(schedules, null, false, clock.Elapsed), null, counterexampleFile, last);
+            return new ExploreResult(new SearchResult(schedules, null, false, clock.Elapsed), null, counterexampleFile, last, outcomes);
         if (found is null)
         {
             using var again = Bound.Compile(Options.Seed);
             found = Recreate(again, last, chunks[last.Seed], counterexampleFile, minimise);
         }
-        return new ExploreResult(new SearchResult(schedules, found.Found, false, clock.Elapsed), found, counterexampleFile);
+        return new ExploreResult(new SearchResult(schedules, found.Found, false, clock.Elapsed), found, counterexampleFile, Outcomes: outcomes);
     }
 
     /// <summary>Minimises <paramref name="violation"/> when asked and writes its counterexample to <paramref name="file"/>.</summary>

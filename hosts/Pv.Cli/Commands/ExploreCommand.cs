@@ -3,8 +3,10 @@
 // `--resume` skips the chunks an interrupted search finished, or names the violation it already found). On a violation the counterexample is minimised
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
 // command that replays it is printed; --trace and --timeline print the counterexample replayed, every step labelled
-// or a column per thread. Exit 0 when the search found what the scenario expects (the invariant of an `expect O2`
-// line, or nothing over the whole budget for `expect clean`), 1 when not, 2 when no thread has an operation to run.
+// or a column per thread. --outcomes prints the distinct final outcomes of the completed runs with their counts; a
+// scenario's final condition (exists, ~exists, forall) is judged over them. Exit 0 when the search found what the
+// scenario expects (the invariant of an `expect O2` line, or nothing over the whole budget for `expect clean`) and the
+// final condition is met, 1 when not, 2 when no thread has an operation to run.
 // With --shard K/N only the shard's chunks are searched and the verdict printed is the shard's: the search's is that
 // of the shards' stores merged (pv merge), which this command with --resume on the merged store reports; a shard
 // that found nothing cannot say an expected violation is missing, so it exits 0.
@@ -30,8 +32,9 @@ internal static class ExploreCommand
         var output = new Option<string>("--out", "-o") { Description = "Counterexample file (default: NAME.BACKEND.cx.json in the working directory)." };
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
+        var outcomes = new Option<bool>("--outcomes") { Description = "Print the distinct final outcomes of the runs with how many ended in each (herd7's histogram)." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, s.Jobs, s.Shard, s.Expect, s.Trace, s.Timeline, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, outcomes, s.Jobs, s.Shard, s.Expect, s.Trace, s.Timeline, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -40,7 +43,8 @@ internal static class ExploreCommand
             if (options.Schedules < 1) throw new PvInputException("--schedules must be at least 1");
             var shard = s.ShardOf(parse);
             using var store = s.OpenStore(parse);
-            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume), s.JobsOf(parse), shard);
+            bool histogram = parse.GetValue(outcomes);
+            var session = new ExploreSession(bound, options, catalog, store, parse.GetValue(resume), s.JobsOf(parse), shard, histogram);
             bool json = parse.GetValue(s.Json);
             string cxFile = s.Full(parse.GetValue(output) ?? session.DefaultCounterexampleFile);
             if (!shard.IsAll && !json)
@@ -56,14 +60,22 @@ internal static class ExploreCommand
             }
             bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
             var replay = result.Found is { } found && (trace || timeline) ? CounterexampleReplay.Run(found.Counterexample, catalog, result.CounterexampleFile!) : null;
-            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), replay, trace, timeline);
-            return PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll);
+            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), replay, trace, timeline, histogram);
+            bool? met = result.Outcomes is { } counts && shard.IsAll ? OutcomeSummary.ConditionMet(counts, bound.Scenario.Final) : null;
+            return PvExitCode.Worst([PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll), PvExitCode.ForCondition(met)]);
         }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand, Replay? traced, bool trace, bool timeline)
+    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand, Replay? traced, bool trace, bool timeline, bool histogram)
     {
+        var final = session.Bound.Scenario.Final;
+        object? outcomes = result.Outcomes is { } c ? OutcomeSummary.Json(c, final) : null;
+        void PrintOutcomes()
+        {
+            if (result.Outcomes is { } counts)
+                foreach (var line in OutcomeSummary.Lines(counts, final, histogram)) s.Output.WriteLine(line);
+        }
         var (sc, backend, search) = (session.Bound.Scenario, session.Bound.Backend.Name, result.Search);
         string? shard = session.Shard.IsAll ? null : session.Shard.ToString();
         // A shard's verdict is not the search's: a lower chunk in another shard may break an invariant first.
@@ -71,10 +83,11 @@ internal static class ExploreCommand
             : $"verdict of shard {shard}: {v.ToText()}; the search's: pv merge the shards' stores, then this command without --shard, with --resume --db MERGED";
         if (result.Found is not { } found)
         {
-            if (json) s.WriteJson(new { scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, exhausted = search.Exhausted, verdict = result.Verdict, expected = sc.Expect.Verdict, schedulesPerSecond = search.Rate });
+            if (json) s.WriteJson(new { scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, exhausted = search.Exhausted, verdict = result.Verdict, expected = sc.Expect.Verdict, schedulesPerSecond = search.Rate, outcomes });
             else
             {
                 s.Output.WriteLine($"{search.SchedulesRun:N0} schedules{(search.Exhausted ? " (every schedule within the bound)" : "")}, no violation ({search.Rate:N0} schedules/s)");
+                PrintOutcomes();
                 s.Output.WriteLine(VerdictText(result.Verdict));
             }
             return;
@@ -86,7 +99,7 @@ internal static class ExploreCommand
                 scenario = sc.Path, backend, strategy = session.Options.Strategy, shard, schedules = search.SchedulesRun, verdict = cx.Invariant, expected = sc.Expect.Verdict,
                 violation = cx.Violation, counterexample = path, replay, originalSteps = found.Found.Schedule.Count, minimisedSteps = found.Final.Schedule.Count,
                 omittedThreads = cx.OmitThreads, omittedOps = cx.OmitOps, schedulesPerSecond = search.Rate,
-                trace = trace ? CommandSupport.TraceJson(traced!) : null,
+                trace = trace ? CommandSupport.TraceJson(traced!) : null, outcomes,
             });
         else
         {
@@ -95,6 +108,7 @@ internal static class ExploreCommand
             if (found.Minimised is { } minimised)
                 s.Output.WriteLine($"minimised in {minimised.Attempts} runs: {found.Found.Schedule.Count} -> {found.Final.Schedule.Count} steps; left out {cx.OmittedText}");
             if (traced is not null) s.PrintTrace(traced, trace, timeline);
+            PrintOutcomes();
             s.Output.WriteLine(VerdictText(cx.Invariant));
             s.Output.WriteLine($"counterexample: {path}");
             s.Output.WriteLine($"replay it: {replay}");

@@ -2,8 +2,9 @@
 // without --seed, seeded random with it; a workload is generated from the seed, 0 by default). Prints the verdict
 // against the expected one, the violation report if the oracle found one, with --trace every step and with
 // --timeline the per-thread columns (the run replayed along its own schedule, every step traced), the metrics table
-// and simulated time; stores one row. Exit 0 when the verdict is the expected one (a violation the scenario
-// expects included), 1 when not, 2 when no thread has an operation to run.
+// and simulated time, and when the scenario speaks of outcomes each operation's and the final condition judged on
+// this run; stores one row. Exit 0 when the verdict is the expected one (a violation the scenario expects included)
+// and the final condition is met, 1 when not, 2 when no thread has an operation to run.
 using System.CommandLine;
 using Pv.Scenarios.Litmus;
 using Pv.Scenarios.Running;
@@ -28,6 +29,8 @@ internal static class RunCommand
             RunSummary run;
             using (var store = s.OpenStore(parse))
                 run = SingleRun.Run(bound, scheduleSeed, catalog, store);
+            // This run's outcomes and the final condition judged on it (taken before a replay runs the scenario again).
+            var counts = run.Outcomes?.TakeCounts();
             bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
             // The same run again along its own schedule, with every step traced (the run above kept only recent steps).
             var replay = trace || timeline ? CounterexampleReplay.Run(bound, scheduleSeed ?? 0, null, run.Result.Schedule) : null;
@@ -37,6 +40,7 @@ internal static class RunCommand
                     scenario = bound.Scenario.Path, backend = bound.Backend.Name, seed = scheduleSeed, verdict = run.Verdict, expected = bound.Scenario.Expect.Verdict,
                     steps = run.Result.Steps, simulatedNs = run.Metrics[RunSummary.SimulatedTime], violation = run.Result.Report?.Violation.ToString(),
                     deadlock = run.Result.Deadlock, metrics = run.Metrics, trace = trace ? CommandSupport.TraceJson(replay!) : null,
+                    outcomes = run.Outcomes is { } log ? new { state = log.FinalState(), summary = OutcomeSummary.Json(counts!, log.Final) } : null,
                 });
             else
             {
@@ -44,11 +48,17 @@ internal static class RunCommand
                 s.Output.WriteLine(CommandSupport.VerdictLine(bound.Scenario, run.Verdict));
                 if (run.Result.Report is { } report) s.Output.Write(report.Format());
                 if (run.Result.Deadlock is { } d) s.Output.WriteLine($"deadlock: {d}");
+                if (run.Outcomes is { } log)
+                {
+                    s.Output.WriteLine($"outcomes: {log.FinalState()}");
+                    foreach (var line in OutcomeSummary.Lines(counts!, log.Final, histogram: false)) s.Output.WriteLine(line);
+                }
                 if (replay is not null) s.PrintTrace(replay, trace, timeline);
                 Terminal.Create(s.Output).Write(CommandSupport.MetricsTable(run.Metrics));
                 s.Output.WriteLine($"simulated time: {run.Metrics[RunSummary.SimulatedTime]:N0} ns");
             }
-            return PvExitCode.For(run.Verdict, bound.Scenario.Expect.Verdict);
+            return PvExitCode.Worst([PvExitCode.For(run.Verdict, bound.Scenario.Expect.Verdict),
+                PvExitCode.ForCondition(counts is null ? null : OutcomeSummary.ConditionMet(counts, bound.Scenario.Final))]);
         }));
         return command;
     }
