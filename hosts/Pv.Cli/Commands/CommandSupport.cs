@@ -32,7 +32,7 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
 
     /// <summary>What --config says it defaults to (the places ConfigLocator looks, in order).</summary>
     public const string ConfigDescription =
-        "The plugins.json to load (default: ./plugins.json, else the Pv repository's, else ~/.config/pv/plugins.json, else the one installed with pv).";
+        "The plugins.json to load (default: ./plugins.json, else the Pv repository's, else $XDG_CONFIG_HOME/pv/plugins.json or ~/.config/pv/plugins.json, else the one installed with pv).";
     public Option<bool> Json { get; } = new("--json") { Description = "Write the result as JSON." };
     public Option<string> Db { get; } = new("--db") { Description = $"The results store (SQLite; default: {ResultsStore.DefaultFile} in the working directory).", DefaultValueFactory = _ => ResultsStore.DefaultFile };
 
