@@ -1,6 +1,7 @@
 // The `pv` command line: System.CommandLine parses, each command writes to the writers it is given and
-// returns an exit code (PvExitCode). A usage error (unknown option or command, missing command) prints the
-// parser's messages to the error writer and exits 2.
+// returns an exit code (PvExitCode). A usage error (unknown option or command) prints the parser's messages to the
+// error writer and exits 2; pv with no arguments at all prints the help and exits 0 (a first try, not a mistake).
+// --version prints pv's version, then the plugins the default plugins.json loads, and never fails on a broken one.
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Reflection;
@@ -22,12 +23,17 @@ public static class PvApp
     /// <param name="error">Where errors and usage messages go.</param>
     /// <param name="currentDirectory">The folder relative paths and the default plugins.json are resolved against.</param>
     /// <returns>A <see cref="PvExitCode"/>.</returns>
-    public static int Run(string[] args, TextWriter output, TextWriter error, string currentDirectory)
+    public static int Run(string[] args, TextWriter output, TextWriter error, string currentDirectory) =>
+        Run(args, output, error, ConfigLocator.ForProcess(currentDirectory));
+
+    /// <summary>Runs <c>pv</c> with <paramref name="args"/>, looking for the default plugins.json and zoo where <paramref name="locator"/> says.</summary>
+    internal static int Run(string[] args, TextWriter output, TextWriter error, ConfigLocator locator)
     {
+        if (args.Length == 0) args = ["--help"];
         var root = new RootCommand("Pv: a deterministic simulator of Linux TLB and page-table coherence with pluggable backends.");
         var version = root.Options.OfType<VersionOption>().Single();
-        version.Action = new PrintVersion(output);
-        var support = new CommandSupport(output, error, currentDirectory);
+        version.Action = new PrintVersion(output, locator);
+        var support = new CommandSupport(output, error, locator);
         root.Subcommands.Add(PluginsCommand.Create(support));
         root.Subcommands.Add(RunCommand.Create(support));
         root.Subcommands.Add(ExploreCommand.Create(support));
@@ -49,12 +55,30 @@ public static class PvApp
         return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 
-    /// <summary><c>--version</c>: the version of pv itself, whoever hosts the process.</summary>
-    private sealed class PrintVersion(TextWriter output) : SynchronousCommandLineAction
+    /// <summary>
+    /// <c>--version</c>: the version of pv itself, whoever hosts the process; then which plugins.json the commands would
+    /// load without --config and its plugins (name, version, backends), or that there is none or it is broken (one
+    /// line: `pv plugins` shows every problem). Always exit 0: asking for the version is never an error.
+    /// </summary>
+    private sealed class PrintVersion(TextWriter output, ConfigLocator locator) : SynchronousCommandLineAction
     {
         public override int Invoke(ParseResult parseResult)
         {
             output.WriteLine(Version);
+            if (locator.Find() is not { } path)
+            {
+                output.WriteLine($"plugins: none ({locator.NotFound()})");
+                return PvExitCode.Ok;
+            }
+            using var catalog = Pv.Hosting.PluginCatalog.Load(path);
+            output.WriteLine($"plugins.json: {catalog.ConfigPath}");
+            foreach (var status in catalog.Plugins.Where(p => p.IsLoaded))
+            {
+                var backends = catalog.Backends.Where(b => b.Entry.Plugin == status.Name).Select(b => b.Name).ToList();
+                output.WriteLine($"  {status.Name} {status.Plugin!.Version}: {(backends.Count > 0 ? string.Join(", ", backends) : "no backend configured")}");
+            }
+            if (catalog.Diagnostics.Count > 0)
+                output.WriteLine($"plugins.json is broken: {catalog.Diagnostics.Count} problem(s), the first: {catalog.Diagnostics[0]}; run 'pv plugins' for all");
             return PvExitCode.Ok;
         }
     }

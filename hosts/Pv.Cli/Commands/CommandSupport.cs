@@ -19,13 +19,20 @@ using Spectre.Console;
 namespace Pv.Cli.Commands;
 
 /// <summary>A command's writers, working directory and shared options.</summary>
-internal sealed class CommandSupport(TextWriter output, TextWriter error, string currentDirectory)
+internal sealed class CommandSupport(TextWriter output, TextWriter error, ConfigLocator locator)
 {
     public TextWriter Output { get; } = output;
     public TextWriter Error { get; } = error;
-    public string CurrentDirectory { get; } = currentDirectory;
+    public string CurrentDirectory => Locator.CurrentDirectory;
 
-    public Option<string> Config { get; } = new("--config", "-c") { Description = "The plugins.json to load (default: ./plugins.json, else the Pv repository's)." };
+    /// <summary>Where the default plugins.json and zoo are looked for.</summary>
+    public ConfigLocator Locator { get; } = locator;
+
+    public Option<string> Config { get; } = new("--config", "-c") { Description = ConfigDescription };
+
+    /// <summary>What --config says it defaults to (the places ConfigLocator looks, in order).</summary>
+    public const string ConfigDescription =
+        "The plugins.json to load (default: ./plugins.json, else the Pv repository's, else $XDG_CONFIG_HOME/pv/plugins.json or ~/.config/pv/plugins.json, else the one installed with pv).";
     public Option<bool> Json { get; } = new("--json") { Description = "Write the result as JSON." };
     public Option<string> Db { get; } = new("--db") { Description = $"The results store (SQLite; default: {ResultsStore.DefaultFile} in the working directory).", DefaultValueFactory = _ => ResultsStore.DefaultFile };
 
@@ -119,9 +126,7 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     /// <exception cref="PvInputException">No plugins.json was found, or it has problems (each one located).</exception>
     public PluginCatalog LoadCatalog(ParseResult parse)
     {
-        string? path = parse.GetValue(Config) is { } given ? Full(given) : ConfigLocator.Find(CurrentDirectory);
-        if (path is null)
-            throw new PvInputException($"no plugins.json in {CurrentDirectory} or at the root of a Pv repository above it; pass --config FILE");
+        string path = parse.GetValue(Config) is { } given ? Full(given) : Locator.Find() ?? throw new PvInputException(Locator.NotFound());
         var catalog = PluginCatalog.Load(path);
         if (catalog.Diagnostics.Count == 0) return catalog;
         // A run on a half-broken configuration would hide the problem behind exit 0; `pv plugins` shows the rest.

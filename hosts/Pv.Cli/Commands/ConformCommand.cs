@@ -26,7 +26,7 @@ internal static class ConformCommand
             string name = parse.GetValue(backend)!;
             var resolved = catalog.Backends.FirstOrDefault(b => b.Name == name) ?? throw new PvInputException($"--backend {name}: {catalog.NoBackendNamed(name)}");
             if (parse.GetValue(schedules) is < 1) throw new PvInputException("--schedules must be at least 1");
-            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : ZooCommand.DefaultFolder(catalog);
+            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : ZooCommand.DefaultFolder(s, catalog);
             var report = Conformance.Run(resolved, catalog, folder, parse.GetValue(schedules));
             if (parse.GetValue(s.Json))
                 s.WriteJson(new { backend = report.Backend, passed = report.Passed, checks = report.Checks.Select(c => new { kind = c.Kind.ToString(), c.Name, c.Passed, c.Detail }) });

@@ -21,10 +21,7 @@ internal static class PluginsCommand
     public static Command Create(CommandSupport s)
     {
         var (output, error, currentDirectory) = (s.Output, s.Error, s.CurrentDirectory);
-        var config = new Option<string>("--config", "-c")
-        {
-            Description = "The plugins.json to load. Default: plugins.json in the current directory, else the one at the root of the Pv repository above it.",
-        };
+        var config = new Option<string>("--config", "-c") { Description = CommandSupport.ConfigDescription };
         var json = new Option<bool>("--json") { Description = "Write the result as JSON instead of a table." };
         var command = new Command("plugins", "List the plugins and backends plugins.json configures, and every problem with them.") { config, json };
         // Guarded like every command: a failure is mapped by PvExitCode.For, never left to the parser's handler (exit 1).
@@ -32,10 +29,10 @@ internal static class PluginsCommand
         {
             string? path = parse.GetValue(config) is { } given
                 ? Path.GetFullPath(given, currentDirectory)
-                : ConfigLocator.Find(currentDirectory);
+                : s.Locator.Find();
             if (path is null)
             {
-                error.WriteLine($"pv: no plugins.json in {currentDirectory} or at the root of a Pv repository above it; pass --config FILE");
+                error.WriteLine($"pv: {s.Locator.NotFound()}");
                 return PvExitCode.BadInput;
             }
             using var catalog = PluginCatalog.Load(path);

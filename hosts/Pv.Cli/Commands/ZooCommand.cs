@@ -5,7 +5,8 @@
 // --isolate each entry runs in a child pv, so one whose process dies (a stack overflow in plugin code) is
 // reported by name, exit 4, and the rest still run. With --shard K/N only entries i (in file name order, after
 // --only) with i mod N = K run: the shards' tables together are the whole zoo's. Without --dir the zoo is
-// scenarios/zoo beside plugins.json (the repository's), else the copy built with pv. An entry whose backend the
+// scenarios/zoo beside plugins.json (the repository's or the installed tool's), else the repository's the current
+// directory is in, else the copy built with pv (ConfigLocator.ZooCandidates). An entry whose backend the
 // plugins.json in use lacks is skipped and listed (Zoo.Select); when nothing is left to run (--only of no entry,
 // --backend of a backend no entry runs on, every entry skipped), exit 2. With --trace or --timeline, the first
 // violating run of each entry that found one is replayed and printed after the table (every step labelled, or a
@@ -23,7 +24,7 @@ internal static class ZooCommand
     public static Command Create(CommandSupport s)
     {
         var backend = new Option<string>("--backend", "-b") { Description = "Only the entries that run on this backend." };
-        var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo beside plugins.json, else the zoo built with pv)." };
+        var dir = new Option<string>("--dir") { Description = "The zoo folder (default: scenarios/zoo beside plugins.json, else the Pv repository's, else the zoo built with pv)." };
         var only = new Option<string>("--only") { Description = "Only this entry (a file name in the zoo folder)." };
         var isolate = new Option<bool>("--isolate") { Description = "Run each entry in a child process: one that dies (a stack overflow in a plugin) is reported and the rest go on." };
         var command = new Command("zoo", "Run the bug zoo (docs/model.md: each bug with the fix off and on) and check every entry's expectation.")
@@ -31,7 +32,7 @@ internal static class ZooCommand
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
-            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : DefaultFolder(catalog);
+            string folder = parse.GetValue(dir) is { } d ? s.Full(d) : DefaultFolder(s, catalog);
             if (!Directory.Exists(folder)) throw new PvInputException($"no zoo folder {folder}; pass --dir");
             var files = Zoo.Files(folder);
             if (parse.GetValue(only) is { } name && (files = [.. files.Where(f => Path.GetFileName(f) == name)]).Count == 0)
@@ -87,11 +88,13 @@ internal static class ZooCommand
         return command;
     }
 
-    /// <summary>scenarios/zoo beside plugins.json (a Pv repository), else the zoo copied beside pv when it was built.</summary>
-    internal static string DefaultFolder(Pv.Hosting.PluginCatalog catalog)
+    /// <summary>The first zoo of <see cref="ConfigLocator.ZooCandidates"/> that exists (beside plugins.json, the repository's, pv's own).</summary>
+    /// <exception cref="PvInputException">None exists: the message lists where it looked.</exception>
+    internal static string DefaultFolder(CommandSupport s, Pv.Hosting.PluginCatalog catalog)
     {
-        string beside = Zoo.DefaultFolder(catalog);
-        return Directory.Exists(beside) ? beside : Path.Combine(AppContext.BaseDirectory, "zoo");
+        var candidates = s.Locator.ZooCandidates(catalog);
+        return candidates.FirstOrDefault(Directory.Exists)
+            ?? throw new PvInputException($"no zoo folder; looked for {string.Join(", ", candidates)}; pass --dir");
     }
 
     /// <summary>The skipped entries, counted by the backend plugins.json lacks: "xen-pv (6 entries), uml (4 entries)".</summary>
