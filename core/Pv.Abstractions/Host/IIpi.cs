@@ -20,7 +20,7 @@ public interface IIpi
     void SendIpi(CpuMask targets, IpiHandler handler, bool wait);
 }
 
-/// <summary>Xen MMUEXT and mmu_update commands a guest issues.</summary>
+/// <summary>The hypercalls a guest issues: Xen's MMUEXT and mmu_update commands, Hyper-V's flush hypercalls.</summary>
 public enum HypercallCommand : byte
 {
     /// <summary>mmu_update: one page-table entry write, validated by the hypervisor.</summary>
@@ -37,6 +37,14 @@ public enum HypercallCommand : byte
     TlbFlushAll,
     /// <summary>MMUEXT_PIN_L4_TABLE / unpin: page-table validation (counted only).</summary>
     PinTable,
+    /// <summary>Hyper-V HvCallFlushVirtualAddressSpace (contract 2.3): flush the listed vCPUs' whole address space (up to 64 vCPUs).</summary>
+    HvFlushVirtualAddressSpace,
+    /// <summary>Hyper-V HvCallFlushVirtualAddressList (contract 2.3): flush a list of GVA ranges on the listed vCPUs (up to 64 vCPUs).</summary>
+    HvFlushVirtualAddressList,
+    /// <summary>Hyper-V HvCallFlushVirtualAddressSpaceEx (contract 2.3): as the Space call, the vCPUs given as a sparse set (any number).</summary>
+    HvFlushVirtualAddressSpaceEx,
+    /// <summary>Hyper-V HvCallFlushVirtualAddressListEx (contract 2.3): as the List call, the vCPUs given as a sparse set (any number).</summary>
+    HvFlushVirtualAddressListEx,
 }
 
 /// <summary>One hypercall operation.</summary>

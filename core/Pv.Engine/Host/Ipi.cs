@@ -77,6 +77,8 @@ internal sealed class HypervisorService(Machine machine) : IHypervisor
                 break;
             case HypercallCommand.TlbFlushMulti:
             case HypercallCommand.InvlpgMulti:
+            case HypercallCommand.HvFlushVirtualAddressSpace or HypercallCommand.HvFlushVirtualAddressList:
+            case HypercallCommand.HvFlushVirtualAddressSpaceEx or HypercallCommand.HvFlushVirtualAddressListEx:
                 foreach (int cpu in op.Vcpus) machine.Cpus[cpu].ApplyRemote(op.Invalidation);
                 break;
             case HypercallCommand.TlbFlushAll:

@@ -120,7 +120,7 @@ internal static class TraceEvents
         _ => $"kind={Dec(kind)}",
     };
 
-    /// <summary>Xen's names for the hypercall commands (MMUEXT_* for mmuext_op, mmu_update for page-table writes).</summary>
+    /// <summary>The hypercall commands by their names: Xen's (MMUEXT_* for mmuext_op, mmu_update for page-table writes), Hyper-V's HvCall*.</summary>
     internal static string Hypercall(ulong cmd, ulong addr, ulong vcpus) => (HypercallCommand)cmd switch
     {
         HypercallCommand.MmuUpdate => "cmd=mmu_update",
@@ -130,6 +130,10 @@ internal static class TraceEvents
         HypercallCommand.InvlpgMulti => $"cmd=MMUEXT_INVLPG_MULTI addr={Addr(addr)} vcpus={Cpus(vcpus)}",
         HypercallCommand.TlbFlushAll => "cmd=MMUEXT_TLB_FLUSH_ALL",
         HypercallCommand.PinTable => "cmd=MMUEXT_PIN_L4_TABLE",
+        HypercallCommand.HvFlushVirtualAddressSpace => $"cmd=HvCallFlushVirtualAddressSpace vcpus={Cpus(vcpus)}",
+        HypercallCommand.HvFlushVirtualAddressList => $"cmd=HvCallFlushVirtualAddressList addr={Addr(addr)} vcpus={Cpus(vcpus)}",
+        HypercallCommand.HvFlushVirtualAddressSpaceEx => $"cmd=HvCallFlushVirtualAddressSpaceEx vcpus={Cpus(vcpus)}",
+        HypercallCommand.HvFlushVirtualAddressListEx => $"cmd=HvCallFlushVirtualAddressListEx addr={Addr(addr)} vcpus={Cpus(vcpus)}",
         _ => $"cmd={Dec(cmd)}",
     };
 
