@@ -28,6 +28,8 @@ public static class KernelToggles
             (o, v) => o with { MremapFlush = v }),
         new Toggle("collapseSyncOne", "2022 (2ba99c5e0881): khugepaged sends tlb_remove_table_sync_one before freeing a collapsed PTE table, so GUP-fast is not walking it",
             (o, v) => o with { CollapseSyncOne = v }),
+        new Toggle("stealTimeXchg", "CVE-2019-3016 fix (5.6): KVM's record_steal_time clears steal_time.preempted with one xchg, so a KVM_VCPU_FLUSH_TLB set meanwhile is not lost",
+            (o, v) => o with { StealTimeXchg = v }),
         new Toggle("strictO3", "oracle: flag a latent stale TLB entry at the moment munmap/mprotect/madvise returns",
             (o, v) => o with { StrictO3 = v }),
     }.ToDictionary(t => t.Key, StringComparer.Ordinal);

@@ -126,6 +126,7 @@ public sealed class Machine
         Ipi = new Host.IpiService(this);
         Hypervisor = new Host.HypervisorService(this);
         Firmware = new Host.FirmwareService(this);
+        StealTime = new Host.StealTimeService(this);
         Waits = new Host.WaitsService(this);
         HostMappings = new Host.HostMappings(this);
         Devices = new Host.DeviceDmaPort(this);
@@ -147,6 +148,7 @@ public sealed class Machine
     internal Host.IpiService Ipi { get; private set; } = null!;
     internal Host.HypervisorService Hypervisor { get; private set; } = null!;
     internal Host.FirmwareService Firmware { get; private set; } = null!;
+    internal Host.StealTimeService StealTime { get; private set; } = null!;
     internal Host.WaitsService Waits { get; private set; } = null!;
     internal Host.HostMappings HostMappings { get; private set; } = null!;
     internal Host.DeviceDmaPort Devices { get; private set; } = null!;

@@ -61,6 +61,13 @@ public sealed record MachineOptions
     /// GUP-fast cannot be walking the PTE table <c>pte_free</c> then frees. Off reproduces the race it closed.
     /// </summary>
     public bool CollapseSyncOne { get; init; } = true;
+    /// <summary>
+    /// The host side of KVM's PV TLB flush (CVE-2019-3016, fixed in 5.6): record_steal_time clears the vCPU's
+    /// steal_time.preempted with one xchg on the guest's page. Off, it is the older code: the steal-time struct is read
+    /// into a host copy, the copy's flag tested and cleared, and the copy written back later, so a KVM_VCPU_FLUSH_TLB
+    /// the guest sets in between is overwritten and the vCPU runs on with its stale TLB.
+    /// </summary>
+    public bool StealTimeXchg { get; init; } = true;
     /// <summary>Tables per mmu_gather table batch (MAX_TABLE_BATCH: a page of pointers).</summary>
     public int MaxTableBatch { get; init; } = 509;
     /// <summary>Pages per mmu_gather page batch before a forced flush (MAX_GATHER_BATCH).</summary>

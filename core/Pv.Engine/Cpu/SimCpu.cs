@@ -42,7 +42,18 @@ internal sealed class SimCpu : ICpu
         LastThread = null;
         IrqOffOwner = null;
         Interrupts.Id = -1;
+        VcpuPreempted = false;
+        StealTimePreempted = 0;
     }
+
+    /// <summary>
+    /// The host has descheduled this vCPU: nothing of the guest runs on it (its threads, its hardware walker, the IPIs
+    /// it would take) until the host runs it again. Its TLB, IRQ state and RCU read-side state stay as they were.
+    /// </summary>
+    internal bool VcpuPreempted { get; set; }
+
+    /// <summary>The vCPU's <c>steal_time.preempted</c> byte in guest memory (<see cref="Abstractions.Host.KvmVcpuState"/>).</summary>
+    internal byte StealTimePreempted { get; set; }
 
     /// <summary>A hardware walk of this CPU to set up (<see cref="Mmu.Walk"/>): an idle one from the pool, or a new one.</summary>
     internal HardwareWalk RentWalk() => _walks.TryPop(out var walk) ? walk : new HardwareWalk(this);
@@ -243,7 +254,7 @@ internal sealed class SimCpu : ICpu
         public int Id { get; set; } = -1;
         public string Name { get; } = $"irq{cpu.Id}";
         public SimCpu Cpu => cpu;
-        public bool IsRunnable => cpu._pendingIpis.Count > 0 && cpu._irqOffDepth == 0;
+        public bool IsRunnable => cpu._pendingIpis.Count > 0 && cpu._irqOffDepth == 0 && !cpu.VcpuPreempted;
         public void RunStep() => cpu.TakeOneIpi();
     }
 }

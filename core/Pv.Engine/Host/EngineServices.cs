@@ -41,6 +41,7 @@ public static class EngineServiceCollectionExtensions
         services.AddScoped<IIpi>(sp => sp.GetRequiredService<Machine>().Ipi);
         services.AddScoped<IHypervisor>(sp => sp.GetRequiredService<Machine>().Hypervisor);
         services.AddScoped<IFirmware>(sp => sp.GetRequiredService<Machine>().Firmware);
+        services.AddScoped<IStealTime>(sp => sp.GetRequiredService<Machine>().StealTime);
         services.AddScoped<IRcu>(sp => sp.GetRequiredService<Machine>().Rcu);
         services.AddScoped<IWaits>(sp => sp.GetRequiredService<Machine>().Waits);
         services.AddScoped<IFrames>(sp => sp.GetRequiredService<Machine>().Memory);

@@ -138,6 +138,10 @@ public enum OpKind : byte
     WaitFor,
     /// <summary>khugepaged retires the PTE table of the PMD range around an address (<c>collapse_pte_mapped_thp</c>).</summary>
     Collapse,
+    /// <summary>The hypervisor deschedules a vCPU (<c>kvm_arch_vcpu_put</c>, <c>kvm_steal_time_set_preempted</c>); a host thread's.</summary>
+    VcpuPreempt,
+    /// <summary>The hypervisor runs a vCPU again (<c>record_steal_time</c> in <c>vcpu_enter_guest</c>); a host thread's.</summary>
+    VcpuResume,
 }
 
 /// <summary>How CPU accesses translate.</summary>

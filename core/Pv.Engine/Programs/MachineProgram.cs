@@ -8,6 +8,7 @@ using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
 using Pv.Abstractions.Notifiers;
 using Pv.Engine.Devices;
+using Pv.Engine.Host;
 using Pv.Engine.Cpu;
 using Pv.Engine.Memory;
 using Pv.Engine.Mm;
@@ -65,6 +66,7 @@ public sealed record MachineProgram(
                 ctx.Devices[device.Thread] = device;
                 thread = device.Thread;
             }
+            else if (t.Kind == ThreadKind.Host) thread = m.AddThread(t.Name, t.Kind, null, null);   // the hypervisor runs on no guest CPU
             else
             {
                 if (mm is not null && !loaded[t.Cpu])
@@ -207,6 +209,8 @@ public sealed record MachineProgram(
             case OpKind.DmaWrite: return ctx.Devices[t].Access(op.Address, AccessKind.Write);
             case OpKind.Unbind: return ctx.Devices[t].Unbind();
             case OpKind.WaitFor: return WaitFor(ctx.Threads[op.Name!]);
+            case OpKind.VcpuPreempt: return VcpuScheduling.Preempt(m, m.Cpus[(int)op.Address]);
+            case OpKind.VcpuResume: return VcpuScheduling.Resume(m, m.Cpus[(int)op.Address]);
             case OpKind.Vfree when host: return HostMmu.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
         }
         var work = Syscall(ctx, t, op, Mm);

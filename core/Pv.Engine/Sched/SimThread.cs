@@ -18,6 +18,8 @@ public enum ThreadKind : byte
     Device,
     /// <summary>A CPU's speculative hardware walker.</summary>
     Hardware,
+    /// <summary>The hypervisor's scheduler: deschedules and resumes the guest's vCPUs (runs on no guest CPU).</summary>
+    Host,
 }
 
 /// <summary>One schedulable thread.</summary>
@@ -87,6 +89,8 @@ internal sealed class SimThread : ISchedulable
         get
         {
             if (IsDone) return false;
+            // A vCPU the host descheduled runs nothing of the guest until it is resumed.
+            if (Cpu is { VcpuPreempted: true }) return false;
             // Another thread of this CPU runs with interrupts off: nothing can switch to this one until it is done.
             if (Cpu?.IrqOffOwner is { } owner && owner != this) return false;
             for (int i = 0; i < _waits.Count; i++)

@@ -252,6 +252,15 @@ internal static class TraceEvents
     internal static readonly TraceEvent SbiRemoteSfenceVma = Kind("sbi_remote_sfence_vma", (start, kind, harts) =>
         $"harts={Cpus(harts)} " + ((TlbInvalidationKind)kind == TlbInvalidationKind.Range ? $"kind=range start={Addr(start)}" : Invalidation(start, kind, 0)));
 
+    // ---- the hypervisor's vCPU scheduling (Host/VcpuScheduling.cs): b = the steal_time.preempted byte ----
+    internal static readonly TraceEvent VcpuPreempted = Kind("vcpu preempted", (cpu, st) => $"vcpu={Dec(cpu)} steal_time.preempted={Steal(st)}");
+    internal static readonly TraceEvent StealTimeRead = Kind("record_steal_time read", (cpu, st) => $"vcpu={Dec(cpu)} copy.preempted={Steal(st)}");
+    internal static readonly TraceEvent StealTimeFlush = Kind("kvm_vcpu_flush_tlb_guest", (cpu, _) => $"vcpu={Dec(cpu)}");
+    internal static readonly TraceEvent VcpuResumed = Kind("vcpu resumed", (cpu, st) => $"vcpu={Dec(cpu)} steal_time.preempted was {Steal(st)}");
+
+    private static string Steal(ulong st) => st == 0 ? "0" : string.Join("|",
+        new[] { (KvmVcpuState.Preempted, "PREEMPTED"), (KvmVcpuState.FlushTlb, "FLUSH_TLB") }.Where(b => (st & b.Item1) != 0).Select(b => b.Item2));
+
     // ---- RCU (Rcu/RcuState.cs): gp start's c = the CPUs holding the grace period back (CpuBits) ----
     internal static readonly TraceEvent CallRcu = Kind("call_rcu", (gp, _) => $"gp={Dec(gp)}");
     internal static readonly TraceEvent SynchronizeRcu = Kind("synchronize_rcu", (gp, _) => $"gp={Dec(gp)}");

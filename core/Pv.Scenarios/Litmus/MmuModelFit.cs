@@ -49,6 +49,8 @@ internal static class MmuModelFit
         {
             if (t.Kind == ThreadKind.Hardware)
                 yield return (t.At, $"thread '{t.Name}' is a CPU's hardware page-table walker, and none walks User-Mode Linux's page tables (the host walks its own)");
+            else if (t.Kind == ThreadKind.Host)
+                yield return (t.At, $"thread '{t.Name}' preempts vCPUs, and User-Mode Linux is a host process, not a guest with vCPUs");
             else if (t.Kind != ThreadKind.Device && t.Cpu != 0)
                 yield return (t.CpuAt, $"thread '{t.Name}' runs on CPU {t.Cpu}, and User-Mode Linux is uniprocessor: every thread runs on CPU 0");
             foreach (var op in t.Ops.Where(o => o.Kind == OpKind.Collapse))

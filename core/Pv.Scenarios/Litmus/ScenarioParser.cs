@@ -44,6 +44,7 @@ public sealed class ScenarioParser
         ["irq-off"] = OpKind.IrqOff, ["irq-on"] = OpKind.IrqOn, ["rcu-read-lock"] = OpKind.RcuReadLock,
         ["rcu-read-unlock"] = OpKind.RcuReadUnlock, ["speculate"] = OpKind.Speculate,
         ["dma-read"] = OpKind.DmaRead, ["dma-write"] = OpKind.DmaWrite, ["unbind"] = OpKind.Unbind, ["wait-for"] = OpKind.WaitFor,
+        ["vcpu-preempt"] = OpKind.VcpuPreempt, ["vcpu-resume"] = OpKind.VcpuResume,
     };
 
     private static readonly string[] Directives =
@@ -337,23 +338,25 @@ public sealed class ScenarioParser
         bool ats = false;
         while (c.More)
         {
-            var w = c.Next("cpu, mm, user, kernel, hardware, sva or ats")!.Value;
+            var w = c.Next("cpu, mm, user, kernel, hardware, host, sva or ats")!.Value;
             switch (w.Text)
             {
                 case "sva": kind = ThreadKind.Device; break;
+                case "host": kind = ThreadKind.Host; break;
                 case "ats": ats = true; break;
                 case "cpu": cpuAt = c.Here; cpu = c.Int("a CPU index", 0, CpuMask.MaxCpus - 1) ?? 0; break;
                 case "mm": mm = c.Next("an mm name")?.Text; break;
                 case "user": kind = ThreadKind.User; break;
                 case "kernel": kind = ThreadKind.Kernel; break;
                 case "hardware": kind = ThreadKind.Hardware; break;
-                default: Error(w.At, $"expected cpu N, mm NAME, user, kernel, hardware, sva or ats, found '{w.Text}'"); break;
+                default: Error(w.At, $"expected cpu N, mm NAME, user, kernel, hardware, host, sva or ats, found '{w.Text}'"); break;
             }
         }
         if (ats && kind != ThreadKind.Device) Error(name.At, "'ats' applies to an sva (device) thread");
-        if (kind == ThreadKind.Device) cpu = Math.Max(cpu, 0);
+        if (kind == ThreadKind.Host && (cpu >= 0 || mm is not null)) Error(name.At, "a host thread is the hypervisor's vCPU scheduler: it runs on no guest CPU and in no mm");
+        if (kind is ThreadKind.Device or ThreadKind.Host) cpu = Math.Max(cpu, 0);
         else if (cpu < 0) Error(name.At, $"thread '{name.Text}' needs 'cpu N'");
-        if (mm is null && kind != ThreadKind.Kernel) Error(name.At, $"a {kind.ToString().ToLowerInvariant()} thread needs 'mm NAME'");
+        if (mm is null && kind is not (ThreadKind.Kernel or ThreadKind.Host)) Error(name.At, $"a {kind.ToString().ToLowerInvariant()} thread needs 'mm NAME'");
         _threads.Add((name.Text, kind, Math.Max(cpu, 0), mm, [], name.At, cpuAt, ats));
         _block = Block.Thread;
     }
@@ -528,6 +531,9 @@ public sealed class ScenarioParser
                 break;
             case OpKind.WaitFor:
                 name = c.Next("a thread name")?.Text;
+                break;
+            case OpKind.VcpuPreempt or OpKind.VcpuResume:
+                address = (ulong)(c.Int("a vCPU index", 0, CpuMask.MaxCpus - 1) ?? 0);
                 break;
             case OpKind.Speculate:
                 if (c.Next("addresses (comma-separated)") is { } list)
@@ -775,8 +781,14 @@ public sealed class ScenarioParser
             if (t.Kind == ThreadKind.Device && _smmu is null) Error(t.At, "an sva thread needs 'smmu BACKEND' (the secondary-MMU backend it translates through)");
             if (t.Kind != ThreadKind.Device && t.Cpu >= _options.Cpus) Error(t.CpuAt, $"CPU index {t.Cpu} is out of range: the machine has {_options.Cpus} CPU(s) (0..{_options.Cpus - 1}; set 'cpus N')");
             string? mm = t.Mm;
+            if (t.Kind == ThreadKind.Host) { CheckHost(t.Ops); continue; }
             foreach (var op in t.Ops)
             {
+                if (op.Kind is OpKind.VcpuPreempt or OpKind.VcpuResume)
+                {
+                    Error(op.At, $"'{Keyword(op.Kind)}' is the hypervisor's: it runs on a host thread ('thread NAME host')");
+                    continue;
+                }
                 // A device's DMA engine issues DMA and nothing else: CPU operations need a CPU and its TLB.
                 if (t.Kind == ThreadKind.Device && op.Kind is not (OpKind.DmaRead or OpKind.DmaWrite or OpKind.Unbind or OpKind.WaitFor))
                 {
@@ -824,6 +836,34 @@ public sealed class ScenarioParser
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A host thread preempts and resumes vCPUs below <c>cpus</c> (and may wait for a thread), each preempted vCPU
+    /// resumed later by the same thread: a vCPU left descheduled would hold its threads forever.
+    /// </summary>
+    private void CheckHost(List<OpDecl> ops)
+    {
+        var preempted = new Dictionary<int, SourceSpan>();
+        foreach (var op in ops)
+        {
+            if (op.Kind == OpKind.WaitFor)
+            {
+                if (!_threads.Any(o => o.Name == op.Name)) Error(op.At, $"unknown thread '{op.Name}'; declared: {List(_threads.Select(o => o.Name))}");
+                continue;
+            }
+            if (op.Kind is not (OpKind.VcpuPreempt or OpKind.VcpuResume))
+            {
+                Error(op.At, $"a host thread runs vcpu-preempt, vcpu-resume and wait-for; '{Keyword(op.Kind)}' runs in the guest");
+                continue;
+            }
+            int v = (int)op.Address;
+            if (v >= _options.Cpus) { Error(op.At, $"vCPU {v} is out of range: the machine has {_options.Cpus} CPU(s)"); continue; }
+            if (op.Times != 1) { Error(op.At, $"'{Keyword(op.Kind)}' runs once per line: preempt and resume alternate"); continue; }
+            if (op.Kind == OpKind.VcpuPreempt && !preempted.TryAdd(v, op.At)) Error(op.At, $"vCPU {v} is already preempted (at {preempted[v]}); resume it first");
+            else if (op.Kind == OpKind.VcpuResume && !preempted.Remove(v)) Error(op.At, $"vCPU {v} is not preempted here; preempt it first");
+        }
+        foreach (var (v, at) in preempted) Error(at, $"vCPU {v} is never resumed: its threads would wait forever; add 'vcpu-resume {v}'");
     }
 
     private static string Keyword(OpKind kind) => kind switch
