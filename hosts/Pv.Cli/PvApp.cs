@@ -43,6 +43,7 @@ public static class PvApp
         root.Subcommands.Add(ConformCommand.Create(support));
         root.Subcommands.Add(SoakCommand.Create(support));
         root.Subcommands.Add(HistoryCommand.Create(support));
+        root.Subcommands.Add(ReportCommand.Create(support));
         root.Subcommands.Add(MergeCommand.Create(support));
 
         var parse = root.Parse(args);

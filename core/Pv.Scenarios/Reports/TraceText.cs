@@ -73,9 +73,10 @@ public static class TraceText
         text.Length <= width ? text.PadRight(width) : text[..(width - Cut.Length)] + Cut;
 
     /// <summary>One printed row: a step with its events, or a run of untraced steps of one entity with its note.</summary>
-    private sealed record Row(string Label, int Entity, string Agent, IReadOnlyList<string> Lines, bool Violation);
+    internal sealed record Row(string Label, int Entity, string Agent, IReadOnlyList<string> Lines, bool Violation);
 
-    private static List<Row> Rows(Replay replay)
+    /// <summary>The rows of <paramref name="replay"/>, as both texts (and the HTML view of a counterexample) print them.</summary>
+    internal static List<Row> Rows(Replay replay)
     {
         long? violation = replay.Result.Report?.Violation.Step;
         var rows = new List<Row>();

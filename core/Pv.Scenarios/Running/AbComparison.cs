@@ -4,8 +4,12 @@
 // first; then every metric side by side with the ratio of means B/A and a 95% percentile bootstrap interval
 // over seeds (seeds resampled with replacement, 2,000 resamples, SplitMix64-seeded: deterministic). A side
 // stopped by a plugin fault keeps the seeds it finished and the fault; only seeds both sides finished are compared.
+// A violating seed's first violation can be found again (FirstViolation: the batch is deterministic) and written as a
+// counterexample, for the report to link.
+using Pv.Engine;
 using Pv.Engine.Sched;
 using Pv.Hosting.Composition;
+using Pv.Scenarios.Litmus;
 
 namespace Pv.Scenarios.Running;
 
@@ -65,13 +69,8 @@ public static class AbComparison
         var sums = new Dictionary<string, double>(StringComparer.Ordinal);
         var all = new Dictionary<string, double>(StringComparer.Ordinal);
         int completed = 0;
-        long expected = 16;
-        for (int i = 0; i < schedules; i++)
+        foreach (var (_, r, run) in Batch(bound, compiled, seed, schedules))
         {
-            var m = compiled.Build();
-            var r = m.Run(new PctPolicy(seed * (ulong)schedules + (ulong)i, bound.Scenario.Search.PctDepth, expected));
-            expected = Math.Max(expected, r.Steps);
-            var run = RunSummary.Of(m, r);
             if (r.Outcome == RunOutcome.Violation && verdict == Verdict.Clean) verdict = run.Verdict;
             foreach (var (k, v) in run.Metrics) all[k] = all.GetValueOrDefault(k) + v;
             if (r.Outcome != RunOutcome.Completed) continue;
@@ -80,6 +79,34 @@ public static class AbComparison
         }
         var mean = completed > 0 ? sums.ToDictionary(kv => kv.Key, kv => kv.Value / completed) : all.ToDictionary(kv => kv.Key, kv => kv.Value / schedules);
         return new SeedResult(seed, verdict, mean, schedules);
+    }
+
+    /// <summary>
+    /// The counterexample of the first violation in seed <paramref name="seed"/>'s batch (the run that decided its verdict:
+    /// the batch is deterministic, so it is found again), not minimised; null when the batch is clean.
+    /// </summary>
+    public static Counterexample? FirstViolation(BoundScenario bound, ulong seed, int schedules)
+    {
+        using var compiled = bound.Compile(seed);
+        foreach (var (schedule, r, run) in Batch(bound, compiled, seed, schedules))
+            if (r.Outcome == RunOutcome.Violation)
+                return Counterexample.Of(bound, seed, $"pct schedule seed {schedule} (A/B seed {seed}, schedule {schedule - seed * (ulong)schedules} of {schedules})",
+                    run.Verdict, r.Report!.Violation.ToString(), r.Schedule, null);
+        return null;
+    }
+
+    /// <summary>The PCT runs of one seed's batch, in order, with each run's schedule seed.</summary>
+    private static IEnumerable<(ulong Schedule, RunResult Result, RunSummary Run)> Batch(BoundScenario bound, CompiledScenario compiled, ulong seed, int schedules)
+    {
+        long expected = 16;
+        for (int i = 0; i < schedules; i++)
+        {
+            var m = compiled.Build();
+            ulong scheduleSeed = seed * (ulong)schedules + (ulong)i;
+            var r = m.Run(new PctPolicy(scheduleSeed, bound.Scenario.Search.PctDepth, expected));
+            expected = Math.Max(expected, r.Steps);
+            yield return (scheduleSeed, r, RunSummary.Of(m, r));
+        }
     }
 
     /// <summary>Compares the seeds of A and B (paired by position; none when either side has none).</summary>

@@ -6,7 +6,8 @@
 // resumed or shared comparison gives exactly what an uninterrupted one gives, and so does one whose seeds run on
 // several worker threads (--jobs). A plugin fault on one side stops that side only. A shard (--shard K/N) runs
 // only its seeds, on both sides, under the same session key: its rows are those the unsharded comparison writes
-// for those seeds, so the shards' stores merged hold the whole comparison.
+// for those seeds, so the shards' stores merged hold the whole comparison. The same rows give the same comparison
+// again later (FromRows: what `pv report` renders from the store).
 using System.Diagnostics;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
@@ -20,8 +21,8 @@ public sealed class AbSession
 {
     private const string Kind = "ab";
 
-    /// <summary>Metric means are stored as integers in thousandths.</summary>
-    private const double StoreScale = 1000.0;
+    /// <summary>Metric means are stored as integers in thousandths: a stored value divided by this is the mean per run.</summary>
+    public const double StoreScale = 1000.0;
 
     private readonly PluginCatalog _catalog;
     private readonly ResultsStore _store;
@@ -94,13 +95,32 @@ public sealed class AbSession
                 count += seeds.Count - rows.Count;
                 seedsDone?.Invoke(count);
             }
-            results[side] = [.. rows.Values.Select((row, i) => (row, i)).TakeWhile(x => x.row.Seed == seeds[x.i]).Select(x => AsSeed(x.row))];
+            results[side] = [.. Prefix(rows.Values, seeds)];
         }
-        int paired = Math.Min(results[0].Count, results[1].Count);
-        return AbComparison.Compare(results[0][..paired], results[1][..paired]) with
-        {
-            A = results[0], B = results[1], FaultA = faults[0], FaultB = faults[1],
-        };
+        return Paired(results[0], results[1]) with { FaultA = faults[0], FaultB = faults[1] };
+    }
+
+    /// <summary>
+    /// The comparison the stored rows of one comparison give (<paramref name="a"/>'s and <paramref name="b"/>'s, of
+    /// <paramref name="seeds"/>): what <see cref="Run"/> returned when it stored them, less its plugin faults.
+    /// </summary>
+    public static AbResult FromRows(IEnumerable<StoredRun> a, IEnumerable<StoredRun> b, IReadOnlyList<ulong> seeds) =>
+        Paired([.. Prefix(a.OrderBy(r => r.Seed), seeds)], [.. Prefix(b.OrderBy(r => r.Seed), seeds)]);
+
+    /// <summary>The plugin behind each side, as a report names it.</summary>
+    public IReadOnlyList<PluginProvenance> Plugins() =>
+        [.. new[] { ("A", A), ("B", B) }.Select(x => new PluginProvenance(x.Item1, x.Item2.Backend.Name, x.Item2.Backend.Entry.Plugin,
+            x.Item2.Backend.Plugin.Version.ToString(), _catalog.Plugins.FirstOrDefault(p => p.Name == x.Item2.Backend.Entry.Plugin)?.Sha256 ?? ""))];
+
+    // A side's seeds are those stored in order from the first: a gap (a fault, an interrupted run) ends them.
+    private static IEnumerable<SeedResult> Prefix(IEnumerable<StoredRun> rows, IReadOnlyList<ulong> seeds) =>
+        rows.Select((row, i) => (row, i)).TakeWhile(x => x.i < seeds.Count && x.row.Seed == seeds[x.i]).Select(x => AsSeed(x.row));
+
+    // Only seeds both sides finished are compared; each side keeps all of its own.
+    private static AbResult Paired(List<SeedResult> a, List<SeedResult> b)
+    {
+        int paired = Math.Min(a.Count, b.Count);
+        return AbComparison.Compare(a[..paired], b[..paired]) with { A = a, B = b };
     }
 
     private static SeedResult AsSeed(StoredRun row) =>

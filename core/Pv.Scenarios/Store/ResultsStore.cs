@@ -7,6 +7,8 @@
 // claims table (WorkLeases). Guarantees: every error names the database file (a PvInputException: the file is the
 // user's input); the file's directory is created; a store opened for writing has been written to (a probe rolled
 // back) before anything is simulated; a row that cannot be read is reported by file and row id, skipped and counted.
+// An A/B comparison also keeps one row in the comparisons table (sides, command line, plugins, counterexamples), so
+// `pv report` can render it again; that table is additive and optional to read (older stores have none).
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Pv.Engine;
@@ -82,6 +84,7 @@ public sealed class ResultsStore : IDisposable
             try
             {
                 Migrate(db, path);
+                Execute(db, ComparisonsTable);
                 using (var tx = db.BeginTransaction())
                 {
                     // SQLite opens a write-protected file read-only without a word and creates the journal only at the
@@ -162,6 +165,18 @@ public sealed class ResultsStore : IDisposable
             """, tx);
         tx.Commit();
     }
+
+    /// <summary>
+    /// The comparisons table: what a report of an A/B comparison needs beyond its per-seed rows (which side is A, the
+    /// command line, the plugins, faults, counterexample files), one row per session, the latest invocation's. It is
+    /// additive: created whenever a store is opened for writing, whatever its schema version, and never required to
+    /// read one (a store without it, written by an older Pv, still reports from its rows), so user_version stays.
+    /// </summary>
+    private const string ComparisonsTable = """
+        CREATE TABLE IF NOT EXISTS comparisons (
+          session TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, seeds INTEGER NOT NULL, schedules INTEGER NOT NULL,
+          command TEXT NOT NULL, record TEXT NOT NULL, finished_at TEXT NOT NULL)
+        """;
 
     internal static int Execute(SqliteConnection db, string sql, SqliteTransaction? tx = null, params (string Name, object Value)[] args)
     {
@@ -269,9 +284,99 @@ public sealed class ResultsStore : IDisposable
             Text(11), finished, ms);
     }
 
+    /// <summary>Every row of <paramref name="session"/>, oldest first (rows that cannot be read left out and listed in <see cref="SkippedRows"/>).</summary>
+    public IReadOnlyList<StoredRun> Session(string session) => Query("WHERE session = $session ORDER BY id", null, ("$session", session));
+
+    /// <summary>Stores what a report of comparison <paramref name="record"/> needs beyond its rows, replacing an earlier invocation's.</summary>
+    /// <exception cref="PvInputException">The store cannot be written.</exception>
+    public void PutComparison(ComparisonRecord record) => Checked(Path, () => Execute(_db, """
+        INSERT INTO comparisons (session, a, b, seeds, schedules, command, record, finished_at)
+        VALUES ($session, $a, $b, $seeds, $schedules, $command, $record, $at)
+        ON CONFLICT (session) DO UPDATE SET a = excluded.a, b = excluded.b, seeds = excluded.seeds, schedules = excluded.schedules,
+          command = excluded.command, record = excluded.record, finished_at = excluded.finished_at
+        """, null, ("$session", record.Session), ("$a", record.A), ("$b", record.B), ("$seeds", record.Seeds), ("$schedules", record.Schedules),
+        ("$command", record.Command), ("$record", JsonSerializer.Serialize(record)), ("$at", record.FinishedAt)));
+
+    /// <summary>
+    /// The comparison record of <paramref name="session"/>, or null: none stored (an interrupted run, a store written by
+    /// an older Pv or merged from shards), or one that cannot be read (listed in <see cref="SkippedRows"/>).
+    /// </summary>
+    public ComparisonRecord? FindComparison(string session) => Checked(Path, () =>
+    {
+        if (!HasComparisons()) return null;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT record FROM comparisons WHERE session = $session";
+        cmd.Parameters.AddWithValue("$session", session);
+        if (cmd.ExecuteScalar() is not string json) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<ComparisonRecord>(json) ?? throw new JsonException("the record is JSON null");
+        }
+        catch (JsonException e)
+        {
+            string problem = $"results store {Path}: comparison {session}: {e.Message}; skipped";
+            if (!_skipped.Contains(problem)) _skipped.Add(problem);
+            return null;
+        }
+    });
+
+    /// <summary>The command line of each stored comparison, by session (none for a store without the table).</summary>
+    public IReadOnlyDictionary<string, string> ComparisonCommands() => Checked(Path, () =>
+    {
+        var commands = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!HasComparisons()) return commands;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT session, command FROM comparisons";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            if (!r.IsDBNull(0) && !r.IsDBNull(1)) commands[r.GetValue(0).ToString()!] = r.GetValue(1).ToString()!;
+        return commands;
+    });
+
+    // A store opened only to read and written by an older Pv has no comparisons table.
+    private bool HasComparisons()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'comparisons'";
+        return (long)cmd.ExecuteScalar()! > 0;
+    }
+
     /// <summary>Closes the database.</summary>
     public void Dispose() => _db.Dispose();
 }
+
+/// <summary>One plugin behind a side of a comparison, as the report names it.</summary>
+/// <param name="Side">A or B.</param>
+/// <param name="Backend">The backend's name in plugins.json.</param>
+/// <param name="Plugin">The plugin's name in plugins.json.</param>
+/// <param name="Version">The plugin's version.</param>
+/// <param name="Sha256">The plugin assembly's SHA-256 (empty when it could not be read).</param>
+public sealed record PluginProvenance(string Side, string Backend, string Plugin, string Version, string Sha256);
+
+/// <summary>A counterexample written for a violating seed of a comparison.</summary>
+/// <param name="Side">A or B.</param>
+/// <param name="Seed">The seed.</param>
+/// <param name="Verdict">The invariant that broke (its text).</param>
+/// <param name="Json">The counterexample file (absolute).</param>
+/// <param name="Html">Its HTML view (absolute).</param>
+public sealed record CounterexampleLink(string Side, ulong Seed, string Verdict, string Json, string Html);
+
+/// <summary>What a report of an A/B comparison needs beyond its per-seed rows: the latest invocation's provenance.</summary>
+/// <param name="Session">The comparison's session key (its rows' session).</param>
+/// <param name="A">Backend A (the baseline).</param>
+/// <param name="B">Backend B.</param>
+/// <param name="Seeds">Seeds per side.</param>
+/// <param name="Schedules">PCT schedules per seed.</param>
+/// <param name="Command">The command line as given.</param>
+/// <param name="Plugins">The plugins of both sides.</param>
+/// <param name="FaultA">The plugin fault that stopped side A, or null.</param>
+/// <param name="FaultB">The plugin fault that stopped side B, or null.</param>
+/// <param name="Counterexamples">Counterexamples written for violating seeds.</param>
+/// <param name="PvVersion">The Pv that ran it.</param>
+/// <param name="FinishedAt">When it finished (UTC, ISO 8601).</param>
+public sealed record ComparisonRecord(string Session, string A, string B, int Seeds, int Schedules, string Command,
+    IReadOnlyList<PluginProvenance> Plugins, string? FaultA, string? FaultB, IReadOnlyList<CounterexampleLink> Counterexamples,
+    string PvVersion, string FinishedAt);
 
 /// <summary>Builds stored rows with the provenance of a backend and a scenario.</summary>
 public static class StoredRuns

@@ -5,13 +5,17 @@
 // fault on one side is printed naming the side (its seeds up to the fault stay stored) while the other side's
 // verdicts and metrics still print; exit 4 then. With --shard K/N only the shard's seeds run and what prints is
 // over them; the whole comparison is that of the shards' stores merged (pv merge), which this command with
-// --resume on the merged store prints without running anything.
+// --resume on the merged store prints without running anything. An unsharded comparison also stores its provenance
+// (command line, plugins, counterexamples) for `pv report`. With --report, every violating seed's first violation is
+// written as a counterexample (FILE.cx/A-seedN.cx.json) with its HTML view beside it, which the report links.
 using System.CommandLine;
 using Pv.Engine;
+using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Reports;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
+using Pv.Scenarios.Store;
 using Spectre.Console;
 
 namespace Pv.Cli.Commands;
@@ -26,7 +30,7 @@ internal static class AbCommand
         var b = new Option<string>("--b") { Description = "Backend B.", Required = true };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per side.", DefaultValueFactory = _ => 20 };
         var schedules = new Option<int>("--schedules", "-n") { Description = "PCT schedules per seed.", DefaultValueFactory = _ => 50 };
-        var report = new Option<string>("--report") { Description = "Write a self-contained HTML report with SVG charts." };
+        var report = new Option<string>("--report") { Description = "Write a self-contained HTML report: headline, what differs with charts, verdicts per seed linking counterexamples, provenance." };
         var resume = new Option<bool>("--resume") { Description = "Reuse the stored seeds of this same comparison." };
         var command = new Command("ab", "Compare two backends on the same scenario and seeds: verdicts, then every metric with B/A and a 95% interval.")
             { file, a, b, seeds, schedules, report, resume, s.Jobs, s.Shard, s.Config, s.Json, s.Db, s.TimeLimit };
@@ -45,7 +49,12 @@ internal static class AbCommand
                 progress => session.Run(parse.GetValue(resume), progress is null ? null : done => progress(done)));
             s.ReportSkipped(store);
             string? html = parse.GetValue(report) is { } r ? s.Full(r) : null;
-            if (html is not null) File.WriteAllText(html, HtmlReport.Render(Path.GetFileName(path), sideA.Backend.Name, sideB.Backend.Name, result));
+            var record = new ComparisonRecord(session.Key, sideA.Backend.Name, sideB.Backend.Name, n, k, CommandLine(parse), session.Plugins(),
+                result.FaultA?.Reason, result.FaultB?.Reason, html is null ? [] : WriteCounterexamples(s, parse, session, result, catalog, html),
+                StoredRuns.PvVersion, DateTime.UtcNow.ToString("O"));
+            // A shard's seeds are not the comparison: its record would describe a report the store cannot give.
+            if (shard.IsAll) store.PutComparison(record);
+            if (html is not null) File.WriteAllText(html, HtmlReport.Render(AbReport.Of(session, result, record), html));
             Print(s, json, session, path, result, html);
             var faults = new[] { result.FaultA, result.FaultB }.OfType<PluginFaultException>();
             return PvExitCode.Worst(faults.Select(f => PvExitCode.For(f, s.Error, ""))
@@ -61,7 +70,7 @@ internal static class AbCommand
         {
             s.WriteJson(new
             {
-                scenario = path, a = nameA, b = nameB, seeds = session.Seeds, schedulesPerSeed = session.Schedules,
+                scenario = path, run = session.Key, a = nameA, b = nameB, seeds = session.Seeds, schedulesPerSeed = session.Schedules,
                 shard = session.Shard.IsAll ? null : session.Shard.ToString(),
                 verdicts = new { a = Side(result.A, result.FaultA), b = Side(result.B, result.FaultB) },
                 pluginFaults = new { a = result.FaultA?.Message, b = result.FaultB?.Message },
@@ -86,17 +95,41 @@ internal static class AbCommand
         var table = new Table().Border(TableBorder.Rounded).AddColumns("Metric (mean per run)", $"A {nameA}", $"B {nameB}", "B/A", "95% interval");
         for (int c = 1; c < 5; c++) table.Columns[c].RightAligned();
         foreach (var m in result.Metrics.Where(m => m.MeanA != 0 || m.MeanB != 0))
-            table.AddRow(Markup.Escape(m.Name), m.MeanA.ToString("N1"), m.MeanB.ToString("N1"), HtmlReport.Fmt(m.Ratio), $"{HtmlReport.Fmt(m.Low)}–{HtmlReport.Fmt(m.High)}");
+            table.AddRow(Markup.Escape(m.Name), m.MeanA.ToString("N1"), m.MeanB.ToString("N1"), AbReport.Fmt(m.Ratio), $"{AbReport.Fmt(m.Low)}–{AbReport.Fmt(m.High)}");
         Terminal.Create(s.Output).Write(table);
         if (html is not null) s.Output.WriteLine($"report: {html}");
+        if (session.Shard.IsAll) s.Output.WriteLine($"run {session.Key}: pv report {session.Key} renders it again (--format html, md, csv or json)");
+    }
+
+    /// <summary>The command line as given, for the report's provenance: <c>pv ab FILE --a x --b y ...</c>.</summary>
+    private static string CommandLine(ParseResult parse) =>
+        string.Join(' ', parse.Tokens.Select(t => t.Value).Prepend("pv").Select(CommandSupport.ShellWord));
+
+    /// <summary>
+    /// The counterexample of each violating seed (its batch's first violation, found again: runs are deterministic), written
+    /// beside the report as <c>REPORT.cx/A-seedN.cx.json</c> with its HTML view.
+    /// </summary>
+    private static List<CounterexampleLink> WriteCounterexamples(CommandSupport s, ParseResult parse, AbSession session, AbResult result, PluginCatalog catalog, string html)
+    {
+        string folder = Path.Combine(Path.GetDirectoryName(html)!, Path.GetFileNameWithoutExtension(html) + ".cx");
+        var links = new List<CounterexampleLink>();
+        foreach (var (side, bound, seeds) in new[] { ("A", session.A, result.A), ("B", session.B, result.B) })
+            foreach (var seed in seeds.Where(r => r.Verdict.IsViolation()))
+            {
+                if (AbComparison.FirstViolation(bound, seed.Seed, session.Schedules) is not { } cx) continue;
+                string file = Path.Combine(folder, $"{side}-seed{seed.Seed}.cx.json");
+                cx.Save(file);
+                string page = CounterexampleHtml.PathFor(file);
+                CounterexampleHtml.Write(page, cx, CounterexampleReplay.Run(cx, catalog, file), s.PvCommand(parse, "replay", file));
+                links.Add(new CounterexampleLink(side, seed.Seed, cx.Invariant.ToText(), file, page));
+            }
+        return links;
     }
 
     private static double? Num(double v) => double.IsNaN(v) ? null : v;
 
     /// <summary>A side's verdicts, or where a plugin fault stopped it.</summary>
-    private static string Side(IReadOnlyList<SeedResult> seeds, PluginFaultException? fault) =>
-        fault is null ? AbResult.Summary(seeds)
-        : $"PLUGIN FAULT in seed {seeds.Count} ({fault.Reason}){(seeds.Count == 0 ? "" : $"; before it: {AbResult.Summary(seeds)}")}";
+    private static string Side(IReadOnlyList<SeedResult> seeds, PluginFaultException? fault) => AbReport.SideText(seeds, fault?.Reason);
 
     /// <summary>The mean over seeds of each metric of one side.</summary>
     private static Table MeansTable(string side, IReadOnlyList<SeedResult> seeds)

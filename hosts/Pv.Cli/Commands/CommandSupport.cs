@@ -119,7 +119,8 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
         return string.Join(' ', words.Select(ShellWord));
     }
 
-    private static string ShellWord(string word) =>
+    /// <summary><paramref name="word"/> as a shell reads it back: quoted when it holds anything a shell would split or expand.</summary>
+    internal static string ShellWord(string word) =>
         word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:+@%,".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
 
     /// <summary>plugins.json, loaded and free of problems.</summary>

@@ -9,10 +9,12 @@
 // final condition is met, 1 when not, 2 when no thread has an operation to run.
 // With --shard K/N only the shard's chunks are searched and the verdict printed is the shard's: the search's is that
 // of the shards' stores merged (pv merge), which this command with --resume on the merged store reports; a shard
-// that found nothing cannot say an expected violation is missing, so it exits 0.
+// that found nothing cannot say an expected violation is missing, so it exits 0. --html writes the HTML view of the
+// counterexample beside its file (NAME.BACKEND.cx.html).
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Litmus;
+using Pv.Scenarios.Reports;
 using Pv.Scenarios.Running;
 using Pv.Scenarios.Sessions;
 
@@ -33,8 +35,9 @@ internal static class ExploreCommand
         var resume = new Option<bool>("--resume") { Description = "Skip the chunks of schedules the store says this same search already finished." };
         var noMinimise = new Option<bool>("--no-minimise") { Description = "Write the counterexample as found." };
         var outcomes = new Option<bool>("--outcomes") { Description = "Print the distinct final outcomes of the runs with how many ended in each (herd7's histogram)." };
+        var html = new Option<bool>("--html") { Description = "On a violation, also write the counterexample's HTML page beside its file (.cx.html)." };
         var command = new Command("explore", "Search a scenario's interleavings for an invariant violation.")
-            { file, backend, strategy, schedules, seed, output, resume, noMinimise, outcomes, s.Jobs, s.Shard, s.Expect, s.Trace, s.Timeline, s.Config, s.Json, s.Db, s.TimeLimit };
+            { file, backend, strategy, schedules, seed, output, resume, noMinimise, outcomes, html, s.Jobs, s.Shard, s.Expect, s.Trace, s.Timeline, s.Config, s.Json, s.Db, s.TimeLimit };
         command.SetAction(parse => s.Guard(() =>
         {
             using var catalog = s.LoadCatalog(parse);
@@ -59,15 +62,18 @@ internal static class ExploreCommand
                 return PvExitCode.For(earlier.Verdict, expected, partial: !shard.IsAll);
             }
             bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
-            var replay = result.Found is { } found && (trace || timeline) ? CounterexampleReplay.Run(found.Counterexample, catalog, result.CounterexampleFile!) : null;
-            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), replay, trace, timeline, histogram);
+            bool page = parse.GetValue(html) && result.Found is not null;
+            var replay = result.Found is { } found && (trace || timeline || page) ? CounterexampleReplay.Run(found.Counterexample, catalog, result.CounterexampleFile!) : null;
+            string? pageFile = page ? CounterexampleHtml.PathFor(result.CounterexampleFile!) : null;
+            if (pageFile is not null) CounterexampleHtml.Write(pageFile, result.Found!.Counterexample, replay!, s.PvCommand(parse, "replay", result.CounterexampleFile!));
+            Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), trace || timeline ? replay : null, trace, timeline, pageFile, histogram);
             bool? met = result.Outcomes is { } counts && shard.IsAll ? OutcomeSummary.ConditionMet(counts, bound.Scenario.Final) : null;
             return PvExitCode.Worst([PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll), PvExitCode.ForCondition(met)]);
         }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
         return command;
     }
 
-    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand, Replay? traced, bool trace, bool timeline, bool histogram)
+    private static void Print(CommandSupport s, bool json, ExploreSession session, ExploreResult result, Func<string, string> replayCommand, Replay? traced, bool trace, bool timeline, string? pageFile, bool histogram)
     {
         var final = session.Bound.Scenario.Final;
         object? outcomes = result.Outcomes is { } c ? OutcomeSummary.Json(c, final) : null;
@@ -100,6 +106,7 @@ internal static class ExploreCommand
                 violation = cx.Violation, counterexample = path, replay, originalSteps = found.Found.Schedule.Count, minimisedSteps = found.Final.Schedule.Count,
                 omittedThreads = cx.OmitThreads, omittedOps = cx.OmitOps, schedulesPerSecond = search.Rate,
                 trace = trace ? CommandSupport.TraceJson(traced!) : null, outcomes,
+                html = pageFile,
             });
         else
         {
@@ -111,6 +118,7 @@ internal static class ExploreCommand
             PrintOutcomes();
             s.Output.WriteLine(VerdictText(cx.Invariant));
             s.Output.WriteLine($"counterexample: {path}");
+            if (pageFile is not null) s.Output.WriteLine($"html: {pageFile}");
             s.Output.WriteLine($"replay it: {replay}");
         }
     }
