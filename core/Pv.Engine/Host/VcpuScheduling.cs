@@ -32,8 +32,12 @@ internal sealed class StealTimeService(Machine machine) : IStealTime
 /// <summary>The host's vCPU scheduling.</summary>
 internal static class VcpuScheduling
 {
-    /// <summary>kvm_arch_vcpu_put with the vCPU preempted: kvm_steal_time_set_preempted, and the vCPU stops.</summary>
-    public static IEnumerable<Step> Preempt(Machine m, SimCpu vcpu)
+    /// <summary>
+    /// kvm_arch_vcpu_put with the vCPU preempted: kvm_steal_time_set_preempted, and the vCPU stops. With a
+    /// <paramref name="slice"/>, the host thread then lets that many steps of the others pass before it goes on (the
+    /// time the vCPU stays descheduled), or less if nothing else can run.
+    /// </summary>
+    public static IEnumerable<Step> Preempt(Machine m, SimThread host, SimCpu vcpu, int slice)
     {
         if (vcpu.VcpuPreempted) throw new ProgramException($"vCPU {vcpu.Id} is already preempted");
         vcpu.VcpuPreempted = true;
@@ -41,6 +45,23 @@ internal static class VcpuScheduling
         m.Metrics.Counter("kvm.vcpu_preempted").Increment();
         m.Trace(TraceEvents.VcpuPreempted, (ulong)vcpu.Id, vcpu.StealTimePreempted);
         yield return Step.Yield;
+        if (slice > 0) yield return Step.Wait(new TimeSlice(m, host, m.Scheduler.CurrentStep + slice));
+    }
+
+    /// <summary>A host thread's wait for a number of steps to pass; over early when no guest entity can run (else a deadlock).</summary>
+    private sealed class TimeSlice(Machine m, SimThread host, long until) : IWaitCondition
+    {
+        public bool IsSatisfied => m.Scheduler.CurrentStep >= until || !GuestCanRun();
+
+        private bool GuestCanRun()
+        {
+            // Host threads are left out: two of them waiting on their slices must not ask each other.
+            foreach (var e in m.Scheduler.Entities)
+                if (e != host && e is not SimThread { Kind: ThreadKind.Host } && e.IsRunnable) return true;
+            return false;
+        }
+
+        public string Describe() => $"its time slice to end at step {until}";
     }
 
     /// <summary>vcpu_enter_guest: record_steal_time (with or without the CVE-2019-3016 fix), then the vCPU runs.</summary>

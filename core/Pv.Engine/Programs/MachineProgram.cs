@@ -209,7 +209,7 @@ public sealed record MachineProgram(
             case OpKind.DmaWrite: return ctx.Devices[t].Access(op.Address, AccessKind.Write);
             case OpKind.Unbind: return ctx.Devices[t].Unbind();
             case OpKind.WaitFor: return WaitFor(ctx.Threads[op.Name!]);
-            case OpKind.VcpuPreempt: return VcpuScheduling.Preempt(m, m.Cpus[(int)op.Address]);
+            case OpKind.VcpuPreempt: return VcpuScheduling.Preempt(m, t, m.Cpus[(int)op.Address], op.Count);
             case OpKind.VcpuResume: return VcpuScheduling.Resume(m, m.Cpus[(int)op.Address]);
             case OpKind.Vfree when host: return HostMmu.Vfree(m, t, op.Address, (int)(op.Length / PageGeometry.PageSize));
         }

@@ -51,7 +51,9 @@ public sealed record SearchDefaults(string Strategy = "pct", int Schedules = 10_
 /// <param name="Pages">Pages in each thread's region.</param>
 /// <param name="Mms">Address spaces the threads share out.</param>
 /// <param name="At">Where declared.</param>
-public sealed record WorkloadDecl(WorkloadMix Mix, int Threads, int Ops, int Pages, int Mms, SourceSpan At);
+/// <param name="Preempt">vCPU preemptions a generated host thread makes (each vCPU in turn, preempted then resumed).</param>
+/// <param name="Slice">Steps of the others each preemption lasts.</param>
+public sealed record WorkloadDecl(WorkloadMix Mix, int Threads, int Ops, int Pages, int Mms, SourceSpan At, int Preempt = 0, int Slice = 50);
 
 /// <summary>The generated operation mixes.</summary>
 public enum WorkloadMix : byte

@@ -391,6 +391,8 @@ public sealed class ScenarioParser
             "ops" => c.Int("operations per thread", 1, 1_000_000),
             "pages" => c.Int("pages per region", 1, ProgramLimits.MaxWorkloadPages),
             "mms" => c.Int("an mm count", 1, 1024),
+            "preempt" => c.Int("vCPU preemptions", 0, 100_000),
+            "slice" => c.Int("steps a preempted vCPU stays descheduled", 1, 1_000_000),
             _ => null,
         };
         if (v is int n)
@@ -399,11 +401,13 @@ public sealed class ScenarioParser
                 "threads" => w with { Threads = n },
                 "ops" => w with { Ops = n },
                 "pages" => w with { Pages = n },
+                "preempt" => w with { Preempt = n },
+                "slice" => w with { Slice = n },
                 _ => w with { Mms = n },
             };
-        else if (key is not ("threads" or "ops" or "pages" or "mms"))
+        else if (key is not ("threads" or "ops" or "pages" or "mms" or "preempt" or "slice"))
         {
-            Error(c.Head.At, $"unknown workload parameter '{key}'; expected threads, ops, pages, mms, or a directive ({string.Join(", ", Directives)})");
+            Error(c.Head.At, $"unknown workload parameter '{key}'; expected threads, ops, pages, mms, preempt, slice, or a directive ({string.Join(", ", Directives)})");
             return;
         }
         c.End();
@@ -534,6 +538,7 @@ public sealed class ScenarioParser
                 break;
             case OpKind.VcpuPreempt or OpKind.VcpuResume:
                 address = (ulong)(c.Int("a vCPU index", 0, CpuMask.MaxCpus - 1) ?? 0);
+                if (kind == OpKind.VcpuPreempt && c.Accept("for")) count = c.Int("a time slice in steps", 1, 1_000_000) ?? 0;
                 break;
             case OpKind.Speculate:
                 if (c.Next("addresses (comma-separated)") is { } list)

@@ -1,7 +1,8 @@
 // The workload form: a seeded generator of operation mixes. From the workload's parameters (mix, threads,
 // operations per thread, pages per region, mms) and a seed it writes the threads a litmus file would hold:
 // each thread owns a 2 MiB-aligned region (so zaps free whole page tables) in one of the mms, round robin,
-// and mixes operations on its own region with accesses to its neighbours'. Same workload and seed, same
+// and mixes operations on its own region with accesses to its neighbours'. With `preempt N` a host thread
+// preempts and resumes the vCPUs in turn, N times, each for `slice K` steps of the others (a KVM guest's steal time). Same workload and seed, same
 // scenario; all randomness is SplitMix64.
 using Pv.Abstractions.Memory;
 using Pv.Abstractions.Mm;
@@ -107,6 +108,19 @@ public static class WorkloadGenerator
                 }
             }
             decls.Add(new ThreadDecl($"t{t}", ThreadKind.User, t % cpus, MmOf(t), ops, at, at));
+        }
+        if (w.Preempt > 0)
+        {
+            // The hypervisor preempts the vCPUs in turn and runs each again; where that falls among the guest's steps is
+            // the schedule's to say.
+            var host = new List<OpDecl>();
+            for (int i = 0; i < w.Preempt; i++)
+            {
+                ulong vcpu = (ulong)(i % cpus);
+                host.Add(new OpDecl(OpKind.VcpuPreempt, vcpu, 0, 0, 0, null, false, [], w.Slice, 1, at));
+                host.Add(new OpDecl(OpKind.VcpuResume, vcpu, 0, 0, 0, null, false, [], 0, 1, at));
+            }
+            decls.Add(new ThreadDecl("hypervisor", ThreadKind.Host, 0, null, host, at, at));
         }
         return scenario with { Mms = mms, Threads = decls };
     }
