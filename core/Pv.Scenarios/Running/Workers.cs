@@ -1,7 +1,10 @@
 // The worker pool of --jobs: items run on up to N threads and come back in item order, so a caller that
 // combines them in order gets the same answer for every N. Each worker reports to a lane of the command's
 // RunWatch (the watchdog sees its plugin calls; a stop request reaches it), and a failure is rethrown as the
-// lowest failing item threw it, which is what one thread working in order would have met first.
+// lowest failing item threw it, which is what one thread working in order would have met first. Workers take the
+// items strictly in order (the next one not taken), so the items begun at any moment are a prefix of the list: work
+// that declines to begin once a command is interrupted (Ctrl-C) leaves the items before it all done, none after.
+using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using Pv.Hosting.Composition;
 
@@ -40,7 +43,9 @@ public static class Workers
             }
             return outcomes;
         }
-        Parallel.For(0, items.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs },
+        // Unbuffered: each worker takes the next index when it is free, never a range ahead of the others.
+        var inOrder = Partitioner.Create(Enumerable.Range(0, items.Count), EnumerablePartitionerOptions.NoBuffering);
+        Parallel.ForEach(inOrder, new ParallelOptions { MaxDegreeOfParallelism = jobs },
             () => command?.Lane().Install(),
             (i, _, lane) =>
             {
