@@ -88,31 +88,48 @@ internal static class LiveProgress
             {
                 var task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(1, tally.Total));
                 // The workers only count; the bar is moved from a timer, so a report costs them no lock and no allocation.
-                using (new Timer(_ => task.Value = tally.Done, null, TimeSpan.Zero, Refresh))
+                using var timer = new Timer(_ => task.Value = tally.Done, null, TimeSpan.Zero, Refresh);
+                try
+                {
                     result = body();
-                task.Value = tally.Done;
+                }
+                finally
+                {
+                    // The last frame shows where the work ended, interrupted or not.
+                    timer.Dispose();
+                    task.Value = tally.Done;
+                    ctx.Refresh();
+                }
             });
         return result;
     }
 
     /// <summary>
     /// The line under the bar: the count, the rate (over the last seconds, so units taken from the store on --resume
-    /// soon stop counting), the time left at that rate, and what was found; once stopping, that the work in flight is
-    /// finishing. Rendered on Spectre's render thread only.
+    /// soon stop counting), the time left at that rate, and what was found; once stopping, the count and that the work in
+    /// flight is finishing. Rendered on Spectre's render thread only.
     /// </summary>
-    private sealed class TallyLine(WorkTally tally)
+    private sealed class TallyLine
     {
         /// <summary>How far back the rate looks, in seconds.</summary>
         private const double Window = 10;
 
+        private readonly WorkTally _tally;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly Queue<(double At, long Done)> _samples = new();
-        private double _lastSample = double.NegativeInfinity;
+        private double _lastSample;
+
+        /// <summary>A line for <paramref name="tally"/>, its rate measured from now (a first frame drawn late still has one).</summary>
+        public TallyLine(WorkTally tally)
+        {
+            _tally = tally;
+            _samples.Enqueue((0, tally.Done));
+        }
 
         public IRenderable Render()
         {
             double now = _clock.Elapsed.TotalSeconds;
-            long done = tally.Done;
+            long done = _tally.Done;
             if (now - _lastSample >= 0.25)
             {
                 _samples.Enqueue((now, done));
@@ -122,9 +139,11 @@ internal static class LiveProgress
             var (since, from) = _samples.Peek();
             double? rate = now - since >= 0.5 ? (done - from) / (now - since) : null;
             string speed = rate is { } r ? $"{r:N0}/s" : "-/s";
-            string left = done >= tally.Total ? "done" : rate is > 0 ? $"ETA {Eta((tally.Total - done) / rate.Value)}" : "ETA -";
-            string state = tally.Stopping ? "[yellow]stopping after the work in flight (Ctrl-C again: stop now)[/]" : Markup.Escape(tally.FoundNow);
-            return new Markup($"  {Markup.Escape(tally.Count)} · {speed} · {left} · {state}");
+            string left = done >= _tally.Total ? "done" : rate is > 0 ? $"ETA {Eta((_tally.Total - done) / rate.Value)}" : "ETA -";
+            // Stopping, the rate and time left no longer mean anything: the line says what happens instead (in 80 columns).
+            return new Markup(_tally.Stopping
+                ? $"  {Markup.Escape(_tally.Count)} · [yellow]finishing work in flight; Ctrl-C again: stop now[/]"
+                : $"  {Markup.Escape(_tally.Count)} · {speed} · {left} · {Markup.Escape(_tally.FoundNow)}");
         }
 
         private static string Eta(double seconds) =>

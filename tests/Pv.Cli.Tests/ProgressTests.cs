@@ -53,6 +53,23 @@ public sealed class ProgressTests
     }
 
     [Fact]
+    public void Once_Ctrl_C_was_pressed_the_live_line_says_the_work_in_flight_is_finishing()
+    {
+        using var console = Terminal();
+        var tally = new WorkTally(40, "seed runs", ("seed run not clean", "seed runs not clean"));
+        LiveProgress.Run(console, tally, "xen-pv-2012 vs xen-pv", clear: false, () =>
+        {
+            tally.Report(7, 2);
+            tally.Stop();
+            return 0;
+        });
+        // The last frame is drawn as the body ends, whenever the render thread last ran.
+        Assert.Contains("7/40 seed runs · ", console.Output);
+        Assert.Contains("finishing work in flight; Ctrl-C again: stop now", console.Output);
+        Assert.Equal("7 of 40 seed runs done, 2 seed runs not clean so far", tally.Summary);
+    }
+
+    [Fact]
     public void Explore_on_a_terminal_draws_its_progress_and_prints_what_a_redirected_run_prints()
     {
         using var console = Terminal();

@@ -126,12 +126,11 @@ public static class Zoo
         int done = 0, unexpected = 0;
         return new(Workers.InParallel(files, jobs, file =>
         {
-            cancel.ThrowIfCancellationRequested();
             var entry = Run(file, catalog, backend);
             if (entry is { AsExpected: false }) Interlocked.Increment(ref unexpected);
             entriesDone?.Invoke(Interlocked.Increment(ref done), Volatile.Read(ref unexpected));
             return entry;
-        }).OfType<ZooEntry>().ToList());
+        }, cancel).OfType<ZooEntry>().ToList());
     }
 
     /// <summary>Runs one entry (a scenario problem is reported in <see cref="ZooEntry.Error"/>).</summary>

@@ -161,7 +161,6 @@ public static class SoakRunner
         var mine = (shard ?? Shard.All).Of(Enumerable.Range(0, o.Scenarios));
         var perScenario = Workers.InParallel(mine, jobs, i =>
         {
-            cancel.ThrowIfCancellationRequested();
             ulong seed = o.Seed + (ulong)i;
             var outcome = backends.Select(backend =>
             {
@@ -172,7 +171,7 @@ public static class SoakRunner
             int made = Interlocked.Add(ref findings, outcome.Sum(b => b.Found.Count));
             scenariosDone?.Invoke(Interlocked.Increment(ref done), made);
             return outcome;
-        });
+        }, cancel);
         var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, perScenario.Sum(s => s[k].Schedules),
             perScenario.Count(s => s[k].Found.Any(f => f.IsViolation)))).ToList();
         var all = perScenario.SelectMany(s => s.SelectMany(b => b.Found)).ToList();

@@ -51,7 +51,7 @@ internal static class AbCommand
             var faults = new[] { result.FaultA, result.FaultB }.OfType<PluginFaultException>();
             return PvExitCode.Worst(faults.Select(f => PvExitCode.For(f, s.Error, ""))
                 .Append(PvExitCode.ForFindings(result.FoundViolation)));
-        }, s.Resumable("each finished seed is stored"), parse.GetValue(s.TimeLimit)));
+        }, s.Resumable("each finished seed is stored"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

@@ -39,7 +39,7 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     public CancellationToken Interrupt => interrupt;
 
     /// <summary>The tally of the command's work once it started (what an interrupted command says it completed), and whether it is drawn.</summary>
-    private WorkTally? _tally;
+    private volatile WorkTally? _tally;
     private volatile bool _drawn;
 
     public Option<string> Config { get; } = new("--config", "-c") { Description = "The plugins.json to load (default: ./plugins.json, else the Pv repository's)." };
@@ -162,12 +162,13 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
     /// <summary>
     /// Runs a command's <paramref name="body"/> and gives its exit code: the body's own (ok, violation), or the code
     /// <see cref="PvExitCode.For(Exception, TextWriter, string)"/> gives its failure. While it runs, the first Ctrl-C lets
-    /// the work in flight finish (the sessions start no more) and gives exit 130; the <paramref name="timeLimit"/> and a
-    /// second Ctrl-C stop it at its next schedule. Either way what completed (the tally of <see cref="WithProgress"/>) and
+    /// the work in flight finish and gives exit 130 when the command works in <paramref name="units"/> (its sessions start
+    /// no more once interrupted), else stops it at its next schedule; the <paramref name="timeLimit"/> and a second Ctrl-C
+    /// stop it at its next schedule. Either way what completed (the tally of <see cref="WithProgress"/>) and
     /// <paramref name="stopped"/> (what was kept, the command that goes on) are printed. A plugin call that overruns
     /// <see cref="CallLimit"/> or the time limit ends the process with exit 4.
     /// </summary>
-    public int Guard(Func<int> body, string stopped = "nothing was saved; run the command again", double? timeLimit = null)
+    public int Guard(Func<int> body, string stopped = "nothing was saved; run the command again", double? timeLimit = null, bool units = false)
     {
         var watch = new RunWatch();
         try
@@ -176,8 +177,10 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, string
             using var installed = watch.Install();
             using var finishing = interrupt.Register(() =>
             {
+                // A command that does not work in units (run, replay, conform) has none to finish: it stops at its next schedule.
+                if (!units) watch.RequestStop("interrupted (Ctrl-C)");
                 // The live display says it in place; written beside it, a line would be torn by the next redraw.
-                if (_drawn && _tally is { } tally) tally.Stop();
+                else if (_drawn && _tally is { } tally) tally.Stop();
                 else Error.WriteLine("pv: interrupted (Ctrl-C): finishing the work in flight, then stopping; Ctrl-C again to stop at once");
             });
             using var now = stopNow.Register(() => watch.RequestStop("interrupted (Ctrl-C twice)"));

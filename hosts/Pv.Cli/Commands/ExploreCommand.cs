@@ -60,7 +60,7 @@ internal static class ExploreCommand
             var replay = result.Found is { } found && (trace || timeline) ? CounterexampleReplay.Run(found.Counterexample, catalog, result.CounterexampleFile!) : null;
             Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), replay, trace, timeline);
             return PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll);
-        }, s.Resumable("the store holds every finished chunk of schedules"), parse.GetValue(s.TimeLimit)));
+        }, s.Resumable("the store holds every finished chunk of schedules"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

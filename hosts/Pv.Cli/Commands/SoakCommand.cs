@@ -54,7 +54,7 @@ internal static class SoakCommand
                 () => SoakRunner.Run(plan, (done, found) => tally.Report(done, found), s.JobsOf(parse), shard, s.Interrupt));
             Print(s, json, plan.Options, shard, result, file => s.PvCommand(parse, "replay", file));
             return PvExitCode.Worst(result.Findings.Select(f => PvExitCode.ForFinding(f.Verdict)));
-        }, s.Rerun("the findings so far are saved in the --out folder; nothing else is kept"), parse.GetValue(s.TimeLimit)));
+        }, s.Rerun("the findings so far are saved in the --out folder; nothing else is kept"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

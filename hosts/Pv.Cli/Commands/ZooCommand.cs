@@ -54,15 +54,14 @@ internal static class ZooCommand
             int isolatedDone = 0, isolatedUnexpected = 0;
             IEnumerable<ZooEntry> Isolated(string f)
             {
-                // As Zoo.RunAll does in-process: no entry begins once Ctrl-C was pressed.
-                s.Interrupt.ThrowIfCancellationRequested();
                 var entries = ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits);
                 int unexpected = Interlocked.Add(ref isolatedUnexpected, entries.Count(e => !e.AsExpected));
                 tally.Report(Interlocked.Increment(ref isolatedDone), unexpected);
                 return entries;
             }
             var zoo = s.WithProgress(parse.GetValue(s.Json), tally, parse.GetValue(backend) is { } on ? $"zoo on {on}" : "zoo", clear: true, () => parse.GetValue(isolate)
-                ? new ZooRun([.. Workers.InParallel(files, jobs, Isolated).SelectMany(e => e)])
+                // As Zoo.RunAll does in-process: no entry begins once Ctrl-C was pressed.
+                ? new ZooRun([.. Workers.InParallel(files, jobs, Isolated, s.Interrupt).SelectMany(e => e)])
                 : Zoo.RunAll(files, catalog, parse.GetValue(backend), jobs, (done, unexpected) => tally.Report(done, unexpected), s.Interrupt));
             bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
             // Each entry's first violating run again, every step traced: what --trace and --timeline print.
@@ -96,7 +95,7 @@ internal static class ZooCommand
                 (parse.GetValue(s.Json) ? s.Error : s.Output).WriteLine($"skipped, not offered by {catalog.ConfigPath}: {Skipped(skipped)}");
             return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
                 .Append(zoo.AnyError ? PvExitCode.BadInput : PvExitCode.ForChecks(zoo.AllAsExpected)));
-        }, s.Rerun("a zoo run stores nothing"), parse.GetValue(s.TimeLimit)));
+        }, s.Rerun("a zoo run stores nothing"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 
