@@ -24,16 +24,30 @@ public static class PvApp
     /// <param name="currentDirectory">The folder relative paths and the default plugins.json are resolved against.</param>
     /// <returns>A <see cref="PvExitCode"/>.</returns>
     public static int Run(string[] args, TextWriter output, TextWriter error, string currentDirectory) =>
-        Run(args, output, error, ConfigLocator.ForProcess(currentDirectory));
+        Run(args, output, error, ConfigLocator.ForProcess(currentDirectory), CancellationToken.None);
 
-    /// <summary>Runs <c>pv</c> with <paramref name="args"/>, looking for the default plugins.json and zoo where <paramref name="locator"/> says.</summary>
-    internal static int Run(string[] args, TextWriter output, TextWriter error, ConfigLocator locator)
+    /// <summary>
+    /// Runs <c>pv</c> with <paramref name="args"/> as <see cref="Run(string[], TextWriter, TextWriter, string)"/> does, stopped by
+    /// the host: <paramref name="interrupt"/> (the first Ctrl-C) lets the work in flight finish and exits 130 saying what
+    /// completed and how to go on, <paramref name="stopNow"/> (the second) stops at the next schedule. Live progress is drawn
+    /// on <paramref name="live"/> when given (a test's console), else on <paramref name="output"/> when it is a terminal.
+    /// </summary>
+    internal static int Run(string[] args, TextWriter output, TextWriter error, string currentDirectory,
+        CancellationToken interrupt, CancellationToken stopNow = default, Spectre.Console.IAnsiConsole? live = null) =>
+        Run(args, output, error, ConfigLocator.ForProcess(currentDirectory), interrupt, stopNow, live);
+
+    /// <summary>
+    /// Runs <c>pv</c> with <paramref name="args"/>, looking for the default plugins.json and zoo where <paramref name="locator"/>
+    /// says, stopped by the host as the overload taking a folder is.
+    /// </summary>
+    internal static int Run(string[] args, TextWriter output, TextWriter error, ConfigLocator locator,
+        CancellationToken interrupt = default, CancellationToken stopNow = default, Spectre.Console.IAnsiConsole? live = null)
     {
         if (args.Length == 0) args = ["--help"];
         var root = new RootCommand("Pv: a deterministic simulator of Linux TLB and page-table coherence with pluggable backends.");
         var version = root.Options.OfType<VersionOption>().Single();
         version.Action = new PrintVersion(output, locator);
-        var support = new CommandSupport(output, error, locator);
+        var support = new CommandSupport(output, error, locator, args, interrupt, stopNow, live);
         root.Subcommands.Add(PluginsCommand.Create(support));
         root.Subcommands.Add(RunCommand.Create(support));
         root.Subcommands.Add(ExploreCommand.Create(support));

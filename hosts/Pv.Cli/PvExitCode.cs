@@ -4,7 +4,8 @@
 // expects none); every failure is an exception mapped by For, by what raised it, never by its .NET type alone: bad input
 // is a PvInputException raised where the input is known to be at fault (the scenario parser, the readers, the
 // catalog, option checks, an operation the simulated kernel refuses); a plugin fault is what the contract
-// boundary named; a stop is what Ctrl-C or --time-limit asked for; anything else is a bug in Pv.
+// boundary named; a stop is what Ctrl-C or --time-limit asked for (ForInterrupt: the first Ctrl-C, once the work in
+// flight finished; For: a stop at the next schedule); anything else is a bug in Pv.
 using Pv.Engine;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Running;
@@ -111,6 +112,17 @@ public static class PvExitCode
     public static string Describe(PluginFaultException fault) =>
         $"plugin fault (a bug in plugin '{fault.Plugin}', not in Pv or the scenario): backend '{fault.Backend}': {fault.Reason}" +
         (fault.Schedule.Count == 0 ? "" : $"; at step {fault.Schedule.Count - 1} ({fault.Agent}), schedule so far: {string.Join(' ', fault.Schedule)}");
+
+    /// <summary>
+    /// The code of a command that Ctrl-C stopped once the work in flight finished (what it finished is kept):
+    /// Interrupted, the shell's code for a process ended by SIGINT, so a script sees the stop. Prints <paramref name="stopped"/>:
+    /// what completed, what was kept and the command that goes on.
+    /// </summary>
+    public static int ForInterrupt(TextWriter error, string stopped)
+    {
+        error.WriteLine($"pv: interrupted (Ctrl-C): {stopped}");
+        return Interrupted;
+    }
 
     /// <summary>Prints a plugin call that never returned and gives its code (the watchdog's report; the process then exits).</summary>
     public static int For(PluginHang hang, TextWriter error)

@@ -1,5 +1,7 @@
 // A Spectre.Console console over any TextWriter: ANSI colours only on a real terminal, and a wide fixed
-// width when the output is redirected or captured so tables do not wrap paths.
+// width when the output is redirected or captured so tables do not wrap paths. Live displays (progress) get a
+// console of their own, interactive, and only on a terminal: Spectre's non-interactive progress prints a line at
+// each 25% instead, which is no use to a long run and would change redirected output.
 using Spectre.Console;
 
 namespace Pv.Cli;
@@ -30,4 +32,15 @@ internal static class Terminal
         if (!terminal) console.Profile.Width = RedirectedWidth;
         return console;
     }
+
+    /// <summary>An interactive console for live progress on <paramref name="output"/>, or null when it is not a terminal.</summary>
+    public static IAnsiConsole? CreateLive(TextWriter output) => IsInteractive(output)
+        ? AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.Detect,
+            ColorSystem = ColorSystemSupport.Detect,
+            Interactive = InteractionSupport.Yes,
+        })
+        : null;
 }

@@ -148,7 +148,7 @@ public sealed class SessionTests
         var uninterrupted = Ab(whole).Run(resume: false);
 
         using var store = Store();
-        Assert.Throws<Interrupted>(() => Ab(store).Run(false, done => { if (done == 3) throw new Interrupted(); }));
+        Assert.Throws<Interrupted>(() => Ab(store).Run(false, (done, _) => { if (done == 3) throw new Interrupted(); }));
         Assert.Equal(3, store.Recent(100).Count);
         var session = Ab(store);
         var resumed = session.Run(resume: true);

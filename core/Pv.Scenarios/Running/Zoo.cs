@@ -3,7 +3,8 @@
 // what the file expects (an invariant, or clean over the whole budget). Run for one backend, an entry on another is
 // read but not searched. An entry whose backend (or SMMU) the plugins.json in use does not offer is skipped and
 // listed (a plugin author's own config holds only their backends), never an error. A plugin fault in one entry is
-// that entry's outcome; the others still run.
+// that entry's outcome; the others still run. A cancelled token (Ctrl-C) lets the entries being run finish, starts no other, and
+// ends the run with OperationCanceledException (a zoo run stores nothing: it is run again whole).
 using System.Diagnostics;
 using Pv.Engine;
 using Pv.Hosting;
@@ -114,10 +115,23 @@ public static class Zoo
     /// <summary>
     /// Runs the entries <paramref name="files"/>, or only those on backend <paramref name="backend"/>, on
     /// <paramref name="jobs"/> worker threads. Entries are independent (each its own scenario, machines and search), so
-    /// the run is the same for every <paramref name="jobs"/>, in file order; only wall times differ.
+    /// the run is the same for every <paramref name="jobs"/>, in file order; only wall times differ. <paramref name="entriesDone"/>
+    /// is told how many files are done and how many entries so far did not behave as expected (from worker threads);
+    /// once <paramref name="cancel"/> is cancelled no further entry is begun.
     /// </summary>
-    public static ZooRun RunAll(IReadOnlyList<string> files, PluginCatalog catalog, string? backend = null, int jobs = 1) =>
-        new(Workers.InParallel(files, jobs, file => Run(file, catalog, backend)).OfType<ZooEntry>().ToList());
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before every entry ran.</exception>
+    public static ZooRun RunAll(IReadOnlyList<string> files, PluginCatalog catalog, string? backend = null, int jobs = 1,
+        Action<int, int>? entriesDone = null, CancellationToken cancel = default)
+    {
+        int done = 0, unexpected = 0;
+        return new(Workers.InParallel(files, jobs, file =>
+        {
+            var entry = Run(file, catalog, backend);
+            if (entry is { AsExpected: false }) Interlocked.Increment(ref unexpected);
+            entriesDone?.Invoke(Interlocked.Increment(ref done), Volatile.Read(ref unexpected));
+            return entry;
+        }, cancel).OfType<ZooEntry>().ToList());
+    }
 
     /// <summary>Runs one entry (a scenario problem is reported in <see cref="ZooEntry.Error"/>).</summary>
     public static ZooEntry Run(string file, PluginCatalog catalog) => Run(file, catalog, null)!;

@@ -8,7 +8,10 @@
 // only its seeds, on both sides, under the same session key: its rows are those the unsharded comparison writes
 // for those seeds, so the shards' stores merged hold the whole comparison. The same rows give the same comparison
 // again later (FromRows: what `pv report` renders from the store).
+// A cancelled token (Ctrl-C) lets the seeds being run finish and be stored, starts no other, and ends the run with
+// OperationCanceledException: a resumed session then takes every seed that finished.
 using System.Diagnostics;
+using Pv.Engine;
 using Pv.Hosting;
 using Pv.Hosting.Composition;
 using Pv.Scenarios.Running;
@@ -64,16 +67,20 @@ public sealed class AbSession
 
     /// <summary>
     /// Runs every seed of <see cref="SeedsRun"/> on both sides (with <paramref name="resume"/>, only those the store does
-    /// not hold for this comparison) and compares them. <paramref name="seedsDone"/> gets the number of (side, seed) pairs done so far.
+    /// not hold for this comparison) and compares them. <paramref name="seedsDone"/> gets the number of (side, seed) pairs done so far
+    /// and how many of them found something other than clean (what <see cref="AbResult.FoundViolation"/> counts).
     /// A plugin fault stops its side at the seed that faulted (the same seed faults again: runs are deterministic) and
-    /// is returned with the seeds that side finished; the other side still runs every seed.
+    /// is returned with the seeds that side finished; the other side still runs every seed. Once <paramref name="cancel"/>
+    /// is cancelled no further seed is begun.
     /// </summary>
-    public AbResult Run(bool resume, Action<int>? seedsDone = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before the comparison ended: the
+    /// seeds that finished are stored.</exception>
+    public AbResult Run(bool resume, Action<int, int>? seedsDone = null, CancellationToken cancel = default)
     {
         var sides = new[] { A, B };
         var results = new List<SeedResult>[2];
         var faults = new PluginFaultException?[2];
-        int count = 0;
+        int count = 0, found = 0;
         var seeds = SeedsRun;
         for (int side = 0; side < 2; side++)
         {
@@ -82,10 +89,16 @@ public sealed class AbSession
             using var leases = new WorkLeases(_store, Key, bound.Backend.Name, resume);
             try
             {
-                leases.Settle(seeds, seed => RunSeed(bound, seed), (_, row) => row, _jobs, inOrder: false, settled: row =>
+                leases.Settle(seeds, seed =>
+                {
+                    // Checked as a seed begins: the seeds in flight finish (and are stored), no other starts.
+                    cancel.ThrowIfCancellationRequested();
+                    return RunSeed(bound, seed);
+                }, (_, row) => row, _jobs, inOrder: false, settled: row =>
                 {
                     rows[row.Seed] = row;
-                    seedsDone?.Invoke(++count);
+                    if (row.Verdict != Verdict.Clean) found++;
+                    seedsDone?.Invoke(++count, found);
                 });
             }
             catch (PluginFaultException fault)
@@ -93,7 +106,7 @@ public sealed class AbSession
                 // The same seed faults again (runs are deterministic): the side keeps the seeds before it.
                 faults[side] = fault;
                 count += seeds.Count - rows.Count;
-                seedsDone?.Invoke(count);
+                seedsDone?.Invoke(count, found);
             }
             results[side] = [.. Prefix(rows.Values, seeds)];
         }

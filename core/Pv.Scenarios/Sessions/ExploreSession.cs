@@ -10,6 +10,8 @@
 // (--shard K/N) searches only its chunks, under the same session key, stopping at its own first violation: its
 // rows are those one unsharded search writes for those chunks, and StoreMerge makes the union of the shards' rows
 // the unsharded search's.
+// A cancelled token (Ctrl-C) lets the chunks being searched finish and be stored, starts no other, and ends the
+// run with OperationCanceledException: a resumed session then takes every chunk that finished.
 using System.Diagnostics;
 using Pv.Engine;
 using Pv.Engine.Programs;
@@ -46,6 +48,7 @@ public sealed class ExploreSession
     private readonly bool _resume;
     private readonly int _jobs;
     private readonly bool _outcomes;
+    private long _settled;
 
     /// <summary>
     /// A search of <paramref name="bound"/> with <paramref name="options"/>, stored in <paramref name="store"/>; with
@@ -80,6 +83,12 @@ public sealed class ExploreSession
     /// <summary>The chunks this session searches (first seed, schedules), in search order: the shard's.</summary>
     public IReadOnlyList<(ulong First, long Size)> Chunks { get; }
 
+    /// <summary>
+    /// The schedules of the chunks <see cref="Run"/> has settled so far (stored, or taken from the store): what an interrupted
+    /// run leaves done, without the chunk a stop at the next schedule cut short. Safe to read from any thread.
+    /// </summary>
+    public long SchedulesSettled => Interlocked.Read(ref _settled);
+
     /// <summary>The schedules of <see cref="Chunks"/>: this session's budget.</summary>
     public long Budget => Chunks.Sum(c => c.Size);
 
@@ -93,11 +102,15 @@ public sealed class ExploreSession
     /// <summary>
     /// Searches the chunks not yet done. On a violation, minimises it when <paramref name="minimise"/> and writes the
     /// counterexample to <paramref name="counterexampleFile"/> before storing the chunk. <paramref name="progress"/> gets the
-    /// schedules settled so far.
+    /// schedules run so far (settled chunks, and the schedules of chunks being searched, every 256; from worker threads
+    /// with several jobs, and not always increasing: a chunk past the first violation is dropped). Once
+    /// <paramref name="cancel"/> is cancelled no further chunk is begun.
     /// </summary>
     /// <exception cref="PvInputException">The store holds a violation that searching its chunk again does not find (the
     /// backend changed under the same name), or the store cannot be written.</exception>
-    public ExploreResult Run(string counterexampleFile, bool minimise = true, Action<long>? progress = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before the search ended: the
+    /// chunks that finished are stored.</exception>
+    public ExploreResult Run(string counterexampleFile, bool minimise = true, Action<long>? progress = null, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
         var chunks = Chunks.ToDictionary(c => c.First, c => c.Size);
@@ -105,16 +118,35 @@ public sealed class ExploreSession
         using var compiled = new ThreadLocal<CompiledScenario>(() => Bound.Compile(Options.Seed, outcomes: _outcomes), trackAllValues: true);
         using var leases = new WorkLeases(_store, Key, Bound.Backend.Name, _resume);
         FoundCounterexample? found = null;
-        long settled = 0;
+        // Schedules of settled chunks (_settled: written by this thread only) and of chunks being searched (by every worker).
+        long searching = 0;
+        Interlocked.Exchange(ref _settled, 0);
+        void Report() => progress!(SchedulesSettled + Interlocked.Read(ref searching));
         OutcomeCounts? outcomes = null;
         (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed, OutcomeCounts? Outcomes) Search(ulong first)
         {
+            // Checked as a chunk begins: the chunks in flight finish (and are stored), no other starts.
+            cancel.ThrowIfCancellationRequested();
             var chunkClock = Stopwatch.StartNew();
-            var c = compiled.Value!;
-            c.Outcomes?.TakeCounts();   // a chunk counts its own runs only, whichever worker ran what before
-            // Progress within a chunk only from a single worker; with several, it advances as chunks settle.
-            var r = ScenarioRunner.SearchChunk(c, Options, first, chunks[first], progress is null || _jobs > 1 ? null : n => progress(settled + n));
-            return (r, chunkClock.Elapsed, c.Outcomes?.TakeCounts());
+            long mine = 0;
+            Action<long>? within = progress is null ? null : n =>
+            {
+                Interlocked.Add(ref searching, n - mine);
+                mine = n;
+                Report();
+            };
+            try
+            {
+                var c = compiled.Value!;
+                c.Outcomes?.TakeCounts();   // a chunk counts its own runs only, whichever worker ran what before
+                var r = ScenarioRunner.SearchChunk(c, Options, first, chunks[first], within);
+                return (r, chunkClock.Elapsed, c.Outcomes?.TakeCounts());
+            }
+            finally
+            {
+                // The chunk's schedules now count when it settles (or not at all, past the first violation).
+                Interlocked.Add(ref searching, -mine);
+            }
         }
         StoredRun Finish(ulong first, (Pv.Engine.Sched.ExploreResult Search, TimeSpan Elapsed, OutcomeCounts? Outcomes) chunk)
         {
@@ -130,7 +162,11 @@ public sealed class ExploreSession
         try
         {
             rows = leases.Settle([.. chunks.Keys], Search, Finish, _jobs, inOrder: true, last: row => row.Verdict != Verdict.Clean,
-                settled: row => progress?.Invoke(settled += row.Schedules));
+                settled: row =>
+                {
+                    Interlocked.Add(ref _settled, row.Schedules);
+                    if (progress is not null) Report();
+                });
         }
         finally
         {

@@ -4,8 +4,9 @@
 // counterexample JSON that `pv replay` reads. An exception escaping a run of a valid scenario is a finding too
 // ("internal-error"), saved with the schedule up to the failing step, and the soak goes on; so is a plugin fault
 // ("plugin-fault": the plugin, backend and operation named, the schedule up to the faulting step) and a generated
-// scenario the parser refuses ("invalid-scenario", a generator bug). A requested stop (Ctrl-C, --time-limit) ends
-// the soak with what it saved. Scenario i uses generator seed seed + i; the
+// scenario the parser refuses ("invalid-scenario", a generator bug). A requested stop (--time-limit, a second Ctrl-C)
+// ends the soak at the next schedule with what it saved; a cancelled token (the first Ctrl-C) lets the scenarios
+// being run finish (their findings saved) and starts no other. Scenario i uses generator seed seed + i; the
 // whole soak is a function of its options, only the elapsed time differs between two runs. A shard (--shard K/N)
 // runs scenarios i with i mod N = K: the N shards' findings (files named by seed, so shards share an --out
 // folder) and schedules add up to the unsharded soak's.
@@ -146,14 +147,17 @@ public static class SoakRunner
     /// <summary>
     /// Runs a checked soak, <paramref name="jobs"/> scenarios at once. Scenarios are independent (each its own generated
     /// file, machines and searches, its findings under its own names), so the result, in scenario order, is the same for
-    /// every <paramref name="jobs"/>. <paramref name="scenariosDone"/> is told how many scenarios have finished. With
-    /// <paramref name="shard"/>, only that shard's scenarios run, and the result counts only them.
+    /// every <paramref name="jobs"/>. <paramref name="scenariosDone"/> is told how many scenarios have finished and how many
+    /// findings they made (from worker threads). With <paramref name="shard"/>, only that shard's scenarios run, and the
+    /// result counts only them. Once <paramref name="cancel"/> is cancelled no further scenario is begun.
     /// </summary>
-    public static SoakResult Run(SoakPlan plan, Action<int>? scenariosDone = null, int jobs = 1, Shard? shard = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before every scenario ran: the
+    /// findings of those that finished are saved.</exception>
+    public static SoakResult Run(SoakPlan plan, Action<int, int>? scenariosDone = null, int jobs = 1, Shard? shard = null, CancellationToken cancel = default)
     {
         var (o, backends, catalog) = plan;
         var clock = Stopwatch.StartNew();
-        int done = 0;
+        int done = 0, findings = 0;
         var mine = (shard ?? Shard.All).Of(Enumerable.Range(0, o.Scenarios));
         var perScenario = Workers.InParallel(mine, jobs, i =>
         {
@@ -164,13 +168,14 @@ public static class SoakRunner
                 var found = RunOne(o, seed, backend, catalog, ref schedules);
                 return (Found: found, Schedules: schedules);
             }).ToList();
-            scenariosDone?.Invoke(Interlocked.Increment(ref done));
+            int made = Interlocked.Add(ref findings, outcome.Sum(b => b.Found.Count));
+            scenariosDone?.Invoke(Interlocked.Increment(ref done), made);
             return outcome;
-        });
+        }, cancel);
         var perBackend = backends.Select((b, k) => new SoakBackendResult(b.Name, perScenario.Sum(s => s[k].Schedules),
             perScenario.Count(s => s[k].Found.Any(f => f.IsViolation)))).ToList();
-        var findings = perScenario.SelectMany(s => s.SelectMany(b => b.Found)).ToList();
-        return new SoakResult(mine.Count, perBackend, findings, clock.Elapsed);
+        var all = perScenario.SelectMany(s => s.SelectMany(b => b.Found)).ToList();
+        return new SoakResult(mine.Count, perBackend, all, clock.Elapsed);
     }
 
     /// <summary>Scenario <paramref name="seed"/> on one backend, every strategy; its findings.</summary>

@@ -45,8 +45,9 @@ internal static class AbCommand
             using var store = s.OpenStore(parse);
             var session = new AbSession(sideA, sideB, n, k, catalog, store, s.JobsOf(parse), shard);
             bool json = parse.GetValue(s.Json);
-            var result = s.WithProgress(json, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", 2 * session.SeedsRun.Count, clear: false, eta: false,
-                progress => session.Run(parse.GetValue(resume), progress is null ? null : done => progress(done)));
+            var tally = new WorkTally(2 * session.SeedsRun.Count, "seed runs", ("seed run not clean", "seed runs not clean"));
+            var result = s.WithProgress(json, tally, $"{sideA.Backend.Name} vs {sideB.Backend.Name}", clear: false,
+                () => session.Run(parse.GetValue(resume), (done, found) => tally.Report(done, found), s.Interrupt));
             s.ReportSkipped(store);
             string? html = parse.GetValue(report) is { } r ? s.Full(r) : null;
             var record = new ComparisonRecord(session.Key, sideA.Backend.Name, sideB.Backend.Name, n, k, CommandLine(parse), session.Plugins(),
@@ -59,7 +60,7 @@ internal static class AbCommand
             var faults = new[] { result.FaultA, result.FaultB }.OfType<PluginFaultException>();
             return PvExitCode.Worst(faults.Select(f => PvExitCode.For(f, s.Error, ""))
                 .Append(PvExitCode.ForFindings(result.FoundViolation)));
-        }, "each finished seed is stored; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
+        }, s.Resumable("each finished seed is stored"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

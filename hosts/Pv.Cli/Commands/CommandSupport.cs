@@ -1,9 +1,11 @@
 // What the scenario commands share: the --config/--json/--db/--time-limit/--jobs/--shard/--expect/--trace/--timeline
 // options, loading plugins.json (any problem in it is bad input: every problem printed, nothing run), refusing a
 // scenario with nothing to run, the results store, JSON output, the metrics table, a replayed run printed as a step
-// list or a timeline, the progress bar drawn on a terminal, and Guard: the one way a command body runs. Guard installs
-// the run's watch (Ctrl-C and --time-limit ask the run to stop at its next schedule; a watchdog thread names a
-// plugin call that never returns) and hands every failure to PvExitCode.For, the one mapping to exit codes.
+// list or a timeline, the live progress drawn on a terminal (WithProgress: never in redirected output or --json), and
+// Guard: the one way a command body runs. Guard installs the run's watch (--time-limit and a second Ctrl-C ask the
+// run to stop at its next schedule; a watchdog thread names a plugin call that never returns), turns the first
+// Ctrl-C (the interrupt token, which the sessions honour between units of work) into exit 130 with what completed
+// and the command line that goes on (--resume added to the user's own), and hands every failure to PvExitCode.
 using System.CommandLine;
 using System.Text.Json;
 using Pv.Engine;
@@ -19,7 +21,15 @@ using Spectre.Console;
 namespace Pv.Cli.Commands;
 
 /// <summary>A command's writers, working directory and shared options.</summary>
-internal sealed class CommandSupport(TextWriter output, TextWriter error, ConfigLocator locator)
+/// <param name="output">Where results go.</param>
+/// <param name="error">Where errors go.</param>
+/// <param name="locator">Where the default plugins.json and zoo are looked for, and what relative paths are resolved against.</param>
+/// <param name="args">The command line as the user gave it, for the command that resumes an interrupted run.</param>
+/// <param name="interrupt">The first Ctrl-C: finish the work in flight, then stop.</param>
+/// <param name="stopNow">The second Ctrl-C: stop at the next schedule.</param>
+/// <param name="live">Where live progress is drawn (a test's console); null: on <paramref name="output"/> when it is a terminal.</param>
+internal sealed class CommandSupport(TextWriter output, TextWriter error, ConfigLocator locator, IReadOnlyList<string> args,
+    CancellationToken interrupt, CancellationToken stopNow, IAnsiConsole? live)
 {
     public TextWriter Output { get; } = output;
     public TextWriter Error { get; } = error;
@@ -27,6 +37,13 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
 
     /// <summary>Where the default plugins.json and zoo are looked for.</summary>
     public ConfigLocator Locator { get; } = locator;
+
+    /// <summary>The first Ctrl-C: the sessions start no more work once it is cancelled.</summary>
+    public CancellationToken Interrupt => interrupt;
+
+    /// <summary>The tally of the command's work once it started (what an interrupted command says it completed), and whether it is drawn.</summary>
+    private volatile WorkTally? _tally;
+    private volatile bool _drawn;
 
     public Option<string> Config { get; } = new("--config", "-c") { Description = ConfigDescription };
 
@@ -119,6 +136,19 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
         return string.Join(' ', words.Select(ShellWord));
     }
 
+    /// <summary>
+    /// The user's own command line, quoted for a shell where needed, with <c>--resume</c> added when <paramref name="resume"/>
+    /// (unless given): the command an interrupted run prints to go on.
+    /// </summary>
+    public string CommandLine(bool resume) =>
+        string.Join(' ', args.Concat(resume && !args.Contains("--resume") ? ["--resume"] : []).Prepend("pv").Select(ShellWord));
+
+    /// <summary>What an interrupted explore or ab says: <paramref name="kept"/>, and the command that resumes it.</summary>
+    public string Resumable(string kept) => $"{kept}{Environment.NewLine}pv: to go on: {CommandLine(resume: true)}";
+
+    /// <summary>What an interrupted command without --resume says: <paramref name="kept"/>, and the command that runs it again.</summary>
+    public string Rerun(string kept) => $"{kept}{Environment.NewLine}pv: to run it again: {CommandLine(resume: false)}";
+
     /// <summary><paramref name="word"/> as a shell reads it back: quoted when it holds anything a shell would split or expand.</summary>
     internal static string ShellWord(string word) =>
         word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:+@%,".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
@@ -137,38 +167,46 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
 
     /// <summary>
     /// Runs a command's <paramref name="body"/> and gives its exit code: the body's own (ok, violation), or the code
-    /// <see cref="PvExitCode.For(Exception, TextWriter, string)"/> gives its failure. While it runs, Ctrl-C and the
-    /// <paramref name="timeLimit"/> stop it at its next schedule (<paramref name="stopped"/> then says what was saved and
-    /// how to resume), and a plugin call that overruns <see cref="CallLimit"/> or the time limit ends the process with exit 4.
+    /// <see cref="PvExitCode.For(Exception, TextWriter, string)"/> gives its failure. While it runs, the first Ctrl-C lets
+    /// the work in flight finish and gives exit 130 when the command works in <paramref name="units"/> (its sessions start
+    /// no more once interrupted), else stops it at its next schedule; the <paramref name="timeLimit"/> and a second Ctrl-C
+    /// stop it at its next schedule. Either way what completed (the tally of <see cref="WithProgress"/>) and
+    /// <paramref name="stopped"/> (what was kept, the command that goes on) are printed. A plugin call that overruns
+    /// <see cref="CallLimit"/> or the time limit ends the process with exit 4.
     /// </summary>
-    public int Guard(Func<int> body, string stopped = "nothing was saved; run the command again", double? timeLimit = null)
+    public int Guard(Func<int> body, string stopped = "nothing was saved; run the command again", double? timeLimit = null, bool units = false)
     {
         var watch = new RunWatch();
-        ConsoleCancelEventHandler interrupt = (_, e) =>
-        {
-            // The first Ctrl-C stops at the next schedule, keeping what finished; a second one ends the process.
-            e.Cancel = watch.StopReason is null;
-            watch.RequestStop("interrupted (Ctrl-C)");
-        };
-        Console.CancelKeyPress += interrupt;
         try
         {
             if (timeLimit is <= 0) throw new PvInputException("--time-limit must be a positive number of seconds");
             using var installed = watch.Install();
+            using var finishing = interrupt.Register(() =>
+            {
+                // A command that does not work in units (run, replay, conform) has none to finish: it stops at its next schedule.
+                if (!units) watch.RequestStop("interrupted (Ctrl-C)");
+                // The live display says it in place; written beside it, a line would be torn by the next redraw.
+                else if (_drawn && _tally is { } tally) tally.Stop();
+                else Error.WriteLine("pv: interrupted (Ctrl-C): finishing the work in flight, then stopping; Ctrl-C again to stop at once");
+            });
+            using var now = stopNow.Register(() => watch.RequestStop("interrupted (Ctrl-C twice)"));
             // A hung call cannot be interrupted: the watchdog reports it and ends the process.
             using var watchdog = new PluginWatchdog(watch, timeLimit is { } t ? TimeSpan.FromSeconds(t) : null, CallLimit,
                 hang => Environment.Exit(PvExitCode.For(hang, Error)), what => Environment.Exit(PvExitCode.ForStuckRun(what, Error)));
             return body();
         }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            return PvExitCode.ForInterrupt(Error, Completed(stopped));
+        }
         catch (Exception e)
         {
-            return PvExitCode.For(e, Error, stopped);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= interrupt;
+            return PvExitCode.For(e, Error, Completed(stopped));
         }
     }
+
+    /// <summary><paramref name="stopped"/>, after what the command completed when it counts its work.</summary>
+    private string Completed(string stopped) => _tally is { } tally ? $"{tally.Summary}; {stopped}" : stopped;
 
     /// <summary>The store of --db, opened for writing (its directory created, a write tried) before anything is simulated.</summary>
     public ResultsStore OpenStore(ParseResult parse) => ResultsStore.Open(Full(parse.GetValue(Db)!));
@@ -202,23 +240,23 @@ internal sealed class CommandSupport(TextWriter output, TextWriter error, Config
         $"verdict: {found.ToText()} (expected {expected.ToText()}){(found.Meets(expected) ? "" : " — NOT AS EXPECTED")}";
 
     /// <summary>
-    /// Runs <paramref name="body"/> under a progress bar titled <paramref name="title"/> up to <paramref name="max"/> when the
-    /// output is a terminal and not <paramref name="json"/>; otherwise runs it with no progress callback. The bar stays
-    /// drawn when done unless <paramref name="clear"/>; <paramref name="eta"/> adds the remaining-time column.
+    /// Runs <paramref name="body"/>, which reports its work to <paramref name="tally"/>, with the tally drawn live under
+    /// <paramref name="title"/> (count, rate, time left, found so far) when the output is a terminal and not
+    /// <paramref name="json"/>; otherwise nothing is drawn and the output is what the body prints. The display stays when
+    /// done unless <paramref name="clear"/>. The tally is what an interrupted command says it completed.
     /// </summary>
-    public T WithProgress<T>(bool json, string title, long max, bool clear, bool eta, Func<Action<long>?, T> body)
+    public T WithProgress<T>(bool json, WorkTally tally, string title, bool clear, Func<T> body)
     {
-        if (json || !Terminal.IsInteractive(Output)) return body(null);
-        T result = default!;
-        ProgressColumn[] columns = eta
-            ? [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn()]
-            : [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn()];
-        Terminal.Create(Output).Progress().AutoClear(clear).Columns(columns).Start(ctx =>
+        _tally = tally;
+        if (json || (live ?? Terminal.CreateLive(Output)) is not { } console) return body();
+        _drawn = true;
+        try
         {
-            var task = ctx.AddTask(title, maxValue: max);
-            result = body(done => task.Value = done);
-            task.Value = max;
-        });
-        return result;
+            return LiveProgress.Run(console, tally, title, clear, body);
+        }
+        finally
+        {
+            _drawn = false;
+        }
     }
 }

@@ -1,6 +1,7 @@
 // `pv explore FILE [--backend B] [--strategy random|pct|dfs] [--schedules N] [--seed N]`: searches
-// interleavings with a progress bar (ExploreSession: each finished chunk of schedules is a row in the store, so
-// `--resume` skips the chunks an interrupted search finished, or names the violation it already found). On a violation the counterexample is minimised
+// interleavings with live progress on a terminal (ExploreSession: each finished chunk of schedules is a row in the store, so
+// `--resume` skips the chunks an interrupted search finished, or names the violation it already found; Ctrl-C
+// finishes the chunks in flight and prints the command that resumes, exit 130). On a violation the counterexample is minimised
 // (threads, operations, schedule entries dropped while the same invariant breaks), written as JSON, and the
 // command that replays it is printed; --trace and --timeline print the counterexample replayed, every step labelled
 // or a column per thread. --outcomes prints the distinct final outcomes of the completed runs with their counts; a
@@ -52,8 +53,9 @@ internal static class ExploreCommand
             string cxFile = s.Full(parse.GetValue(output) ?? session.DefaultCounterexampleFile);
             if (!shard.IsAll && !json)
                 s.Output.WriteLine($"shard {shard}: {session.Chunks.Count} of {options.Chunks().Count()} chunks of the search ({session.Budget:N0} schedules)");
-            var result = s.WithProgress(json, $"{options.Strategy} on {bound.Backend.Name}", session.Budget, clear: false, eta: true,
-                progress => session.Run(cxFile, !parse.GetValue(noMinimise), progress));
+            var tally = new WorkTally(session.Budget, "schedules", ("violation", "violations"), () => session.SchedulesSettled);
+            var result = s.WithProgress(json, tally, $"{options.Strategy} on {bound.Backend.Name}", clear: false,
+                () => session.Run(cxFile, !parse.GetValue(noMinimise), done => tally.Report(done, 0), s.Interrupt));
             s.ReportSkipped(store);
             var expected = bound.Scenario.Expect.Verdict;
             if (result.Earlier is { } earlier)
@@ -69,7 +71,7 @@ internal static class ExploreCommand
             Print(s, json, session, result, file => s.PvCommand(parse, "replay", file), trace || timeline ? replay : null, trace, timeline, pageFile, histogram);
             bool? met = result.Outcomes is { } counts && shard.IsAll ? OutcomeSummary.ConditionMet(counts, bound.Scenario.Final) : null;
             return PvExitCode.Worst([PvExitCode.For(result.Verdict, expected, partial: !shard.IsAll), PvExitCode.ForCondition(met)]);
-        }, "the store holds every finished chunk of schedules; run the same command with --resume to go on", parse.GetValue(s.TimeLimit)));
+        }, s.Resumable("the store holds every finished chunk of schedules"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

@@ -6,6 +6,8 @@
 // internal error or a generated scenario the parser refused (bugs in Pv), 4 when one is a plugin fault (the
 // other backends and scenarios still run; each fault is listed with its files). With --shard K/N only scenarios i
 // with i mod N = K run and what prints counts only them; the shards may share --out (files are named by seed).
+// On a terminal the scenarios done, the rate, the time left and the findings so far are drawn live; Ctrl-C lets the
+// scenarios in flight finish (their findings saved) and prints how many were done and the command to run again (exit 130).
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -47,11 +49,12 @@ internal static class SoakCommand
             var names = parse.GetValue(backend) is { Length: > 0 } given ? given.Distinct().ToList() : SoakRunner.DefaultBackends.ToList();
             var plan = SoakRunner.Validate(new SoakOptions(n, k, parse.GetValue(seed), names, toggles, s.Full(parse.GetValue(output)!)), catalog);
             bool json = parse.GetValue(s.Json);
-            var result = s.WithProgress(json, $"soak on {names.Count} backend(s)", shard.Of(Enumerable.Range(0, n)).Count, clear: true, eta: true,
-                progress => SoakRunner.Run(plan, progress is null ? null : n => progress(n), s.JobsOf(parse), shard));
+            var tally = new WorkTally(shard.Of(Enumerable.Range(0, n)).Count, "scenarios", ("finding", "findings"));
+            var result = s.WithProgress(json, tally, $"soak on {names.Count} backend(s)", clear: true,
+                () => SoakRunner.Run(plan, (done, found) => tally.Report(done, found), s.JobsOf(parse), shard, s.Interrupt));
             Print(s, json, plan.Options, shard, result, file => s.PvCommand(parse, "replay", file));
             return PvExitCode.Worst(result.Findings.Select(f => PvExitCode.ForFinding(f.Verdict)));
-        }, "the findings so far are saved in the --out folder; nothing else is kept", parse.GetValue(s.TimeLimit)));
+        }, s.Rerun("the findings so far are saved in the --out folder; nothing else is kept"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 

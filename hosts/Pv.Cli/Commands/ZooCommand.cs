@@ -10,7 +10,9 @@
 // plugins.json in use lacks is skipped and listed (Zoo.Select); when nothing is left to run (--only of no entry,
 // --backend of a backend no entry runs on, every entry skipped), exit 2. With --trace or --timeline, the first
 // violating run of each entry that found one is replayed and printed after the table (every step labelled, or a
-// column per thread); --isolate's children hand their entries' schedules back in their JSON for that.
+// column per thread); --isolate's children hand their entries' schedules back in their JSON for that. On a terminal
+// the entries done, the rate, the time left and the entries not as expected so far are drawn live; Ctrl-C lets the
+// entries in flight finish and prints how many were done and the command that runs the zoo again (exit 130).
 using System.CommandLine;
 using Pv.Engine;
 using Pv.Scenarios.Running;
@@ -49,9 +51,19 @@ internal static class ZooCommand
             files = [.. selected];
             int jobs = s.JobsOf(parse);
             var childExits = new System.Collections.Concurrent.ConcurrentBag<int>();
-            var zoo = parse.GetValue(isolate)
-                ? new ZooRun([.. Workers.InParallel(files, jobs, f => ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits)).SelectMany(e => e)])
-                : Zoo.RunAll(files, catalog, parse.GetValue(backend), jobs);
+            var tally = new WorkTally(files.Count, "entries", ("entry not as expected", "entries not as expected"));
+            int isolatedDone = 0, isolatedUnexpected = 0;
+            IEnumerable<ZooEntry> Isolated(string f)
+            {
+                var entries = ZooIsolation.Run(f, catalog.ConfigPath, parse.GetValue(backend), parse.GetValue(s.TimeLimit), childExits);
+                int unexpected = Interlocked.Add(ref isolatedUnexpected, entries.Count(e => !e.AsExpected));
+                tally.Report(Interlocked.Increment(ref isolatedDone), unexpected);
+                return entries;
+            }
+            var zoo = s.WithProgress(parse.GetValue(s.Json), tally, parse.GetValue(backend) is { } on ? $"zoo on {on}" : "zoo", clear: true, () => parse.GetValue(isolate)
+                // As Zoo.RunAll does in-process: no entry begins once Ctrl-C was pressed.
+                ? new ZooRun([.. Workers.InParallel(files, jobs, Isolated, s.Interrupt).SelectMany(e => e)])
+                : Zoo.RunAll(files, catalog, parse.GetValue(backend), jobs, (done, unexpected) => tally.Report(done, unexpected), s.Interrupt));
             bool trace = parse.GetValue(s.Trace), timeline = parse.GetValue(s.Timeline);
             // Each entry's first violating run again, every step traced: what --trace and --timeline print.
             var replays = trace || timeline
@@ -84,7 +96,7 @@ internal static class ZooCommand
                 (parse.GetValue(s.Json) ? s.Error : s.Output).WriteLine($"skipped, not offered by {catalog.ConfigPath}: {Skipped(skipped)}");
             return PvExitCode.Worst(zoo.Faults.Select(f => PvExitCode.For(f, s.Error, "")).Concat(childExits)
                 .Append(zoo.AnyError ? PvExitCode.BadInput : PvExitCode.ForChecks(zoo.AllAsExpected)));
-        }, "nothing was stored; run the command again", parse.GetValue(s.TimeLimit)));
+        }, s.Rerun("a zoo run stores nothing"), parse.GetValue(s.TimeLimit), units: true));
         return command;
     }
 
