@@ -2,7 +2,8 @@
 //   composes        - the backend builds into a machine (its plugin's services resolve, its options validate);
 //   litmus entries  - the zoo's fixed entries a correct kernel of the backend's MMU model runs cleanly (a
 //                     hardware MMU: GUP-fast against munmap, a PFN map against unmap_mapping_range, nested
-//                     flushes, mremap against truncate, a THP collapse against GUP-fast; host mappings: UML's
+//                     flushes, mremap against truncate, a THP collapse against GUP-fast, a munmap and a GUP-fast
+//                     walk against a hypervisor preempting the vCPU; host mappings: UML's
 //                     sync), searched on the backend with each file's own budget: clean passes; an invariant
 //                     fails, with what broke and what a backend usually does wrong to break it (docs/model.md);
 //   deterministic   - the same schedules run twice give the same runs, trace hash included;
@@ -61,6 +62,7 @@ public static class Conformance
         [
             "z1-gup-fast-vs-munmap-fixed.pvl", "z3-pfnmap-unmap-mapping-range-fixed.pvl", "z9-nested-flush-dontneed-race-fixed.pvl",
             "z10-mremap-truncate-stale-tlb-fixed.pvl", "z11-collapse-gup-fast-sync-fixed.pvl",
+            "z13-kvm-steal-time-lost-flush-fixed.pvl", "z14-kvm-pv-flush-immediate-free-fixed.pvl",
         ];
 
     /// <summary>
