@@ -159,7 +159,8 @@ public sealed class ToolTests
         Assert.Equal($"plugins.json: {Path.Combine(Fixtures.RepoRoot, "plugins.json")}", lines[1]);
         Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^  xen \d+\.\d+\S*: xen-pv, xen-pv-2012$"));
         Assert.Contains(lines, l => l.StartsWith("  native ", StringComparison.Ordinal) && l.Contains("x86-native, "));
-        Assert.Equal(4, lines.Count(l => l.StartsWith("  ", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^  hyperv \d+\.\d+\S*: hyperv, hyperv-4.14, hyperv-4.13$"));
+        Assert.Equal(5, lines.Count(l => l.StartsWith("  ", StringComparison.Ordinal)));
     }
 
     [Fact]
