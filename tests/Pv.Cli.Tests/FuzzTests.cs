@@ -73,7 +73,7 @@ public sealed class FuzzFindingTests(FuzzRigFixture fixture) : IClassFixture<Fuz
     // An unpaired surrogate escape was an InvalidOperationException from the JSON reader, and pv plugins was unguarded (exit 1).
     [InlineData("\"name\": \"smmu\"", "\"name\": \"sm\\ud800\"", ":4:15: $: not valid JSON: a string cannot be decoded")]
     // A bad literal was reported with the rest of the file quoted after it, over a hundred lines.
-    [InlineData("\"btm\": false", "\"btm\": tlb", ":28:17: $: not valid JSON: 'tlb' is an invalid JSON literal. Expected the literal 'true'.")]
+    [InlineData("\"btm\": false", "\"btm\": tlb", ":32:17: $: not valid JSON: 'tlb' is an invalid JSON literal. Expected the literal 'true'.")]
     public void Plugins_json_that_once_crashed_or_spilled_is_one_located_line_each(string from, string to, string expected)
     {
         string config = Fixtures.WriteFile("plugins.json", Shipped.Replace(from, to));
