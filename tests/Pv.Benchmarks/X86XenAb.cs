@@ -69,7 +69,7 @@ internal static class X86XenAb
     }
 
     /// <summary>mmap, write every page (a fault each), munmap; <paramref name="rounds"/> times.</summary>
-    private static IEnumerable<Step> MunmapHeavy(Machine m, SimThread t, MmStruct mm, ulong start, int pages, int rounds)
+    internal static IEnumerable<Step> MunmapHeavy(Machine m, SimThread t, MmStruct mm, ulong start, int pages, int rounds)
     {
         for (int r = 0; r < rounds; r++)
         {
@@ -80,7 +80,7 @@ internal static class X86XenAb
     }
 
     /// <summary>Map and write once; then write-protect, unprotect and write every page again, <paramref name="rounds"/> times.</summary>
-    private static IEnumerable<Step> MprotectHeavy(Machine m, SimThread t, MmStruct mm, ulong start, int pages, int rounds)
+    internal static IEnumerable<Step> MprotectHeavy(Machine m, SimThread t, MmStruct mm, ulong start, int pages, int rounds)
     {
         yield return Step.Call(Mmap.Run(m, t, mm, start, (ulong)pages * Page, VmaFlags.Read | VmaFlags.Write));
         for (int p = 0; p < pages; p++) yield return Step.Call(Fault.UserAccess(m, t, start + (ulong)p * Page, AccessKind.Write));
@@ -92,7 +92,7 @@ internal static class X86XenAb
         }
     }
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Pv.sln"))) return dir.FullName;

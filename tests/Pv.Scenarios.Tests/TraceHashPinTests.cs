@@ -44,6 +44,10 @@ public sealed class TraceHashPinTests
         ["scenarios/zoo/z13-kvm-steal-time-lost-flush.pvl"] = "9271680509c773fa",
         ["scenarios/zoo/z14-kvm-pv-flush-immediate-free-fixed.pvl"] = "f7139ed31e86dad6",
         ["scenarios/zoo/z14-kvm-pv-flush-immediate-free.pvl"] = "cc9fa85288ee7032",
+        // Added with the Hyper-V backend (after the trace renderer): pinned as first recorded.
+        ["scenarios/zoo/z12-hyperv-gup-fast-vs-munmap-ex-fixed.pvl"] = "4e37e7849ccddf86",
+        ["scenarios/zoo/z12-hyperv-gup-fast-vs-munmap-fixed.pvl"] = "c1da54355a1cc04a",
+        ["scenarios/zoo/z12-hyperv-gup-fast-vs-munmap.pvl"] = "c7ce280f8dcb3d6d",
         ["scenarios/zoo/z2-smmu-upgrade-livelock-btm.pvl"] = "7a582243cc6d9e1b",
         ["scenarios/zoo/z2-smmu-upgrade-livelock-fixed.pvl"] = "c5be44857bc346ae",
         ["scenarios/zoo/z2-smmu-upgrade-livelock-upgrade-event.pvl"] = "de6462c67a3eb3a6",
