@@ -25,6 +25,8 @@ internal sealed class StealTimeService(Machine machine) : IStealTime
         var c = machine.Cpus[cpu];
         if (c.StealTimePreempted != expected) return false;
         c.StealTimePreempted = value;
+        // The guest's write to another vCPU's steal_time: the step a lost flush request (CVE-2019-3016) starts from.
+        machine.Trace(TraceEvents.StealTimeCmpxchg, (ulong)cpu, value);
         return true;
     }
 }

@@ -254,6 +254,7 @@ internal static class TraceEvents
 
     // ---- the hypervisor's vCPU scheduling (Host/VcpuScheduling.cs): b = the steal_time.preempted byte ----
     internal static readonly TraceEvent VcpuPreempted = Kind("vcpu preempted", (cpu, st) => $"vcpu={Dec(cpu)} steal_time.preempted={Steal(st)}");
+    internal static readonly TraceEvent StealTimeCmpxchg = Kind("steal_time cmpxchg", (cpu, st) => $"vcpu={Dec(cpu)} preempted={Steal(st)}");
     internal static readonly TraceEvent StealTimeRead = Kind("record_steal_time read", (cpu, st) => $"vcpu={Dec(cpu)} copy.preempted={Steal(st)}");
     internal static readonly TraceEvent StealTimeFlush = Kind("kvm_vcpu_flush_tlb_guest", (cpu, _) => $"vcpu={Dec(cpu)}");
     internal static readonly TraceEvent VcpuResumed = Kind("vcpu resumed", (cpu, st) => $"vcpu={Dec(cpu)} steal_time.preempted was {Steal(st)}");
